@@ -1,0 +1,62 @@
+"""Typed errors: library code raises these; only the CLI and web layers turn them into messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PixseekError(Exception):
+    """Base class for every error pixseek raises on purpose."""
+
+
+class ImageReadError(PixseekError):
+    """One file could not be read as an image; the caller decides whether to skip and report it."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image exceeds the configured pixel limit (a decompression-bomb guard)."""
+
+
+class ModelError(PixseekError):
+    """Base for model problems."""
+
+
+class ModelNotFoundError(ModelError):
+    """A model is neither cached, local, nor downloadable right now."""
+
+
+class ModelFileError(ModelError):
+    """A model folder has a missing, corrupt or mismatched file; the message names the file."""
+
+
+class TextNotSupportedError(ModelError):
+    """The model has no text tower (e.g. the bundled EfficientNet-Lite)."""
+
+
+class CatalogError(PixseekError):
+    """Base for catalog problems."""
+
+
+class ModelMismatchError(CatalogError):
+    """An index was built with a different model or preprocessing than the one asked for."""
+
+
+class SchemaVersionError(CatalogError):
+    """A catalog was written by an incompatible pixseek version."""
+
+
+class IndexBusyError(CatalogError):
+    """Another process holds the index's write lock."""
+
+
+class QueryError(PixseekError):
+    """A search request is malformed (no terms, unknown id, bad k, ...)."""
+
+
+class EvaluationError(PixseekError):
+    """Data unfit for evaluation (one class, singleton classes, no labels, ...)."""

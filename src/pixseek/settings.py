@@ -1,0 +1,32 @@
+"""One configuration object (env prefix PIXSEEK_), built at entry points and passed down; no I/O here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "clip-vit-b32"
+DEFAULT_MAX_IMAGE_PIXELS = 200_000_000  # real 170 MP PNGs must index; bombs beyond this are refused
+
+
+class Settings(BaseSettings):
+    """Everything a user can tune; each field can be set as PIXSEEK_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PIXSEEK_", extra="ignore")
+
+    db: Path = Path("pixseek.db")
+    model: str = DEFAULT_MODEL
+    model_cache: Path | None = None  # where exported/downloaded models live; None = platform default
+    offline: bool = False  # never try the network for models
+    int8: bool = False  # use the quantised image tower when the model has one
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    threads: int | None = Field(default=None, ge=1)  # ONNX Runtime intra-op threads; None = all cores
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    workers: int | None = Field(default=None, ge=0)  # decode processes; None = cores, 0 = in-process
+    max_image_pixels: int = Field(default=DEFAULT_MAX_IMAGE_PIXELS, ge=1)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_k: int = Field(default=1000, ge=1)
+    ann_threshold: int = Field(default=200_000, ge=0)  # exact search below, FAISS ANN at/above
+    include_hidden: bool = False

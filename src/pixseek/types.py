@@ -1,0 +1,68 @@
+"""Plain records and protocols shared across layers, so lower layers never import upper ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+ImageInput = str | Path | Image.Image | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedImage:
+    """A decoded, preprocessed image ready for the model, plus its original size."""
+
+    pixels: np.ndarray  # float32 (3, H, W) for the model's input
+    width: int
+    height: int
+
+
+# A picklable callable that decodes and preprocesses one file (runs in worker processes).
+ImageLoader = Callable[[Path], LoadedImage]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result."""
+
+    id: str
+    path: str  # relative to its root
+    score: float
+    label: str | None = None
+    root: str | None = None
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What indexing, search, web and evaluation need from a model."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of weights + preprocessing; stored with every index to detect model changes."""
+        ...
+
+    @property
+    def has_text(self) -> bool: ...
+
+    def image_loader(self) -> ImageLoader: ...
+
+    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, 3, H, W) float32 -> (N, D) float32, L2-normalised."""
+        ...
+
+    def embed_images(
+        self, images: Sequence[ImageInput], *, batch_size: int | None = None
+    ) -> np.ndarray: ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
