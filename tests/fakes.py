@@ -1,0 +1,108 @@
+"""Test doubles: a fast, deterministic embedder that honours the Embedder protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from pixseek.errors import ImageReadError, TextNotSupportedError
+from pixseek.types import ImageInput, LoadedImage
+
+_SIDE = 8
+
+
+@dataclass(frozen=True)
+class FakeLoader:
+    """Picklable loader: decode with PIL, shrink to 8x8 RGB."""
+
+    def __call__(self, path: Path) -> LoadedImage:
+        try:
+            with Image.open(path) as im:
+                im.load()
+                rgb = im.convert("RGB")
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            raise ImageReadError(path, f"cannot decode: {exc}") from exc
+        return _to_loaded(rgb)
+
+
+def _to_loaded(rgb: Image.Image) -> LoadedImage:
+    small = rgb.resize((_SIDE, _SIDE), Image.Resampling.BILINEAR)
+    pixels = np.asarray(small, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    return LoadedImage(pixels=pixels, width=rgb.width, height=rgb.height)
+
+
+class FakeEmbedder:
+    """Projects 8x8 thumbnails with a fixed random matrix; similar images get similar vectors.
+
+    Text is embedded by hashing words into the same space, so text search is testable too.
+    """
+
+    def __init__(self, dim: int = 32, *, name: str = "fake", has_text: bool = True) -> None:
+        rng = np.random.default_rng(0)
+        self._proj = rng.standard_normal((3 * _SIDE * _SIDE, dim)).astype(np.float32)
+        self._dim = dim
+        self._name = name
+        self._has_text = has_text
+        self.pixel_calls = 0  # how many images went through the "model"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self._name}-{self._dim}"
+
+    @property
+    def has_text(self) -> bool:
+        return self._has_text
+
+    def image_loader(self) -> FakeLoader:
+        return FakeLoader()
+
+    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        self.pixel_calls += len(pixels)
+        flat = pixels.reshape(len(pixels), -1).astype(np.float32) - 0.5
+        return _normalise(flat @ self._proj)
+
+    def embed_images(
+        self, images: Sequence[ImageInput], *, batch_size: int | None = None
+    ) -> np.ndarray:
+        loaded = []
+        for item in images:
+            if isinstance(item, Image.Image):
+                loaded.append(_to_loaded(item.convert("RGB")).pixels)
+            elif isinstance(item, bytes):
+                import io
+
+                loaded.append(FakeLoader()(io.BytesIO(item)).pixels)  # type: ignore[arg-type]
+            else:
+                loaded.append(FakeLoader()(Path(item)).pixels)
+        if not loaded:
+            return np.zeros((0, self._dim), np.float32)
+        return self.embed_pixels(np.stack(loaded))
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not self._has_text:
+            raise TextNotSupportedError(f"model {self._name!r} has no text tower")
+        out = np.zeros((len(texts), self._dim), np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                seed = int.from_bytes(word.encode()[:8].ljust(8, b"\0"), "little")
+                out[i] += np.random.default_rng(seed).standard_normal(self._dim)
+            if not text.split():
+                out[i, 0] = 1.0
+        return _normalise(out)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
