@@ -73,9 +73,7 @@ class FakeEmbedder:
         flat = pixels.reshape(len(pixels), -1).astype(np.float32) - 0.5
         return _normalise(flat @ self._proj)
 
-    def embed_images(
-        self, images: Sequence[ImageInput], *, batch_size: int | None = None
-    ) -> np.ndarray:
+    def embed_images(self, images: Sequence[ImageInput], *, batch_size: int | None = None) -> np.ndarray:
         loaded = []
         for item in images:
             if isinstance(item, Image.Image):

@@ -1,10 +1,18 @@
-"""The Typer root app; command groups live in sibling modules and register themselves here."""
+"""The Typer root app, shared CLI helpers; command groups live in sibling modules."""
 
 from __future__ import annotations
 
 import importlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import typer
+from rich.console import Console
+
+from pixseek.errors import PixseekError
+from pixseek.settings import Settings
 
 app = typer.Typer(
     name="pixseek",
@@ -17,8 +25,34 @@ bench_app = typer.Typer(help="Benchmarks anyone can rerun.", no_args_is_help=Tru
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
 
+console = Console()
+err_console = Console(stderr=True)
+
 # Each module adds its commands to `app`, `model_app` or `bench_app` on import.
 _COMMAND_MODULES = ("models", "indexing", "web", "evaluation")
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with CLI options that were given (not None) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn pixseek's typed errors into a one-line message and exit code 1; no tracebacks."""
+    try:
+        yield
+    except PixseekError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout, nothing else."""
+    typer.echo(json.dumps(data, indent=2, default=str))
 
 
 def register_commands() -> None:

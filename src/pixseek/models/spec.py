@@ -66,9 +66,7 @@ class ModelSpec:
     def preprocess_fingerprint(self) -> str:
         """A short hash of everything that changes pixels, so indexes notice preprocessing changes."""
         im = self.image
-        key = json.dumps(
-            [im.size, im.resize, im.crop, im.interpolation, list(im.mean), list(im.std)]
-        )
+        key = json.dumps([im.size, im.resize, im.crop, im.interpolation, list(im.mean), list(im.std)])
         return hashlib.sha256(key.encode()).hexdigest()[:12]
 
     def to_json(self) -> str:
