@@ -60,3 +60,7 @@ class QueryError(PixseekError):
 
 class EvaluationError(PixseekError):
     """Data unfit for evaluation (one class, singleton classes, no labels, ...)."""
+
+
+class FolderNotFoundError(PixseekError):
+    """A folder to index does not exist or is not a folder."""

@@ -1,0 +1,203 @@
+"""LanceDB access (the only module that imports lancedb): open, read, write, compact a catalog."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+# Lance logs routine events ("No existing dataset ... will be created") as warnings on stderr;
+# keep only errors unless the user asked for more. Must be set before lancedb loads its Rust core.
+os.environ.setdefault("LANCEDB_LOG", "error")
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+
+from pixseek.catalog.schema import (
+    IMAGES_TABLE,
+    META_TABLE,
+    RECORD_COLUMNS,
+    ImageRecord,
+    IndexMeta,
+    image_schema,
+    migrate,
+    needs_migration,
+)
+from pixseek.errors import CatalogError, SchemaVersionError
+
+_IN_CHUNK = 500  # ids per `IN (...)` filter
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """Every row of one catalog version, vectors as an L2-normalised float32 matrix."""
+
+    version: int
+    ids: list[str]
+    roots: list[str]
+    paths: list[str]
+    labels: list[str | None]
+    vectors: np.ndarray
+
+
+def check_db_path(path: Path) -> None:
+    """Refuse a DB location that can never hold a catalog, before anything is written."""
+    if path.exists() and not path.is_dir():
+        raise CatalogError(f"--db {path} is a file, not a pixseek index folder; choose another path")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _vectors(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    flat = column.flatten().to_numpy(zero_copy_only=False)
+    matrix = flat.astype(np.float32).reshape(-1, dim)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)  # renormalise after float16 rounding
+
+
+class Catalog:
+    """One index: an images table and a one-row metadata table inside a LanceDB folder."""
+
+    def __init__(self, path: Path, conn: lancedb.DBConnection, meta: IndexMeta) -> None:
+        self.path = path
+        self._conn = conn
+        self._meta = meta
+        self._images = conn.open_table(IMAGES_TABLE)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @staticmethod
+    def exists(path: Path) -> bool:
+        return (Path(path) / f"{META_TABLE}.lance").is_dir()
+
+    @classmethod
+    def open(cls, path: str | Path, *, allow_migration: bool = False) -> Catalog:
+        """Open an existing catalog; migrate an older schema only when the caller holds the write lock."""
+        path = Path(path)
+        check_db_path(path)
+        if not cls.exists(path):
+            raise CatalogError(
+                f"no pixseek index at {path}; create one with `pixseek index FOLDER --db {path}`"
+            )
+        conn = lancedb.connect(path)
+        meta = IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())
+        if needs_migration(meta):
+            if not allow_migration:
+                migrate(pa.table({}), meta, ladder={})  # raises the right message for newer/unmigratable
+                raise SchemaVersionError(
+                    f"index at {path} has schema version {meta.schema_version}; "
+                    "run `pixseek index` on it once to upgrade it"
+                )
+            table, meta = migrate(conn.open_table(IMAGES_TABLE).to_arrow(), meta)
+            conn.create_table(IMAGES_TABLE, table, mode="overwrite")
+            conn.open_table(META_TABLE).add(meta.to_table(), mode="overwrite")
+        return cls(path, conn, meta)
+
+    @classmethod
+    def create(cls, path: str | Path, meta: IndexMeta) -> Catalog:
+        path = Path(path)
+        check_db_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        conn = lancedb.connect(path)
+        conn.create_table(IMAGES_TABLE, schema=image_schema(meta.dim), mode="overwrite")
+        conn.create_table(META_TABLE, meta.to_table(), mode="overwrite")  # last: marks the catalog complete
+        return cls(path, conn, meta)
+
+    # -- metadata --------------------------------------------------------------------------------
+    @property
+    def meta(self) -> IndexMeta:
+        return self._meta
+
+    def set_meta(self, meta: IndexMeta) -> None:
+        self._conn.open_table(META_TABLE).add(meta.to_table(), mode="overwrite")
+        self._meta = meta
+
+    def version(self) -> int:
+        """The images table's latest version; a cheap check (one manifest read)."""
+        self._images.checkout_latest()
+        return int(self._images.version)
+
+    def count(self) -> int:
+        self._images.checkout_latest()
+        return int(self._images.count_rows())
+
+    def bytes_on_disk(self) -> int:
+        return sum((Path(d) / f).stat().st_size for d, _, files in os.walk(self.path) for f in files)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def records(self, *, root: str | None = None) -> list[ImageRecord]:
+        """Rows without vectors, optionally only those under one indexed root."""
+        self._images.checkout_latest()
+        query = self._images.search().select(RECORD_COLUMNS).limit(None)
+        if root is not None:
+            query = query.where(f"root = {_quote(root)}")
+        return [ImageRecord(**row) for row in query.to_arrow().select(RECORD_COLUMNS).to_pylist()]
+
+    def record(self, row_id: str) -> ImageRecord | None:
+        self._images.checkout_latest()
+        query = self._images.search().where(f"id = {_quote(row_id)}").select(RECORD_COLUMNS).limit(1)
+        rows = query.to_arrow().select(RECORD_COLUMNS).to_pylist()
+        return ImageRecord(**rows[0]) if rows else None
+
+    def vectors_for(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """float32 vectors of the given rows (missing ids are simply absent)."""
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            where = "id IN (" + ", ".join(_quote(i) for i in chunk) + ")"
+            table = self._images.search().where(where).select(["id", "vector"]).limit(None).to_arrow()
+            matrix = _vectors(table.column("vector"), self._meta.dim)
+            out.update(zip(table.column("id").to_pylist(), matrix, strict=True))
+        return out
+
+    def snapshot(self) -> CatalogSnapshot:
+        """All rows of the latest version, read once; retried if a compaction removed files mid-read."""
+        for attempt in range(3):
+            try:
+                version = self.version()
+                table = self._images.to_arrow()
+                break
+            except (OSError, RuntimeError, ValueError):
+                if attempt == 2:
+                    raise
+        return CatalogSnapshot(
+            version=version,
+            ids=table.column("id").to_pylist(),
+            roots=table.column("root").to_pylist(),
+            paths=table.column("path").to_pylist(),
+            labels=table.column("label").to_pylist(),
+            vectors=_vectors(table.column("vector"), self._meta.dim),
+        )
+
+    # -- writes (callers hold the write lock) ----------------------------------------------------
+    def append(self, rows: pa.Table) -> None:
+        """Insert rows with new ids: one atomic commit."""
+        if rows.num_rows:
+            self._images.add(rows)
+
+    def upsert(self, rows: pa.Table) -> None:
+        """Replace rows by id (or insert them): one atomic commit."""
+        if rows.num_rows:
+            (
+                self._images.merge_insert("id")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(rows)
+            )
+
+    def delete(self, ids: list[str]) -> None:
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            self._images.delete("id IN (" + ", ".join(_quote(i) for i in chunk) + ")")
+
+    def compact(self) -> None:
+        """Merge small fragments and drop old versions so many small runs do not slow reads down."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "removes every version except the latest"
+            self._images.optimize(cleanup_older_than=dt.timedelta(0))

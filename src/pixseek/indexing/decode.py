@@ -1,0 +1,74 @@
+"""Decode and preprocess files in worker processes, a bounded window ahead of the model."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from pixseek.errors import ImageReadError, PixseekError
+from pixseek.types import ImageLoader, LoadedImage
+
+Decoded = LoadedImage | ImageReadError
+_MAX_CONSECUTIVE_CRASHES = 3
+
+
+def _load(loader: ImageLoader, path: Path) -> Decoded:
+    try:
+        return loader(path)
+    except ImageReadError as exc:
+        return exc
+    except Exception as exc:  # a decoder bug must not stop the run; it is reported per file
+        return ImageReadError(path, f"{type(exc).__name__}: {exc}")
+
+
+def decode_stream(
+    paths: Sequence[Path], loader: ImageLoader, *, workers: int, prefetch: int
+) -> Iterator[Decoded]:
+    """Results in input order. workers=0 decodes in this process (small jobs, tests, debugging).
+
+    At most `prefetch` files are in flight, so memory stays bounded however large the folder is,
+    and the workers keep decoding while the caller runs the model on the previous batch.
+    """
+    if workers <= 0:
+        for path in paths:
+            yield _load(loader, path)
+        return
+    # spawn: the parent holds ONNX Runtime and LanceDB threads, which must not be forked.
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    window: deque[tuple[Path, Future[Decoded]]] = deque()
+    todo = iter(paths)
+    crashes = 0  # consecutive pool failures with no decoded file in between
+    try:
+        while True:
+            while len(window) < max(prefetch, 1):
+                path = next(todo, None)
+                if path is None:
+                    break
+                window.append((path, pool.submit(_load, loader, path)))
+            if not window:
+                return
+            path, future = window.popleft()
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                # A worker died (e.g. a decoder crashed hard): blame this file, restart the pool,
+                # and resubmit what was in flight. Workers that cannot even start are fatal.
+                crashes += 1
+                if crashes >= _MAX_CONSECUTIVE_CRASHES:
+                    raise PixseekError(
+                        "decoder worker processes keep crashing; retry with --workers 0 to decode in-process"
+                    ) from None
+                yield ImageReadError(path, "the decoder process crashed on this file")
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+                window = deque((p, pool.submit(_load, loader, p)) for p, _ in window)
+                continue
+            crashes = 0
+            yield result
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,197 @@
+"""One indexing run: scan, diff, hash, reuse, decode (workers), embed, commit, sweep, compact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from pixseek.catalog import Catalog, ImageRecord
+from pixseek.catalog.schema import rows_table
+from pixseek.errors import ImageReadError
+from pixseek.indexing.decode import decode_stream
+from pixseek.indexing.hashing import hash_files
+from pixseek.indexing.plan import Plan, Target, diff, resolve
+from pixseek.indexing.report import IndexReport
+from pixseek.indexing.scan import scan
+from pixseek.types import Embedder, LoadedImage
+
+Progress = Callable[[int, int], None]
+
+# Below this many files to decode, spawning worker processes costs more than it saves.
+MIN_FILES_FOR_WORKERS = 32
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is carried out; none of these change its result."""
+
+    batch_size: int = 32
+    workers: int = 0  # decode processes; 0 = in this process
+    include_hidden: bool = False
+    commit_rows: int = 256  # commit when this many rows are pending ...
+    commit_seconds: float = 2.0  # ... or this long after the last commit, whichever comes first
+    hash_threads: int = 4
+
+    @property
+    def prefetch(self) -> int:
+        return max(2 * self.batch_size, 4 * self.workers)
+
+
+def record_for(target: Target, root: str, width: int, height: int) -> ImageRecord:
+    e = target.entry
+    return ImageRecord(
+        id=target.id,
+        root=root,
+        path=e.path,
+        size=e.size,
+        mtime_ns=e.mtime_ns,
+        content_hash=target.content_hash,
+        width=width,
+        height=height,
+        label=e.label,
+    )
+
+
+class _Committer:
+    """Buffers finished rows and writes them in atomic batches: new ids appended, old ids replaced."""
+
+    def __init__(self, catalog: Catalog, existing_ids: set[str], opts: RunOptions) -> None:
+        self._catalog = catalog
+        self._existing = existing_ids
+        self._opts = opts
+        self._records: list[ImageRecord] = []
+        self._vectors: list[np.ndarray] = []
+        self._last = time.monotonic()
+
+    def put(self, record: ImageRecord, vector: np.ndarray) -> None:
+        self._records.append(record)
+        self._vectors.append(vector)
+
+    def maybe_flush(self) -> None:
+        due = time.monotonic() - self._last >= self._opts.commit_seconds
+        if len(self._records) >= self._opts.commit_rows or (due and self._records):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._records:
+            dim = self._catalog.meta.dim
+            old = [i for i, r in enumerate(self._records) if r.id in self._existing]
+            new = [i for i, r in enumerate(self._records) if r.id not in self._existing]
+            for idx, write in ((old, self._catalog.upsert), (new, self._catalog.append)):
+                if idx:
+                    vectors = np.stack([self._vectors[i] for i in idx])
+                    write(rows_table([self._records[i] for i in idx], vectors, dim))
+            self._records, self._vectors = [], []
+        self._last = time.monotonic()
+
+
+def plan_run(catalog: Catalog, root: Path, opts: RunOptions) -> tuple[Plan, list[tuple[str, str]]]:
+    """Scan the folder and work out what to do; returns the plan and scan errors."""
+    scanned = scan(root, include_hidden=opts.include_hidden)
+    existing = catalog.records()
+    root_key = str(root)
+    d = diff(scanned.files, [r for r in existing if r.root == root_key])
+    hashes = hash_files([root / entry.path for entry, _ in d.candidates], threads=opts.hash_threads)
+    known = {r.content_hash: r for r in existing}
+    return resolve(d, hashes, known), scanned.errors
+
+
+def _embedded(
+    groups: Sequence[list[Target]], root: Path, embedder: Embedder, opts: RunOptions
+) -> Iterator[tuple[list[Target], LoadedImage | ImageReadError, np.ndarray | None]]:
+    """Decode the first file of each group in workers and embed in batches; yields per group."""
+    workers = opts.workers if len(groups) >= MIN_FILES_FOR_WORKERS else 0
+    stream = decode_stream(
+        [root / g[0].entry.path for g in groups],
+        embedder.image_loader(),
+        workers=workers,
+        prefetch=opts.prefetch,
+    )
+    pending: list[tuple[list[Target], LoadedImage]] = []
+
+    def run_model() -> Iterator[tuple[list[Target], LoadedImage, np.ndarray]]:
+        vectors = embedder.embed_pixels(np.stack([img.pixels for _, img in pending]))
+        for (group, img), vec in zip(pending, vectors, strict=True):
+            yield group, img, vec
+        pending.clear()
+
+    for group, result in zip(groups, stream, strict=True):
+        if isinstance(result, ImageReadError):
+            yield group, result, None
+            continue
+        pending.append((group, result))
+        if len(pending) >= opts.batch_size:
+            yield from run_model()
+    if pending:
+        yield from run_model()
+
+
+def run_index(
+    catalog: Catalog,
+    embedder: Embedder,
+    root: Path,
+    opts: RunOptions,
+    *,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Bring the catalog in line with `root`. The caller holds the write lock; kill -9 safe at any point."""
+    started = time.perf_counter()
+    root = Path(root).resolve()
+    root_key = str(root)
+    plan, scan_errors = plan_run(catalog, root, opts)
+    report = IndexReport(unchanged=plan.unchanged, removed=len(plan.remove))
+    report.failed = [{"path": str(root / p), "error": e} for p, e in scan_errors + plan.failed]
+    targets = [r.target for r in plan.reuse] + [t for group in plan.embed for t in group]
+    existing_ids = {t.id for t in targets if t.kind != "added"}
+    committer = _Committer(catalog, existing_ids, opts)
+
+    # 1. Rows whose vectors already exist: renames, touched files, copies of indexed content.
+    sources = catalog.vectors_for(sorted({r.source.id for r in plan.reuse}))
+    for reuse in plan.reuse:
+        t, src = reuse.target, reuse.source
+        committer.put(record_for(t, root_key, src.width, src.height), sources[src.id])
+        _count(report, t.kind)
+    committer.flush()
+
+    # 2. New content: decode, embed once per distinct content, write every copy.
+    total = sum(len(g) for g in plan.embed)
+    done = embedded = 0
+    if progress:
+        progress(0, total)
+    for group, result, vector in _embedded(plan.embed, root, embedder, opts):
+        done += len(group)
+        if vector is None:
+            assert isinstance(result, ImageReadError)
+            report.failed.extend({"path": str(root / t.entry.path), "error": result.reason} for t in group)
+        else:
+            assert isinstance(result, LoadedImage)
+            embedded += 1
+            for t in group:
+                committer.put(record_for(t, root_key, result.width, result.height), vector)
+                _count(report, t.kind)
+            committer.maybe_flush()
+        if progress:
+            progress(done, total)
+    committer.flush()
+
+    # 3. Sweep deleted files, stamp the run, compact.
+    catalog.delete([r.id for r in plan.remove])
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    catalog.set_meta(replace(catalog.meta, last_indexed=now))
+    if report.changed:
+        catalog.compact()
+    report.seconds = time.perf_counter() - started
+    report.images_per_second = embedded / report.seconds if report.seconds > 0 else 0.0
+    return report
+
+
+def _count(report: IndexReport, kind: str) -> None:
+    if kind == "touched":
+        report.unchanged += 1
+    else:
+        setattr(report, kind, getattr(report, kind) + 1)

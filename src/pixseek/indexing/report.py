@@ -1,0 +1,34 @@
+"""The result of one indexing run, as returned by Index.add and printed by `pixseek index`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class IndexReport:
+    """Counts per outcome; `images_per_second` counts images decoded and embedded in this run."""
+
+    added: int = 0
+    updated: int = 0
+    renamed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: list[dict] = field(default_factory=list)  # [{"path", "error"}]
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.renamed or self.removed)
+
+    def summary(self) -> str:
+        """One human line saying the same as to_dict()."""
+        return (
+            f"{self.added} added, {self.updated} updated, {self.renamed} renamed, {self.removed} removed, "
+            f"{self.unchanged} unchanged, {len(self.failed)} failed in {self.seconds:.1f} s "
+            f"({self.images_per_second:.1f} images/s)"
+        )

@@ -1,0 +1,351 @@
+"""The facade and Python API, `pixseek.Index`: wires settings -> embedder, catalog and vector index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from pixseek.catalog import Catalog, CatalogSnapshot, ImageRecord, IndexMeta, write_lock
+from pixseek.catalog.store import check_db_path
+from pixseek.errors import FolderNotFoundError, ModelMismatchError, QueryError, SchemaVersionError
+from pixseek.indexing import IndexReport, RunOptions, run_index
+from pixseek.search import ExactIndex, IvfIndex, SearchFilter, combine_terms, matching_rows
+from pixseek.settings import Settings
+from pixseek.types import Embedder, SearchHit
+
+__all__ = ["ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "SearchFilter", "SearchHit"]
+
+ANN_PREFIX = "ann-v"
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What `pixseek info` reports."""
+
+    images: int
+    model: str
+    dim: int
+    bytes_on_disk: int
+    last_indexed: str | None  # ISO 8601 UTC
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IndexArrays:
+    """Everything evaluation needs, in one read; `vectors` is (N, D) float32, L2-normalised, read-only."""
+
+    ids: list[str]
+    paths: list[str]
+    labels: list[str | None]
+    vectors: np.ndarray
+
+
+class _Loaded:
+    """One catalog version held in memory: the matrix, its exact index, lookups, and a lazy ANN index."""
+
+    def __init__(self, snap: CatalogSnapshot) -> None:
+        snap.vectors.setflags(write=False)
+        self.snap = snap
+        self.exact = ExactIndex(snap.vectors)
+        self.ann: IvfIndex | None = None
+        self.by_key: dict[str, int] = {}
+        for i, (row_id, root, path) in enumerate(zip(snap.ids, snap.roots, snap.paths, strict=True)):
+            self.by_key.setdefault(path, i)
+            self.by_key[str(Path(root) / path)] = i
+            self.by_key[row_id] = i
+
+
+def _terms(value: Any) -> list[tuple[Any, float]]:
+    """None | value | (value, weight) | a list of those -> [(value, weight)]."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [t for item in value for t in _terms(item)]
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int | float):
+        if isinstance(value[1], bool):
+            raise QueryError(f"a term weight must be a number, got {value[1]!r}")
+        return [(value[0], float(value[1]))]
+    return [(value, 1.0)]
+
+
+class Index:
+    """An image index in a LanceDB folder: add folders to it, search it by image, text or example."""
+
+    def __init__(
+        self,
+        db: str | Path = "pixseek.db",
+        *,
+        model: str | None = None,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.db = Path(db)
+        self.settings = settings or Settings()
+        self._model = model
+        self._embedder = embedder
+        self._loaded: _Loaded | None = None
+        self._catalog: Catalog | None = None
+        self._open_error: SchemaVersionError | None = None
+        check_db_path(self.db)
+        if Catalog.exists(self.db):
+            try:
+                self._catalog = Catalog.open(self.db)
+            except SchemaVersionError as exc:  # `add` may still migrate it under the write lock
+                self._open_error = exc
+        if self._catalog is not None:
+            meta = self._catalog.meta
+            if embedder is not None or (model is not None and model not in (meta.model, meta.model_ref)):
+                self._check_model(self.embedder, meta)
+
+    # -- model -----------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded on first use: the one asked for, else the index's own, else the default."""
+        if self._embedder is None:
+            from pixseek.models.registry import load_embedder
+
+            stored = self._catalog.meta.model_ref if self._catalog else None
+            ref = self._model or stored or self.settings.model
+            self._embedder = load_embedder(ref, settings=self.settings)
+            if self._catalog is not None:
+                self._check_model(self._embedder, self._catalog.meta)
+        return self._embedder
+
+    def _check_model(self, embedder: Embedder, meta: IndexMeta) -> None:
+        if embedder.fingerprint != meta.fingerprint or embedder.dim != meta.dim:
+            raise ModelMismatchError(
+                f"the index at {self.db} was built with model {meta.model!r} (fingerprint "
+                f"{meta.fingerprint}, dim {meta.dim}), not {embedder.name!r} (fingerprint "
+                f"{embedder.fingerprint}, dim {embedder.dim}); use --model {meta.model_ref} or another --db"
+            )
+
+    def _model_ref(self, embedder: Embedder) -> str:
+        ref = self._model or embedder.name
+        return str(Path(ref).resolve()) if Path(ref).is_dir() else ref
+
+    # -- writing ---------------------------------------------------------------------------------
+    def add(
+        self,
+        folder: str | Path,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        workers: int | None = None,
+        batch_size: int | None = None,
+        include_hidden: bool | None = None,
+        lock_timeout: float = 0.0,
+    ) -> IndexReport:
+        """Index `folder` incrementally. Validates everything before the first write."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FolderNotFoundError(f"cannot index {folder}: no such folder")
+        check_db_path(self.db)
+        embedder = self.embedder  # loads the model and checks it against the index, writing nothing
+        s = self.settings
+        opts = RunOptions(
+            batch_size=batch_size or s.batch_size,
+            workers=_default_workers(workers if workers is not None else s.workers),
+            include_hidden=s.include_hidden if include_hidden is None else include_hidden,
+        )
+        self.db.mkdir(parents=True, exist_ok=True)
+        with write_lock(self.db, timeout=lock_timeout):
+            if Catalog.exists(self.db):
+                catalog = Catalog.open(self.db, allow_migration=True)
+                self._check_model(embedder, catalog.meta)
+            else:
+                meta = IndexMeta(embedder.name, self._model_ref(embedder), embedder.fingerprint, embedder.dim)
+                catalog = Catalog.create(self.db, meta)
+            self._catalog, self._open_error = catalog, None
+            report = run_index(catalog, embedder, folder, opts, progress=progress)
+        if self.refresh() and self._use_ann(None):
+            self._ann_index()  # build it now, so the first search is fast
+        return report
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _read_catalog(self) -> Catalog:
+        if self._open_error is not None:
+            raise self._open_error
+        if self._catalog is None:
+            self._catalog = Catalog.open(self.db)  # created by another process since, or a clear error
+        return self._catalog
+
+    def refresh(self) -> bool:
+        """Reload the in-memory matrix if the catalog version changed (one cheap version check)."""
+        catalog = self._read_catalog()
+        if self._loaded is not None and self._loaded.snap.version == catalog.version():
+            return False
+        self._loaded = _Loaded(catalog.snapshot())
+        return True
+
+    def _state(self) -> _Loaded:
+        self.refresh()
+        assert self._loaded is not None
+        return self._loaded
+
+    def info(self) -> IndexInfo:
+        catalog = self._read_catalog()
+        meta = catalog.meta
+        return IndexInfo(catalog.count(), meta.model, meta.dim, catalog.bytes_on_disk(), meta.last_indexed)
+
+    def labels(self) -> list[str]:
+        return sorted({label for label in self._state().snap.labels if label is not None})
+
+    def arrays(self) -> IndexArrays:
+        snap = self._state().snap
+        return IndexArrays(list(snap.ids), list(snap.paths), list(snap.labels), snap.vectors)
+
+    def get(self, id_or_path: str) -> ImageRecord:
+        """A row by id, by path relative to its root, or by absolute path."""
+        row = self._row(id_or_path)
+        record = self._read_catalog().record(self._state().snap.ids[row])
+        if record is None:  # removed between the snapshot and now
+            raise QueryError(f"{id_or_path!r} is not in the index")
+        return record
+
+    def _row(self, id_or_path: str | Path) -> int:
+        state = self._state()
+        key = str(id_or_path)
+        row = state.by_key.get(key)
+        if row is None and Path(key).exists():
+            row = state.by_key.get(str(Path(key).resolve()))
+        if row is None:
+            raise QueryError(f"{key!r} is neither an id nor an indexed path in {self.db}")
+        return row
+
+    # -- searching -------------------------------------------------------------------------------
+    def query_vector(
+        self,
+        *,
+        image: Any = None,
+        text: Any = None,
+        like: Any = None,
+        minus_image: Any = None,
+        minus_text: Any = None,
+        minus_like: Any = None,
+    ) -> np.ndarray:
+        """The weighted sum of positive minus negative terms, renormalised (see search.query)."""
+        pos = self._vectors(_terms(image), _terms(text), _terms(like))
+        neg = self._vectors(_terms(minus_image), _terms(minus_text), _terms(minus_like))
+        return combine_terms(pos, neg)
+
+    def _vectors(self, images: list, texts: list, likes: list) -> list[tuple[np.ndarray, float]]:
+        out: list[tuple[np.ndarray, float]] = []
+        if images:
+            vecs = self.embedder.embed_images([v for v, _ in images])
+            out += [(vec, w) for vec, (_, w) in zip(vecs, images, strict=True)]
+        if texts:
+            if not all(isinstance(v, str) for v, _ in texts):
+                raise QueryError("text terms must be strings")
+            vecs = self.embedder.embed_texts([v for v, _ in texts])
+            out += [(vec, w) for vec, (_, w) in zip(vecs, texts, strict=True)]
+        for value, w in likes:
+            out.append((self._state().snap.vectors[self._row(value)], w))
+        return out
+
+    def search(
+        self,
+        *,
+        image: Any = None,
+        text: Any = None,
+        like: Any = None,
+        minus_image: Any = None,
+        minus_text: Any = None,
+        minus_like: Any = None,
+        k: int = 5,
+        filters: SearchFilter | None = None,
+        ann: bool | None = None,
+    ) -> list[SearchHit]:
+        """Top-k for one combined query; images given by `like` are left out of their own results."""
+        self._check_k(k)
+        terms = {"image": image, "text": text, "like": like}
+        minus = {"minus_image": minus_image, "minus_text": minus_text, "minus_like": minus_like}
+        query = self.query_vector(**terms, **minus)
+        exclude = [self._state().snap.ids[self._row(v)] for v, _ in _terms(like)]
+        return self.search_vectors(query[None, :], k=k, filters=filters, exclude_ids=exclude, ann=ann)[0]
+
+    def search_vectors(
+        self,
+        vectors: np.ndarray,
+        *,
+        k: int = 5,
+        filters: SearchFilter | None = None,
+        exclude_ids: Sequence[str] = (),
+        ann: bool | None = None,
+    ) -> list[list[SearchHit]]:
+        """Batched top-k. ANN is used above settings.ann_threshold (or when ann=True) without filters;
+        filtered searches are exact over the rows the filter allows."""
+        self._check_k(k)
+        state = self._state()
+        snap = state.snap
+        queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        if queries.shape[1] != snap.vectors.shape[1]:
+            dims = (queries.shape[1], snap.vectors.shape[1])
+            raise QueryError("query vectors have dim {}, the index has {}".format(*dims))
+        excluded = set(exclude_ids)
+        want = k + len(excluded)
+        rows = matching_rows(filters, snap.paths, snap.labels)
+        if rows is None and self._use_ann(ann):
+            scores, idx = self._ann_index().search(queries, want)
+        else:
+            scores, idx = state.exact.search(queries, want, rows=rows)
+        results = []
+        for score_row, idx_row in zip(scores, idx, strict=True):
+            hits = [
+                SearchHit(snap.ids[i], snap.paths[i], float(s), snap.labels[i], snap.roots[i])
+                for s, i in zip(score_row, idx_row, strict=True)
+                if i >= 0 and snap.ids[i] not in excluded
+            ]
+            results.append(hits[:k])
+        return results
+
+    def _check_k(self, k: int) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.settings.max_k:
+            raise QueryError(f"k must be an integer from 1 to {self.settings.max_k}, got {k!r}")
+
+    def _use_ann(self, ann: bool | None) -> bool:
+        if ann is not None:
+            return ann
+        return len(self._state().snap.ids) >= self.settings.ann_threshold
+
+    def _ann_index(self) -> IvfIndex:
+        """The FAISS index for the loaded version: loaded from beside the catalog, else built and saved."""
+        state = self._state()
+        if state.ann is None:
+            path = self.db / f"{ANN_PREFIX}{state.snap.version}.faiss"
+            n = len(state.snap.ids)
+            ann = IvfIndex.load(path) if path.is_file() else None
+            if ann is None or len(ann) != n:
+                ann = IvfIndex.build(state.snap.vectors)
+                ann.save(path)
+                for stale in self.db.glob(f"{ANN_PREFIX}*.faiss"):
+                    if stale != path:
+                        stale.unlink(missing_ok=True)
+            state.ann = ann
+        return state.ann
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._loaded = None
+        self._catalog = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _default_workers(workers: int | None) -> int:
+    if workers is not None:
+        return workers
+    import os
+
+    return os.cpu_count() or 1
