@@ -140,8 +140,13 @@ class Index:
         batch_size: int | None = None,
         include_hidden: bool | None = None,
         lock_timeout: float = 0.0,
+        commit_rows: int | None = None,
     ) -> IndexReport:
-        """Index `folder` incrementally. Validates everything before the first write."""
+        """Index `folder` incrementally. Validates everything before the first write.
+
+        `lock_timeout` seconds to wait for another writer (0: IndexBusyError at once);
+        `commit_rows` rows per commit (smaller: less lost to a crash, more versions to compact).
+        """
         folder = Path(folder)
         if not folder.is_dir():
             raise FolderNotFoundError(f"cannot index {folder}: no such folder")
@@ -152,6 +157,7 @@ class Index:
             batch_size=batch_size or s.batch_size,
             workers=_default_workers(workers if workers is not None else s.workers),
             include_hidden=s.include_hidden if include_hidden is None else include_hidden,
+            **({"commit_rows": commit_rows} if commit_rows else {}),
         )
         self.db.mkdir(parents=True, exist_ok=True)
         with write_lock(self.db, timeout=lock_timeout):

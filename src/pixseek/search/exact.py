@@ -6,18 +6,25 @@ import numpy as np
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best k columns of each row of `scores`, sorted by score then by index; padded with -1/-inf."""
+    """Best k columns of each row of `scores`, by score then by index; padded with -1 / -inf.
+
+    Ties are common (identical copies share a vector), so the cut at the k-th score keeps every
+    tied column and then takes the lowest indices: results never depend on partition order.
+    """
     q, n = scores.shape
     out_scores = np.full((q, k), -np.inf, dtype=np.float32)
     out_idx = np.full((q, k), -1, dtype=np.int64)
     kk = min(k, n)
-    if kk == 0:
-        return out_scores, out_idx
-    part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < n else np.tile(np.arange(n), (q, 1))
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)  # score descending, ties by row index
-    out_idx[:, :kk] = np.take_along_axis(part, order, axis=1)
-    out_scores[:, :kk] = np.take_along_axis(part_scores, order, axis=1)
+    for row in range(q if kk else 0):
+        s = scores[row]
+        if kk < n:
+            threshold = -np.partition(-s, kk - 1)[kk - 1]
+            cand = np.flatnonzero(s >= threshold)
+        else:
+            cand = np.arange(n)
+        best = cand[np.lexsort((cand, -s[cand]))[:kk]]
+        out_idx[row, :kk] = best
+        out_scores[row, :kk] = s[best]
     return out_scores, out_idx
 
 
@@ -41,6 +48,6 @@ class ExactIndex:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         matrix = self._vectors if rows is None else self._vectors[rows]
         scores, idx = top_k(queries @ matrix.T, k)
-        if rows is not None:
+        if rows is not None and len(rows):
             idx = np.where(idx >= 0, rows[np.maximum(idx, 0)], -1)
         return scores, idx

@@ -1,0 +1,157 @@
+"""`pixseek index`, `pixseek search` and `pixseek info`: the catalog from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from pixseek.cli.app import app, console, err_console, handle_errors, make_settings, print_json
+from pixseek.errors import QueryError
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="Index folder [default: ./pixseek.db]")]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
+TermsOption = list[str] | None
+
+
+class _RateColumn(ProgressColumn):
+    """Images per second, from rich's moving-window speed."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0.0:.1f} img/s", style="progress.data.speed")
+
+
+@app.command("index")
+def index_command(  # noqa: PLR0917 - Typer maps parameters to options
+    folder: Annotated[Path, typer.Argument(help="Folder of images to index (recursively)")],
+    db: DbOption = None,
+    model: ModelOption = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Images per model call")] = None,
+    workers: Annotated[int | None, typer.Option(min=0, help="Decode processes (0 = in-process)")] = None,
+    hidden: Annotated[bool, typer.Option("--hidden", help="Also index hidden folders and files")] = False,
+    wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for another run's lock")] = 0.0,
+    json_out: JsonOption = False,
+) -> None:
+    """Add a folder to the index, incrementally: only new or changed files are embedded."""
+    from pixseek.services import Index
+
+    with handle_errors():
+        settings = make_settings(db=db, model=model, batch_size=batch_size, workers=workers)
+        index = Index(settings.db, model=model, settings=settings)
+        columns = (
+            TextColumn("embedding"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err_console, transient=True) as bar:
+            task = bar.add_task("embedding", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = index.add(folder, progress=progress, include_hidden=hidden or None, lock_timeout=wait)
+    if json_out:
+        print_json(report.to_dict())
+        return
+    console.print(report.summary(), highlight=False)
+    for failure in report.failed:
+        err_console.print(f"failed: {failure['path']}: {failure['error']}", highlight=False, markup=False)
+
+
+def _weighted(term: str) -> tuple[str, float]:
+    """'beach^2' -> ('beach', 2.0); a '^' suffix that is not a number is part of the term."""
+    value, sep, weight = term.rpartition("^")
+    if sep and value:
+        try:
+            return value, float(weight)
+        except ValueError:
+            pass
+    return term, 1.0
+
+
+def _terms(values: TermsOption) -> list[tuple[str, float]] | None:
+    return [_weighted(v) for v in values] if values else None
+
+
+@app.command("search")
+def search_command(  # noqa: PLR0917 - Typer maps parameters to options
+    images: Annotated[list[Path] | None, typer.Argument(help="Query images")] = None,
+    text: Annotated[TermsOption, typer.Option("--text", help="Text query; repeat for more")] = None,
+    like: Annotated[TermsOption, typer.Option("--like", help="An indexed id or path: more like this")] = None,
+    minus_text: Annotated[TermsOption, typer.Option("--minus-text", help="Text to avoid")] = None,
+    minus_image: Annotated[TermsOption, typer.Option("--minus-image", help="Image to avoid")] = None,
+    minus_like: Annotated[TermsOption, typer.Option("--minus-like", help="Indexed image to avoid")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="How many results")] = 5,
+    label: Annotated[str | None, typer.Option(help="Only this label (first folder level)")] = None,
+    folder: Annotated[str | None, typer.Option(help="Only under this relative folder")] = None,
+    glob: Annotated[str | None, typer.Option(help="Only relative paths matching this glob")] = None,
+    ann: Annotated[bool | None, typer.Option("--ann/--exact", help="Force FAISS ANN or exact search")] = None,
+    db: DbOption = None,
+    model: ModelOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Search by example images, text, or an indexed image; weights with TERM^WEIGHT, e.g. beach^2."""
+    from pixseek.services import Index, SearchFilter
+
+    with handle_errors():
+        settings = make_settings(db=db, model=model)
+        index = Index(settings.db, model=model, settings=settings)
+        image_terms = _terms([str(p) for p in images] if images else None)
+        for value, _ in [*(image_terms or []), *(_terms(minus_image) or [])]:
+            if not Path(value).is_file():
+                raise QueryError(f"query image {value} does not exist")
+        hits = index.search(
+            image=image_terms,
+            text=_terms(text),
+            like=_terms(like),
+            minus_image=_terms(minus_image),
+            minus_text=_terms(minus_text),
+            minus_like=_terms(minus_like),
+            k=k,
+            filters=SearchFilter(label=label, folder=folder, path_glob=glob),
+            ann=ann,
+        )
+    if json_out:
+        results = [
+            {"id": h.id, "path": str(Path(h.root or "") / h.path), "score": h.score, "label": h.label}
+            for h in hits
+        ]
+        print_json({"results": results})
+        return
+    for h in hits:
+        typer.echo(f"{h.score:.4f}  {Path(h.root or '') / h.path}")
+
+
+@app.command("info")
+def info_command(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """What an index holds: image count, model, dimension, size on disk, last run."""
+    from pixseek.services import Index
+
+    with handle_errors():
+        settings = make_settings(db=db)
+        info = Index(settings.db, settings=settings).info()
+    if json_out:
+        print_json(info.to_dict())
+        return
+    console.print(
+        f"{settings.db}: {info.images} images, model {info.model} ({info.dim}-d), "
+        f"{info.bytes_on_disk / 1e6:.1f} MB on disk, last indexed {info.last_indexed or 'never'}",
+        highlight=False,
+    )
