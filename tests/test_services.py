@@ -1,0 +1,212 @@
+"""pixseek.Index: the facade contract used by the CLI, the web app and evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pixseek
+from pixseek.errors import (
+    CatalogError,
+    FolderNotFoundError,
+    ModelMismatchError,
+    QueryError,
+    TextNotSupportedError,
+)
+from pixseek.services import Index, IndexArrays, IndexInfo, SearchFilter
+from pixseek.settings import Settings
+from tests.fakes import FakeEmbedder
+from tests.indexing.images import make_tree
+
+PATHS = [f"{label}/{i}.png" for label in ("cats", "dogs", "owls") for i in range(6)]
+PATHS += ["dogs/sub/x.jpg", "top.png"]
+OWLS_0_TO_2 = {"owls/0.png", "owls/1.png", "owls/2.png"}
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Index:
+    make_tree(tmp_path / "imgs", PATHS)
+    idx = Index(tmp_path / "db", embedder=FakeEmbedder())
+    idx.add(tmp_path / "imgs", workers=0)
+    return idx
+
+
+def _brute(index: Index, query: np.ndarray, k: int, keep=lambda p, lab: True) -> list[str]:
+    arrays = index.arrays()
+    scores = arrays.vectors @ query
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    return [arrays.ids[i] for i in order if keep(arrays.paths[i], arrays.labels[i])][:k]
+
+
+def test_package_exports_index() -> None:
+    assert pixseek.Index is Index
+
+
+def test_like_search_equals_brute_force_and_excludes_itself(index: Index) -> None:
+    target = index.get("cats/2.png")
+    hits = index.search(like=target.id, k=5)
+    query = index.arrays().vectors[index.arrays().ids.index(target.id)]
+    expected = [i for i in _brute(index, query, 6) if i != target.id][:5]
+    assert [h.id for h in hits] == expected
+    assert all(h.root and h.path and h.label for h in hits if h.path != "top.png")
+    assert [h.id for h in index.search(like="cats/2.png", k=5)] == expected  # by indexed path too
+    assert [h.id for h in index.search(like=str(target.absolute_path), k=5)] == expected
+
+
+def test_image_and_text_queries(index: Index, tmp_path: Path) -> None:
+    query_file = tmp_path / "imgs" / "owls/3.png"
+    hits = index.search(image=query_file, k=3)
+    assert hits[0].path == "owls/3.png" and hits[0].score == pytest.approx(1.0, abs=2e-3)
+    pil_hits = index.search(image=Image.open(query_file), k=3)
+    assert [h.id for h in pil_hits] == [h.id for h in hits]
+    text_hits = index.search(text="a cat", k=4)
+    q = FakeEmbedder().embed_texts(["a cat"])[0]
+    assert [h.id for h in text_hits] == _brute(index, q, 4)
+
+
+def test_query_algebra(index: Index, tmp_path: Path) -> None:
+    emb = FakeEmbedder()
+    a, b = emb.embed_texts(["beach"])[0], emb.embed_texts(["people"])[0]
+    expected = (2 * a - b) / np.linalg.norm(2 * a - b)
+    got = index.query_vector(text=[("beach", 2.0)], minus_text="people")
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    hits = index.search(text=("beach", 2.0), minus_text="people", k=5)
+    assert [h.id for h in hits] == _brute(index, got, 5)
+    two = index.query_vector(image=[tmp_path / "imgs/cats/0.png", tmp_path / "imgs/dogs/0.png"])
+    v = emb.embed_images([tmp_path / "imgs/cats/0.png", tmp_path / "imgs/dogs/0.png"]).sum(axis=0)
+    np.testing.assert_allclose(two, v / np.linalg.norm(v), atol=1e-6)
+    mixed = index.search(like="cats/1.png", minus_like=["dogs/1.png", "owls/1.png"], k=3)
+    assert all(h.path != "cats/1.png" for h in mixed)
+
+
+def test_filters(index: Index) -> None:
+    q = FakeEmbedder().embed_texts(["dog"])[0]
+    cases = [
+        (SearchFilter(label="dogs"), lambda p, lab: lab == "dogs"),
+        (SearchFilter(folder="dogs/sub"), lambda p, lab: p.startswith("dogs/sub/")),
+        (SearchFilter(path_glob="*.jpg"), lambda p, lab: p.endswith(".jpg")),
+        (SearchFilter(label="owls", path_glob="owls/[0-2].png"), lambda p, lab: p in OWLS_0_TO_2),
+    ]
+    for flt, keep in cases:
+        hits = index.search_vectors(q[None, :], k=4, filters=flt)[0]
+        assert [h.id for h in hits] == _brute(index, q, 4, keep)
+    assert index.search(text="dog", filters=SearchFilter(label="nope")) == []
+
+
+def test_search_vectors_is_batched_and_honours_exclusions(index: Index) -> None:
+    arrays = index.arrays()
+    results = index.search_vectors(arrays.vectors[:3], k=2, exclude_ids=[arrays.ids[0]])
+    assert len(results) == 3
+    assert all(arrays.ids[0] not in [h.id for h in r] for r in results)
+    assert results[1][0].id == arrays.ids[1]
+
+
+def test_ann_matches_exact_on_a_small_index(index: Index) -> None:
+    arrays = index.arrays()
+    exact = index.search_vectors(arrays.vectors[:5], k=3, ann=False)
+    approx = index.search_vectors(arrays.vectors[:5], k=3, ann=True)
+    assert [h.id for r in approx for h in r[:1]] == [h.id for r in exact for h in r[:1]]
+    assert list(index.db.glob("ann-v*.faiss"))  # stored beside the catalog
+
+
+def test_ann_switches_on_above_the_threshold_and_is_rebuilt_when_stale(tmp_path: Path) -> None:
+    make_tree(tmp_path / "imgs", PATHS)
+    idx = Index(tmp_path / "db", embedder=FakeEmbedder(), settings=Settings(ann_threshold=5))
+    idx.add(tmp_path / "imgs", workers=0)
+    first = list((tmp_path / "db").glob("ann-v*.faiss"))
+    assert len(first) == 1  # built right after the run
+    (tmp_path / "imgs/top.png").unlink()
+    idx.add(tmp_path / "imgs", workers=0)
+    second = list((tmp_path / "db").glob("ann-v*.faiss"))
+    assert len(second) == 1 and second != first
+    assert len(idx.search(text="cat", k=50)) == len(PATHS) - 1
+
+
+def test_info_labels_arrays_get(index: Index) -> None:
+    info = index.info()
+    assert isinstance(info, IndexInfo)
+    assert (info.images, info.model, info.dim) == (len(PATHS), "fake", 32)
+    assert info.bytes_on_disk > 0 and info.last_indexed and info.last_indexed.endswith("+00:00")
+    assert set(info.to_dict()) == {"images", "model", "dim", "bytes_on_disk", "last_indexed"}
+    assert index.labels() == ["cats", "dogs", "owls"]
+    arrays = index.arrays()
+    assert isinstance(arrays, IndexArrays) and arrays.vectors.dtype == np.float32
+    assert arrays.vectors.shape == (len(PATHS), 32)
+    rec = index.get("dogs/sub/x.jpg")
+    assert rec.label == "dogs" and rec.absolute_path.is_file() and rec.width == 24 and rec.height == 16
+    assert index.get(rec.id) == rec
+
+
+def test_refresh_picks_up_another_writer(index: Index, tmp_path: Path) -> None:
+    assert index.refresh() is False
+    other = Index(index.db, embedder=FakeEmbedder())
+    make_tree(tmp_path / "imgs", ["new/one.png"], first_seed=100)
+    other.add(tmp_path / "imgs", workers=0)
+    assert "new/one.png" in [h.path for h in index.search(text="x", k=len(PATHS) + 1)]
+    assert index.refresh() is False
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "at least one positive"),
+        ({"like": "no/such.png"}, "neither an id nor an indexed path"),
+        ({"text": "x", "k": 0}, "k must be"),
+        ({"text": "x", "k": 10_000}, "k must be"),
+        ({"text": "x", "k": 2.5}, "k must be"),
+        ({"text": 5}, "text terms must be strings"),
+        ({"text": ("x", -1.0)}, "positive numbers"),
+        ({"text": "x", "minus_text": "x"}, "cancel"),
+    ],
+)
+def test_bad_queries(index: Index, kwargs: dict, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        index.search(**kwargs)
+
+
+def test_bad_vectors(index: Index) -> None:
+    with pytest.raises(QueryError, match="dim"):
+        index.search_vectors(np.ones((1, 7), np.float32))
+
+
+def test_text_on_an_image_only_model(tmp_path: Path) -> None:
+    make_tree(tmp_path / "imgs", ["a/1.png"])
+    idx = Index(tmp_path / "db", embedder=FakeEmbedder(has_text=False))
+    idx.add(tmp_path / "imgs", workers=0)
+    with pytest.raises(TextNotSupportedError):
+        idx.search(text="cat")
+
+
+def test_other_model_is_refused_and_nothing_written(index: Index) -> None:
+    before = sorted(p.name for p in index.db.rglob("*"))
+    with pytest.raises(ModelMismatchError, match="built with model 'fake'"):
+        Index(index.db, embedder=FakeEmbedder(dim=16, name="other"))
+    assert sorted(p.name for p in index.db.rglob("*")) == before
+
+
+def test_bad_paths_write_nothing(tmp_path: Path) -> None:
+    make_tree(tmp_path / "imgs", ["a/1.png"])
+    a_file = tmp_path / "file.db"
+    a_file.write_bytes(b"keep me")
+    with pytest.raises(CatalogError, match="is a file"):
+        Index(a_file, embedder=FakeEmbedder())
+    assert a_file.read_bytes() == b"keep me"
+    idx = Index(tmp_path / "new.db", embedder=FakeEmbedder())
+    with pytest.raises(FolderNotFoundError, match="no such folder"):
+        idx.add(tmp_path / "missing")
+    with pytest.raises(FolderNotFoundError):
+        idx.add(tmp_path / "imgs/a/1.png")  # a file, not a folder
+    assert not (tmp_path / "new.db").exists()
+    with pytest.raises(CatalogError, match="no pixseek index"):
+        idx.search(text="x")
+    with pytest.raises(CatalogError, match="no pixseek index"):
+        idx.info()
+
+
+def test_context_manager(tmp_path: Path) -> None:
+    make_tree(tmp_path / "imgs", ["a/1.png"])
+    with Index(tmp_path / "db", embedder=FakeEmbedder()) as idx:
+        assert idx.add(tmp_path / "imgs", workers=0).added == 1
