@@ -1,0 +1,131 @@
+"""`pixseek index`, `search` and `info` through Typer's runner, with the fake model patched in."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pixseek.cli import app
+from tests.fakes import FakeEmbedder
+from tests.indexing.images import make_tree
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Route load_embedder to the fake model; records which names were asked for."""
+    asked: list[str] = []
+
+    def load_embedder(name_or_path: str, *, settings: object) -> FakeEmbedder:
+        asked.append(name_or_path)
+        return FakeEmbedder(name="other", dim=16) if name_or_path == "other" else FakeEmbedder()
+
+    try:
+        import pixseek.models.registry as registry
+    except ModuleNotFoundError:  # the model runtime is built in parallel; stand in for it
+        registry = types.ModuleType("pixseek.models.registry")
+        monkeypatch.setitem(sys.modules, "pixseek.models.registry", registry)
+    monkeypatch.setattr(registry, "load_embedder", load_embedder, raising=False)
+    return asked
+
+
+@pytest.fixture
+def indexed(tmp_path: Path) -> tuple[Path, Path]:
+    folder = tmp_path / "imgs"
+    make_tree(folder, [f"{c}/{i}.png" for c in ("cats", "dogs") for i in range(4)])
+    db = tmp_path / "p.db"
+    result = runner.invoke(app, ["index", str(folder), "--db", str(db), "--workers", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    return folder, db
+
+
+def test_index_json_keys_and_counts(indexed: tuple[Path, Path]) -> None:
+    folder, db = indexed
+    (folder / "cats/0.png").unlink()
+    (folder / "bad.png").write_bytes(b"nope")
+    result = runner.invoke(app, ["index", str(folder), "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert list(report) == [
+        "added", "updated", "renamed", "removed", "unchanged", "failed", "seconds", "images_per_second",
+    ]  # fmt: skip
+    assert (report["removed"], report["unchanged"], report["added"]) == (1, 7, 0)
+    assert report["failed"][0]["path"].endswith("bad.png") and report["failed"][0]["error"]
+
+
+def test_index_human_summary(tmp_path: Path) -> None:
+    make_tree(tmp_path / "imgs", ["a/1.png", "a/2.png"])
+    result = runner.invoke(app, ["index", str(tmp_path / "imgs"), "--db", str(tmp_path / "db")])
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 updated, 0 renamed, 0 removed, 0 unchanged, 0 failed" in result.stdout
+
+
+def test_search_lines_and_json(indexed: tuple[Path, Path]) -> None:
+    folder, db = indexed
+    lines = runner.invoke(app, ["search", str(folder / "dogs/2.png"), "--db", str(db), "-k", "3"])
+    assert lines.exit_code == 0, lines.output
+    rows = lines.stdout.strip().splitlines()
+    assert len(rows) == 3
+    score, path = rows[0].split(maxsplit=1)
+    assert path == str(folder / "dogs/2.png") and float(score) == pytest.approx(1.0, abs=2e-3)
+
+    as_json = runner.invoke(
+        app, ["search", "--like", "dogs/2.png", "--db", str(db), "--json", "--label", "cats"]
+    )
+    assert as_json.exit_code == 0, as_json.output
+    results = json.loads(as_json.stdout)["results"]
+    assert len(results) == 4 and all(set(r) == {"id", "path", "score", "label"} for r in results)
+    assert {r["label"] for r in results} == {"cats"}
+
+    algebra = ["search", "--text", "beach^2", "--minus-text", "people", "--db", str(db), "--json", "-k", "2"]
+    result = runner.invoke(app, [*algebra, "--exact"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["results"]) == 2
+
+
+def test_info(indexed: tuple[Path, Path]) -> None:
+    _, db = indexed
+    result = runner.invoke(app, ["info", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert set(info) == {"images", "model", "dim", "bytes_on_disk", "last_indexed"}
+    assert (info["images"], info["model"], info["dim"]) == (8, "fake", 32)
+    human = runner.invoke(app, ["info", "--db", str(db)])
+    assert "8 images, model fake (32-d)" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--db", "{db}"], "at least one positive"),
+        (["search", "--like", "nope", "--db", "{db}"], "neither an id nor an indexed path"),
+        (["search", "missing.png", "--db", "{db}"], "does not exist"),
+        (["search", "--text", "x", "-k", "0", "--db", "{db}"], "k must be"),
+        (["index", "{tmp}/missing", "--db", "{db}"], "no such folder"),
+        (["index", "{tmp}/imgs", "--db", "{db}", "--model", "other"], "built with model 'fake'"),
+        (["info", "--db", "{tmp}/none.db"], "no pixseek index"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_1(
+    indexed: tuple[Path, Path], args: list[str], message: str
+) -> None:
+    folder, db = indexed
+    argv = [a.format(db=db, tmp=folder.parent) for a in args]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 1
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+def test_db_that_is_a_file(tmp_path: Path) -> None:
+    make_tree(tmp_path / "imgs", ["a/1.png"])
+    (tmp_path / "db").write_text("mine")
+    result = runner.invoke(app, ["index", str(tmp_path / "imgs"), "--db", str(tmp_path / "db")])
+    assert result.exit_code == 1 and "is a file" in result.stderr
+    assert (tmp_path / "db").read_text() == "mine"
