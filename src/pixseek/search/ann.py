@@ -15,13 +15,13 @@ import faiss
 import numpy as np
 
 DEFAULT_NPROBE = 32
-_TRAIN_PER_LIST = 40  # FAISS wants ~39+ training points per centroid
-_MAX_TRAIN = 200_000
+_TRAIN_PER_LIST = 32  # k-means points per centroid: enough for stable lists, cheap to train
+_KMEANS_ITERATIONS = 10  # FAISS's default 25 triples training time for no recall gain here
 
 
 def default_nlist(n: int) -> int:
-    """About 4 * sqrt(N) inverted lists (the usual FAISS guideline), at least 1."""
-    return max(1, min(n // _TRAIN_PER_LIST, int(4 * math.sqrt(n))))
+    """About 2 * sqrt(N) inverted lists: 2,000 at 1M keeps the build near a minute on 2 cores."""
+    return max(1, min(n // _TRAIN_PER_LIST, int(2 * math.sqrt(n))))
 
 
 class IvfIndex:
@@ -40,7 +40,10 @@ class IvfIndex:
         nlist = nlist or default_nlist(n)
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        train_n = min(n, max(nlist * _TRAIN_PER_LIST, 1), _MAX_TRAIN)
+        index.cp.niter = _KMEANS_ITERATIONS
+        index.cp.min_points_per_centroid = min(_TRAIN_PER_LIST, 39)  # we sample deliberately fewer
+        index.cp.seed = seed
+        train_n = min(n, max(nlist * _TRAIN_PER_LIST, 1))
         sample = vectors[np.random.default_rng(seed).choice(n, size=train_n, replace=False)]
         index.train(sample)
         index.add(vectors)
