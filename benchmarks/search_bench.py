@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -121,6 +122,7 @@ def _stamp_vectors(model: str | None) -> tuple[np.ndarray, str]:
 
         embedder = load_embedder(model, settings=Settings())
     else:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from tests.fakes import FakeEmbedder
 
         embedder = FakeEmbedder(dim=512)

@@ -112,9 +112,7 @@ def test_info(indexed: tuple[Path, Path]) -> None:
         (["info", "--db", "{tmp}/none.db"], "no pixseek index"),
     ],
 )
-def test_errors_are_one_line_with_exit_code_1(
-    indexed: tuple[Path, Path], args: list[str], message: str
-) -> None:
+def test_errors_exit_1_without_traceback(indexed: tuple[Path, Path], args: list[str], message: str) -> None:
     folder, db = indexed
     argv = [a.format(db=db, tmp=folder.parent) for a in args]
     result = runner.invoke(app, argv)

@@ -141,7 +141,8 @@ def test_info_labels_arrays_get(index: Index) -> None:
 
 
 def test_refresh_picks_up_another_writer(index: Index, tmp_path: Path) -> None:
-    assert index.refresh() is False
+    assert index.refresh() is True  # the first call loads the matrix
+    assert index.refresh() is False  # nothing changed since
     other = Index(index.db, embedder=FakeEmbedder())
     make_tree(tmp_path / "imgs", ["new/one.png"], first_seed=100)
     other.add(tmp_path / "imgs", workers=0)

@@ -14,13 +14,12 @@ from pixseek.catalog import Catalog, CatalogSnapshot, ImageRecord, IndexMeta, wr
 from pixseek.catalog.store import check_db_path
 from pixseek.errors import FolderNotFoundError, ModelMismatchError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
-from pixseek.search import ExactIndex, IvfIndex, SearchFilter, combine_terms, matching_rows
+from pixseek.search import ExactIndex, IvfIndex, SearchFilter, as_terms, combine_terms, matching_rows
+from pixseek.search.ann import load_or_build
 from pixseek.settings import Settings
 from pixseek.types import Embedder, SearchHit
 
 __all__ = ["ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "SearchFilter", "SearchHit"]
-
-ANN_PREFIX = "ann-v"
 
 
 @dataclass(frozen=True)
@@ -60,19 +59,6 @@ class _Loaded:
             self.by_key.setdefault(path, i)
             self.by_key[str(Path(root) / path)] = i
             self.by_key[row_id] = i
-
-
-def _terms(value: Any) -> list[tuple[Any, float]]:
-    """None | value | (value, weight) | a list of those -> [(value, weight)]."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [t for item in value for t in _terms(item)]
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int | float):
-        if isinstance(value[1], bool):
-            raise QueryError(f"a term weight must be a number, got {value[1]!r}")
-        return [(value[0], float(value[1]))]
-    return [(value, 1.0)]
 
 
 class Index:
@@ -169,7 +155,7 @@ class Index:
                 catalog = Catalog.create(self.db, meta)
             self._catalog, self._open_error = catalog, None
             report = run_index(catalog, embedder, folder, opts, progress=progress)
-        if self.refresh() and self._use_ann(None):
+        if report.changed and catalog.count() >= self.settings.ann_threshold:
             self._ann_index()  # build it now, so the first search is fast
         return report
 
@@ -236,8 +222,8 @@ class Index:
         minus_like: Any = None,
     ) -> np.ndarray:
         """The weighted sum of positive minus negative terms, renormalised (see search.query)."""
-        pos = self._vectors(_terms(image), _terms(text), _terms(like))
-        neg = self._vectors(_terms(minus_image), _terms(minus_text), _terms(minus_like))
+        pos = self._vectors(as_terms(image), as_terms(text), as_terms(like))
+        neg = self._vectors(as_terms(minus_image), as_terms(minus_text), as_terms(minus_like))
         return combine_terms(pos, neg)
 
     def _vectors(self, images: list, texts: list, likes: list) -> list[tuple[np.ndarray, float]]:
@@ -272,7 +258,7 @@ class Index:
         terms = {"image": image, "text": text, "like": like}
         minus = {"minus_image": minus_image, "minus_text": minus_text, "minus_like": minus_like}
         query = self.query_vector(**terms, **minus)
-        exclude = [self._state().snap.ids[self._row(v)] for v, _ in _terms(like)]
+        exclude = [self._state().snap.ids[self._row(v)] for v, _ in as_terms(like)]
         return self.search_vectors(query[None, :], k=k, filters=filters, exclude_ids=exclude, ann=ann)[0]
 
     def search_vectors(
@@ -323,16 +309,7 @@ class Index:
         """The FAISS index for the loaded version: loaded from beside the catalog, else built and saved."""
         state = self._state()
         if state.ann is None:
-            path = self.db / f"{ANN_PREFIX}{state.snap.version}.faiss"
-            n = len(state.snap.ids)
-            ann = IvfIndex.load(path) if path.is_file() else None
-            if ann is None or len(ann) != n:
-                ann = IvfIndex.build(state.snap.vectors)
-                ann.save(path)
-                for stale in self.db.glob(f"{ANN_PREFIX}*.faiss"):
-                    if stale != path:
-                        stale.unlink(missing_ok=True)
-            state.ann = ann
+            state.ann = load_or_build(state.snap.vectors, self.db, state.snap.version)
         return state.ann
 
     # -- lifecycle -------------------------------------------------------------------------------

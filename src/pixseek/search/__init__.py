@@ -4,6 +4,14 @@ from pixseek.search.ann import IvfIndex
 from pixseek.search.exact import ExactIndex
 from pixseek.search.filters import SearchFilter, matching_rows
 from pixseek.search.protocol import VectorIndex
-from pixseek.search.query import combine_terms
+from pixseek.search.query import as_terms, combine_terms
 
-__all__ = ["ExactIndex", "IvfIndex", "SearchFilter", "VectorIndex", "combine_terms", "matching_rows"]
+__all__ = [
+    "ExactIndex",
+    "IvfIndex",
+    "SearchFilter",
+    "VectorIndex",
+    "as_terms",
+    "combine_terms",
+    "matching_rows",
+]

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from pixseek.errors import QueryError
 
 WeightedVector = tuple[np.ndarray, float]
+
+
+def as_terms(value: Any) -> list[tuple[Any, float]]:
+    """None | value | (value, weight) | a list of those -> [(value, weight), ...]."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [t for item in value for t in as_terms(item)]
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int | float):
+        if isinstance(value[1], bool):
+            raise QueryError(f"a term weight must be a number, got {value[1]!r}")
+        return [(value[0], float(value[1]))]
+    return [(value, 1.0)]
 
 
 def combine_terms(positive: Sequence[WeightedVector], negative: Sequence[WeightedVector] = ()) -> np.ndarray:
