@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,6 +15,7 @@ from pixseek.catalog import Catalog, CatalogSnapshot, ImageRecord, IndexMeta, wr
 from pixseek.catalog.store import check_db_path
 from pixseek.errors import FolderNotFoundError, ModelMismatchError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
+from pixseek.indexing.pipeline import EmbedStage
 from pixseek.search import ExactIndex, IvfIndex, SearchFilter, as_terms, combine_terms, matching_rows
 from pixseek.search.ann import load_or_build
 from pixseek.settings import Settings
@@ -76,6 +78,7 @@ class Index:
         self.settings = settings or Settings()
         self._model = model
         self._embedder = embedder
+        self._injected = embedder is not None
         self._loaded: _Loaded | None = None
         self._catalog: Catalog | None = None
         self._open_error: SchemaVersionError | None = None
@@ -127,11 +130,13 @@ class Index:
         include_hidden: bool | None = None,
         lock_timeout: float = 0.0,
         commit_rows: int | None = None,
+        ray_actors: int | None = None,
     ) -> IndexReport:
         """Index `folder` incrementally. Validates everything before the first write.
 
         `lock_timeout` seconds to wait for another writer (0: IndexBusyError at once);
-        `commit_rows` rows per commit (smaller: less lost to a crash, more versions to compact).
+        `commit_rows` rows per commit (smaller: less lost to a crash, more versions to compact);
+        `ray_actors` > 0 embeds on Ray Data with that many model replicas (extra `[ray]`).
         """
         folder = Path(folder)
         if not folder.is_dir():
@@ -154,10 +159,22 @@ class Index:
                 meta = IndexMeta(embedder.name, self._model_ref(embedder), embedder.fingerprint, embedder.dim)
                 catalog = Catalog.create(self.db, meta)
             self._catalog, self._open_error = catalog, None
-            report = run_index(catalog, embedder, folder, opts, progress=progress)
+            stage = self._ray_stage(ray_actors) if ray_actors else None
+            report = run_index(catalog, embedder, folder, opts, progress=progress, stage=stage)
         if report.changed and catalog.count() >= self.settings.ann_threshold:
             self._ann_index()  # build it now, so the first search is fast
         return report
+
+    def _ray_stage(self, actors: int) -> EmbedStage:
+        """Ray workers rebuild the model from its reference; an injected embedder travels pickled."""
+        from pixseek.indexing.ray_runner import Provide, ray_stage
+
+        if self._injected:
+            return ray_stage(Provide(self.embedder), actors=actors)
+        from pixseek.models.registry import load_embedder
+
+        factory = partial(load_embedder, self._model_ref(self.embedder), settings=self.settings)
+        return ray_stage(factory, actors=actors)
 
     # -- reading ---------------------------------------------------------------------------------
     def _read_catalog(self) -> Catalog:

@@ -43,6 +43,7 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
     workers: Annotated[int | None, typer.Option(min=0, help="Decode processes (0 = in-process)")] = None,
     hidden: Annotated[bool, typer.Option("--hidden", help="Also index hidden folders and files")] = False,
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for another run's lock")] = 0.0,
+    ray: Annotated[int, typer.Option(min=0, help="Embed on Ray Data with N model replicas")] = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Add a folder to the index, incrementally: only new or changed files are embedded."""
@@ -66,7 +67,9 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = index.add(folder, progress=progress, include_hidden=hidden or None, lock_timeout=wait)
+            report = index.add(
+                folder, progress=progress, include_hidden=hidden or None, lock_timeout=wait, ray_actors=ray
+            )
     if json_out:
         print_json(report.to_dict())
         return

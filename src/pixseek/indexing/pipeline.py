@@ -21,6 +21,7 @@ from pixseek.indexing.scan import scan
 from pixseek.types import Embedder, LoadedImage
 
 Progress = Callable[[int, int], None]
+Embedded = tuple[LoadedImage | ImageReadError, np.ndarray | None]  # (decoded or why not, its vector)
 
 # Below this many files to decode, spawning worker processes costs more than it saves.
 MIN_FILES_FOR_WORKERS = 32
@@ -40,6 +41,10 @@ class RunOptions:
     @property
     def prefetch(self) -> int:
         return max(2 * self.batch_size, 4 * self.workers)
+
+
+# Turns files into vectors, yielding one Embedded per path in input order: local processes or Ray.
+EmbedStage = Callable[[Sequence[Path], RunOptions], Iterator[Embedded]]
 
 
 def record_for(target: Target, root: str, width: int, height: int) -> ImageRecord:
@@ -101,34 +106,30 @@ def plan_run(catalog: Catalog, root: Path, opts: RunOptions) -> tuple[Plan, list
     return resolve(d, hashes, known), scanned.errors
 
 
-def _embedded(
-    groups: Sequence[list[Target]], root: Path, embedder: Embedder, opts: RunOptions
-) -> Iterator[tuple[list[Target], LoadedImage | ImageReadError, np.ndarray | None]]:
-    """Decode the first file of each group in workers and embed in batches; yields per group."""
-    workers = opts.workers if len(groups) >= MIN_FILES_FOR_WORKERS else 0
-    stream = decode_stream(
-        [root / g[0].entry.path for g in groups],
-        embedder.image_loader(),
-        workers=workers,
-        prefetch=opts.prefetch,
-    )
-    pending: list[tuple[list[Target], LoadedImage]] = []
+def _embed_slots(embedder: Embedder, slots: list[LoadedImage | ImageReadError]) -> Iterator[Embedded]:
+    """One model call for the decoded images among `slots`; failures pass through in place."""
+    images = [s for s in slots if isinstance(s, LoadedImage)]
+    vectors = iter(embedder.embed_pixels(np.stack([img.pixels for img in images])) if images else ())
+    for slot in slots:
+        yield (slot, next(vectors)) if isinstance(slot, LoadedImage) else (slot, None)
 
-    def run_model() -> Iterator[tuple[list[Target], LoadedImage, np.ndarray]]:
-        vectors = embedder.embed_pixels(np.stack([img.pixels for _, img in pending]))
-        for (group, img), vec in zip(pending, vectors, strict=True):
-            yield group, img, vec
-        pending.clear()
 
-    for group, result in zip(groups, stream, strict=True):
-        if isinstance(result, ImageReadError):
-            yield group, result, None
-            continue
-        pending.append((group, result))
-        if len(pending) >= opts.batch_size:
-            yield from run_model()
-    if pending:
-        yield from run_model()
+def local_stage(embedder: Embedder) -> EmbedStage:
+    """Decode in worker processes (bounded prefetch) while this process runs the model in batches."""
+
+    def stage(paths: Sequence[Path], opts: RunOptions) -> Iterator[Embedded]:
+        workers = opts.workers if len(paths) >= MIN_FILES_FOR_WORKERS else 0
+        slots: list[LoadedImage | ImageReadError] = []
+        decoded = 0
+        for result in decode_stream(paths, embedder.image_loader(), workers=workers, prefetch=opts.prefetch):
+            slots.append(result)
+            decoded += isinstance(result, LoadedImage)
+            if decoded >= opts.batch_size:
+                yield from _embed_slots(embedder, slots)
+                slots, decoded = [], 0
+        yield from _embed_slots(embedder, slots)
+
+    return stage
 
 
 def run_index(
@@ -138,6 +139,7 @@ def run_index(
     opts: RunOptions,
     *,
     progress: Progress | None = None,
+    stage: EmbedStage | None = None,
 ) -> IndexReport:
     """Bring the catalog in line with `root`. The caller holds the write lock; kill -9 safe at any point."""
     started = time.perf_counter()
@@ -163,7 +165,9 @@ def run_index(
     done = embedded = 0
     if progress:
         progress(0, total)
-    for group, result, vector in _embedded(plan.embed, root, embedder, opts):
+    stage = stage or local_stage(embedder)
+    embedded_stream = stage([root / group[0].entry.path for group in plan.embed], opts)
+    for group, (result, vector) in zip(plan.embed, embedded_stream, strict=True):
         done += len(group)
         if vector is None:
             assert isinstance(result, ImageReadError)
