@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
+from numbers import Integral
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from pixseek.catalog import Catalog, CatalogSnapshot, ImageRecord, IndexMeta, write_lock
+from pixseek.catalog import Catalog, ImageRecord, IndexMeta, write_lock
 from pixseek.catalog.store import check_db_path
 from pixseek.errors import FolderNotFoundError, ModelMismatchError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
-from pixseek.search import ExactIndex, IvfIndex, SearchFilter, as_terms, combine_terms, matching_rows
-from pixseek.search.ann import load_or_build
+from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
 from pixseek.settings import Settings
 from pixseek.types import Embedder, SearchHit
 
@@ -48,21 +48,6 @@ class IndexArrays:
     vectors: np.ndarray
 
 
-class _Loaded:
-    """One catalog version held in memory: the matrix, its exact index, lookups, and a lazy ANN index."""
-
-    def __init__(self, snap: CatalogSnapshot) -> None:
-        snap.vectors.setflags(write=False)
-        self.snap = snap
-        self.exact = ExactIndex(snap.vectors)
-        self.ann: IvfIndex | None = None
-        self.by_key: dict[str, int] = {}
-        for i, (row_id, root, path) in enumerate(zip(snap.ids, snap.roots, snap.paths, strict=True)):
-            self.by_key.setdefault(path, i)
-            self.by_key[str(Path(root) / path)] = i
-            self.by_key[row_id] = i
-
-
 class Index:
     """An image index in a LanceDB folder: add folders to it, search it by image, text or example."""
 
@@ -79,7 +64,7 @@ class Index:
         self._model = model
         self._embedder = embedder
         self._injected = embedder is not None
-        self._loaded: _Loaded | None = None
+        self._loaded: SearchMatrix | None = None
         self._catalog: Catalog | None = None
         self._open_error: SchemaVersionError | None = None
         check_db_path(self.db)
@@ -162,7 +147,7 @@ class Index:
             stage = self._ray_stage(ray_actors) if ray_actors else None
             report = run_index(catalog, embedder, folder, opts, progress=progress, stage=stage)
         if report.changed and catalog.count() >= self.settings.ann_threshold:
-            self._ann_index()  # build it now, so the first search is fast
+            self._matrix().ann(self.db)  # build it now, so the first search is fast
         return report
 
     def _ray_stage(self, actors: int) -> EmbedStage:
@@ -187,12 +172,17 @@ class Index:
     def refresh(self) -> bool:
         """Reload the in-memory matrix if the catalog version changed (one cheap version check)."""
         catalog = self._read_catalog()
-        if self._loaded is not None and self._loaded.snap.version == catalog.version():
+        if self._loaded is not None and self._loaded.version == catalog.version():
             return False
-        self._loaded = _Loaded(catalog.snapshot())
+        snap = catalog.snapshot()
+        self._loaded = SearchMatrix(
+            version=snap.version, ids=snap.ids, roots=snap.roots, paths=snap.paths, labels=snap.labels,
+            vectors=snap.vectors,
+        )  # fmt: skip
         return True
 
-    def _state(self) -> _Loaded:
+    def _matrix(self) -> SearchMatrix:
+        """The current version's matrix; public methods call this once, so once per call is checked."""
         self.refresh()
         assert self._loaded is not None
         return self._loaded
@@ -203,29 +193,19 @@ class Index:
         return IndexInfo(catalog.count(), meta.model, meta.dim, catalog.bytes_on_disk(), meta.last_indexed)
 
     def labels(self) -> list[str]:
-        return sorted({label for label in self._state().snap.labels if label is not None})
+        return sorted({label for label in self._matrix().labels if label is not None})
 
     def arrays(self) -> IndexArrays:
-        snap = self._state().snap
-        return IndexArrays(list(snap.ids), list(snap.paths), list(snap.labels), snap.vectors)
+        m = self._matrix()
+        return IndexArrays(list(m.ids), list(m.paths), list(m.labels), m.vectors)
 
     def get(self, id_or_path: str) -> ImageRecord:
         """A row by id, by path relative to its root, or by absolute path."""
-        row = self._row(id_or_path)
-        record = self._read_catalog().record(self._state().snap.ids[row])
+        m = self._matrix()
+        record = self._read_catalog().record(m.ids[m.row(id_or_path)])
         if record is None:  # removed between the snapshot and now
             raise QueryError(f"{id_or_path!r} is not in the index")
         return record
-
-    def _row(self, id_or_path: str | Path) -> int:
-        state = self._state()
-        key = str(id_or_path)
-        row = state.by_key.get(key)
-        if row is None and Path(key).exists():
-            row = state.by_key.get(str(Path(key).resolve()))
-        if row is None:
-            raise QueryError(f"{key!r} is neither an id nor an indexed path in {self.db}")
-        return row
 
     # -- searching -------------------------------------------------------------------------------
     def query_vector(
@@ -239,11 +219,17 @@ class Index:
         minus_like: Any = None,
     ) -> np.ndarray:
         """The weighted sum of positive minus negative terms, renormalised (see search.query)."""
-        pos = self._vectors(as_terms(image), as_terms(text), as_terms(like))
-        neg = self._vectors(as_terms(minus_image), as_terms(minus_text), as_terms(minus_like))
+        return self._query(self._matrix(), image, text, like, minus_image, minus_text, minus_like)
+
+    def _query(self, m: SearchMatrix, *terms: Any) -> np.ndarray:
+        image, text, like, minus_image, minus_text, minus_like = terms
+        pos = self._vectors(m, as_terms(image), as_terms(text), as_terms(like))
+        neg = self._vectors(m, as_terms(minus_image), as_terms(minus_text), as_terms(minus_like))
         return combine_terms(pos, neg)
 
-    def _vectors(self, images: list, texts: list, likes: list) -> list[tuple[np.ndarray, float]]:
+    def _vectors(
+        self, m: SearchMatrix, images: list, texts: list, likes: list
+    ) -> list[tuple[np.ndarray, float]]:
         out: list[tuple[np.ndarray, float]] = []
         if images:
             vecs = self.embedder.embed_images([v for v, _ in images])
@@ -253,8 +239,7 @@ class Index:
                 raise QueryError("text terms must be strings")
             vecs = self.embedder.embed_texts([v for v, _ in texts])
             out += [(vec, w) for vec, (_, w) in zip(vecs, texts, strict=True)]
-        for value, w in likes:
-            out.append((self._state().snap.vectors[self._row(value)], w))
+        out += [(m.vectors[m.row(value)], w) for value, w in likes]
         return out
 
     def search(
@@ -272,11 +257,12 @@ class Index:
     ) -> list[SearchHit]:
         """Top-k for one combined query; images given by `like` are left out of their own results."""
         self._check_k(k)
-        terms = {"image": image, "text": text, "like": like}
-        minus = {"minus_image": minus_image, "minus_text": minus_text, "minus_like": minus_like}
-        query = self.query_vector(**terms, **minus)
-        exclude = [self._state().snap.ids[self._row(v)] for v, _ in as_terms(like)]
-        return self.search_vectors(query[None, :], k=k, filters=filters, exclude_ids=exclude, ann=ann)[0]
+        m = self._matrix()
+        query = self._query(m, image, text, like, minus_image, minus_text, minus_like)
+        exclude = [m.ids[m.row(v)] for v, _ in as_terms(like)]
+        return m.search(
+            query, k=k, filters=filters, exclude_ids=exclude, ann_folder=self._ann_folder(m, ann)
+        )[0]
 
     def search_vectors(
         self,
@@ -287,47 +273,22 @@ class Index:
         exclude_ids: Sequence[str] = (),
         ann: bool | None = None,
     ) -> list[list[SearchHit]]:
-        """Batched top-k. ANN is used above settings.ann_threshold (or when ann=True) without filters;
-        filtered searches are exact over the rows the filter allows."""
+        """Batched top-k. ANN is used from settings.ann_threshold rows (or when ann=True) unless a
+        filter is given: filtered searches are exact over the rows the filter allows."""
         self._check_k(k)
-        state = self._state()
-        snap = state.snap
-        queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        if queries.shape[1] != snap.vectors.shape[1]:
-            dims = (queries.shape[1], snap.vectors.shape[1])
-            raise QueryError("query vectors have dim {}, the index has {}".format(*dims))
-        excluded = set(exclude_ids)
-        want = k + len(excluded)
-        rows = matching_rows(filters, snap.paths, snap.labels)
-        if rows is None and self._use_ann(ann):
-            scores, idx = self._ann_index().search(queries, want)
-        else:
-            scores, idx = state.exact.search(queries, want, rows=rows)
-        results = []
-        for score_row, idx_row in zip(scores, idx, strict=True):
-            hits = [
-                SearchHit(snap.ids[i], snap.paths[i], float(s), snap.labels[i], snap.roots[i])
-                for s, i in zip(score_row, idx_row, strict=True)
-                if i >= 0 and snap.ids[i] not in excluded
-            ]
-            results.append(hits[:k])
-        return results
+        m = self._matrix()
+        return m.search(
+            vectors, k=k, filters=filters, exclude_ids=exclude_ids, ann_folder=self._ann_folder(m, ann)
+        )
 
     def _check_k(self, k: int) -> None:
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.settings.max_k:
+        if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= self.settings.max_k:
             raise QueryError(f"k must be an integer from 1 to {self.settings.max_k}, got {k!r}")
 
-    def _use_ann(self, ann: bool | None) -> bool:
-        if ann is not None:
-            return ann
-        return len(self._state().snap.ids) >= self.settings.ann_threshold
-
-    def _ann_index(self) -> IvfIndex:
-        """The FAISS index for the loaded version: loaded from beside the catalog, else built and saved."""
-        state = self._state()
-        if state.ann is None:
-            state.ann = load_or_build(state.snap.vectors, self.db, state.snap.version)
-        return state.ann
+    def _ann_folder(self, m: SearchMatrix, ann: bool | None) -> Path | None:
+        """Where the ANN index lives when this search should use it, else None (exact)."""
+        use = len(m) >= self.settings.ann_threshold if ann is None else ann
+        return self.db if use else None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:

@@ -196,8 +196,13 @@ class Catalog:
             chunk = ids[start : start + _IN_CHUNK]
             self._images.delete("id IN (" + ", ".join(_quote(i) for i in chunk) + ")")
 
-    def compact(self) -> None:
-        """Merge small fragments and drop old versions so many small runs do not slow reads down."""
+    def compact(self, *, images: bool = True) -> None:
+        """Merge small fragments and drop old versions so many small runs do not slow reads down.
+
+        The metadata table is rewritten by every run, so its history is dropped every time.
+        """
+        tables = [self._conn.open_table(META_TABLE)] + ([self._images] if images else [])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "removes every version except the latest"
-            self._images.optimize(cleanup_older_than=dt.timedelta(0))
+            for table in tables:
+                table.optimize(cleanup_older_than=dt.timedelta(0))

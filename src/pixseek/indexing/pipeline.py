@@ -187,8 +187,7 @@ def run_index(
     catalog.delete([r.id for r in plan.remove])
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     catalog.set_meta(replace(catalog.meta, last_indexed=now))
-    if report.changed:
-        catalog.compact()
+    catalog.compact(images=report.changed)
     report.seconds = time.perf_counter() - started
     report.images_per_second = embedded / report.seconds if report.seconds > 0 else 0.0
     return report
