@@ -211,3 +211,12 @@ def test_context_manager(tmp_path: Path) -> None:
     make_tree(tmp_path / "imgs", ["a/1.png"])
     with Index(tmp_path / "db", embedder=FakeEmbedder()) as idx:
         assert idx.add(tmp_path / "imgs", workers=0).added == 1
+
+
+def test_concurrent_searches_share_one_load(index: Index) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    index.close()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: [h.id for h in index.search(text="cat", k=3)], range(8)))
+    assert all(r == results[0] for r in results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -65,6 +66,7 @@ class Index:
         self._embedder = embedder
         self._injected = embedder is not None
         self._loaded: SearchMatrix | None = None
+        self._refresh_lock = threading.Lock()
         self._catalog: Catalog | None = None
         self._open_error: SchemaVersionError | None = None
         check_db_path(self.db)
@@ -170,7 +172,14 @@ class Index:
         return self._catalog
 
     def refresh(self) -> bool:
-        """Reload the in-memory matrix if the catalog version changed (one cheap version check)."""
+        """Reload the in-memory matrix if the catalog version changed (one cheap version check).
+
+        Thread-safe: web request threads share one Index, and only one of them reloads.
+        """
+        with self._refresh_lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
         catalog = self._read_catalog()
         if self._loaded is not None and self._loaded.version == catalog.version():
             return False
