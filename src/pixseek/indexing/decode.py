@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -25,21 +25,24 @@ def _load(loader: ImageLoader, path: Path) -> Decoded:
         return ImageReadError(path, f"{type(exc).__name__}: {exc}")
 
 
+def _new_pool(workers: int) -> Executor:
+    if workers <= 0:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixseek-decode")
+    # spawn: the parent holds ONNX Runtime and LanceDB threads, which must not be forked.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def decode_stream(
     paths: Sequence[Path], loader: ImageLoader, *, workers: int, prefetch: int
 ) -> Iterator[Decoded]:
-    """Results in input order. workers=0 decodes in this process (small jobs, tests, debugging).
+    """Results in input order, decoded ahead while the caller runs the model on the previous batch.
 
-    At most `prefetch` files are in flight, so memory stays bounded however large the folder is,
-    and the workers keep decoding while the caller runs the model on the previous batch.
+    workers > 0: that many processes. workers = 0: one background thread in this process; Pillow
+    releases the GIL while decoding and resizing, and there is no start-up or pickling cost, which
+    wins on small machines (see benchmarks/index_bench.py). At most `prefetch` files are in flight,
+    so memory stays bounded however large the folder is.
     """
-    if workers <= 0:
-        for path in paths:
-            yield _load(loader, path)
-        return
-    # spawn: the parent holds ONNX Runtime and LanceDB threads, which must not be forked.
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pool = _new_pool(workers)
     window: deque[tuple[Path, Future[Decoded]]] = deque()
     todo = iter(paths)
     crashes = 0  # consecutive pool failures with no decoded file in between
@@ -65,7 +68,7 @@ def decode_stream(
                     ) from None
                 yield ImageReadError(path, "the decoder process crashed on this file")
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+                pool = _new_pool(workers)
                 window = deque((p, pool.submit(_load, loader, p)) for p, _ in window)
                 continue
             crashes = 0
