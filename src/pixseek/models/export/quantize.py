@@ -1,0 +1,88 @@
+"""int8 image towers with ONNX Runtime's quantiser; the variant is recorded as `image.file_int8`.
+
+Transformers (CLIP) quantise well dynamically: weights int8 ahead of time, activations per batch. A
+CNN such as EfficientNet-Lite needs static QDQ quantisation instead, because ONNX Runtime's dynamic
+ConvInteger kernels are slower than fp32; static calibration runs a few real images through the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from pixseek.errors import ModelFileError
+from pixseek.models.spec import ModelSpec
+
+QuantMode = Literal["dynamic", "static"]
+
+
+def quantize_image_tower(
+    model_dir: Path,
+    *,
+    mode: QuantMode = "dynamic",
+    calibration: Sequence[np.ndarray] = (),
+) -> Path:
+    """Write `<image file>.int8.onnx` next to the fp32 tower, record it in the manifest, return its path.
+
+    `calibration` holds preprocessed float32 batches (N, 3, S, S) and is required for mode="static".
+    """
+    model_dir = Path(model_dir)
+    spec = ModelSpec.load(model_dir)
+    src = model_dir / spec.image.file
+    dst = src.with_name(src.stem + ".int8.onnx")
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        if mode == "dynamic":
+            quantize_dynamic(
+                str(prepared),
+                str(dst),
+                weight_type=QuantType.QInt8,
+                per_channel=False,
+                op_types_to_quantize=["MatMul", "Gemm"],
+                extra_options={"MatMulConstBOnly": True},
+            )
+        elif mode == "static":
+            if not calibration:
+                raise ModelFileError(f"{src}: static int8 quantisation needs calibration images")
+            quantize_static(
+                str(prepared),
+                str(dst),
+                _Batches(spec.image.input_name, calibration),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                calibrate_method=CalibrationMethod.MinMax,
+            )
+        else:
+            raise ValueError(f"unknown quantisation mode {mode!r}")
+    image = dataclasses.replace(spec.image, file_int8=dst.name)
+    dataclasses.replace(spec, image=image).save(model_dir)
+    return dst
+
+
+class _Batches(CalibrationDataReader):
+    """Feeds calibration batches to the quantiser one at a time."""
+
+    def __init__(self, input_name: str, batches: Sequence[np.ndarray]) -> None:
+        self._items: Iterator[dict[str, np.ndarray]] = (
+            {input_name: np.ascontiguousarray(b, dtype=np.float32)} for b in batches
+        )
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._items, None)
