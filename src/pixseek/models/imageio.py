@@ -1,0 +1,208 @@
+"""Decode one image safely: header pixel limit, EXIF orientation, modes, alpha onto white, JPEG draft."""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from pixseek.errors import ImageReadError, ImageTooLargeError
+
+ImageSource = str | Path | bytes | Image.Image | BinaryIO
+
+# EXIF orientations 5-8 swap width and height.
+_TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+_EXIF_ORIENTATION = 0x0112
+_WHITE = (255, 255, 255, 255)
+# Errors PIL and its codecs raise for damaged files.
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, IndexError, TypeError)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedImage:
+    """An RGB image ready for preprocessing, and the full-resolution size the user sees (after EXIF)."""
+
+    image: Image.Image
+    width: int
+    height: int
+
+
+def open_image(
+    source: ImageSource, *, max_pixels: int, draft_size: tuple[int, int] | None = None
+) -> Image.Image:
+    """Decode `source` to an RGB PIL image; see `read_image`."""
+    return read_image(source, max_pixels=max_pixels, draft_size=draft_size).image
+
+
+def read_image(
+    source: ImageSource, *, max_pixels: int, draft_size: tuple[int, int] | None = None
+) -> DecodedImage:
+    """Decode `source` to RGB, keeping its original (oriented) size.
+
+    `draft_size` (width, height) lets JPEG decode at 1/2, 1/4 or 1/8 scale while staying at least that
+    large, which skips pixels preprocessing would throw away. Raises ImageTooLargeError when the header
+    says width*height > max_pixels (before any pixel is decoded), ImageReadError for anything unreadable.
+    """
+    label = _label(source)
+    if isinstance(source, Image.Image):
+        _check_pixels(label, source.size, max_pixels)
+        width, height = _oriented_size(source)
+        return DecodedImage(_to_rgb(label, _exif_transpose(source)), width, height)
+    fp, owned = _stream(source, label)
+    try:
+        with _identify(fp, label) as im:
+            _check_pixels(label, im.size, max_pixels)
+            width, height = _oriented_size(im)
+            if draft_size is not None and im.format == "JPEG":
+                im.draft("RGB", _stored_draft_size(im, draft_size))
+            im.load()
+            rgb = _to_rgb(label, _exif_transpose(im))
+    except ImageReadError:
+        raise
+    except MemoryError as exc:
+        raise ImageTooLargeError(label, "not enough memory to decode this image") from exc
+    except _DECODE_ERRORS as exc:
+        raise ImageReadError(label, _reason(exc)) from exc
+    finally:
+        if owned:
+            fp.close()
+    return DecodedImage(rgb, width, height)
+
+
+def _label(source: ImageSource) -> str:
+    if isinstance(source, str | Path):
+        return str(source)
+    if isinstance(source, bytes):
+        return "<bytes>"
+    if isinstance(source, Image.Image):
+        return getattr(source, "filename", "") or "<image>"
+    return str(getattr(source, "name", "") or "<stream>")
+
+
+def _stream(source: str | Path | bytes | BinaryIO, label: str) -> tuple[BinaryIO, bool]:
+    """A readable stream and whether we must close it; clear reasons for missing/empty/unreadable files."""
+    if isinstance(source, bytes):
+        if not source:
+            raise ImageReadError(label, "empty data (0 bytes)")
+        return io.BytesIO(source), True
+    if not isinstance(source, str | Path):
+        return source, False
+    path = Path(source)
+    if path.is_dir():
+        raise ImageReadError(label, "is a directory, not an image file")
+    try:
+        if path.stat().st_size == 0:
+            raise ImageReadError(label, "empty file (0 bytes)")
+        return path.open("rb"), True
+    except FileNotFoundError as exc:
+        raise ImageReadError(label, "no such file") from exc
+    except OSError as exc:
+        raise ImageReadError(label, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _identify(fp: BinaryIO, label: str) -> Image.Image:
+    """Image.open (header only), without PIL's global pixel limit: we enforce our own right after."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                return Image.open(fp)
+            except Image.DecompressionBombError:
+                return _open_without_pil_limit(fp, label)
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(label, "not an image, or an unsupported image format") from exc
+
+
+def _open_without_pil_limit(fp: BinaryIO, label: str) -> Image.Image:
+    """Identify the format as Image.open does, minus its bomb check (ours runs right after)."""
+    fp.seek(0)
+    prefix = fp.read(16)
+    Image.init()
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        if accept is not None and not accept(prefix):
+            continue
+        fp.seek(0)
+        try:
+            return factory(fp, label)
+        except (SyntaxError, IndexError, TypeError, struct.error):
+            continue
+    raise UnidentifiedImageError(f"cannot identify image file {label!r}")
+
+
+def _check_pixels(label: str, size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            label,
+            f"{width}x{height} = {width * height:,} pixels exceeds the limit of {max_pixels:,} "
+            "(raise max_image_pixels / PIXSEEK_MAX_IMAGE_PIXELS to allow it)",
+        )
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # a broken EXIF block must not lose the image
+        return 1
+
+
+def _oriented_size(im: Image.Image) -> tuple[int, int]:
+    width, height = im.size
+    return (height, width) if _orientation(im) in _TRANSPOSING_ORIENTATIONS else (width, height)
+
+
+def _stored_draft_size(im: Image.Image, draft_size: tuple[int, int]) -> tuple[int, int]:
+    """draft() works on stored pixels; a 90-degree EXIF rotation swaps what 'width' means."""
+    width, height = draft_size
+    return (height, width) if _orientation(im) in _TRANSPOSING_ORIENTATIONS else (width, height)
+
+
+def _exif_transpose(im: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # a broken EXIF block must not lose the image
+        return im
+
+
+def _to_rgb(label: str, im: Image.Image) -> Image.Image:
+    """Any mode -> RGB: 16/32-bit greyscale rescaled, transparency flattened onto white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        return Image.fromarray(_wide_to_uint8(np.asarray(im)), "L").convert("RGB")
+    if "A" in im.getbands() or "a" in im.getbands() or im.info.get("transparency") is not None:
+        rgba = im.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, _WHITE), rgba).convert("RGB")
+    try:
+        return im.convert("RGB")
+    except ValueError as exc:
+        raise ImageReadError(label, f"cannot convert mode {im.mode} to RGB") from exc
+
+
+def _wide_to_uint8(values: np.ndarray) -> np.ndarray:
+    """16-bit and 32-bit greyscale to 8 bits: 0..65535 maps onto 0..255; floats in 0..1 likewise."""
+    is_float = np.issubdtype(values.dtype, np.floating)
+    values = values.astype(np.float64)
+    top = float(values.max()) if values.size else 0.0
+    if is_float and top <= 1.0:
+        scaled = values * 255.0
+    elif top > 255:
+        scaled = values / 257.0
+    else:
+        scaled = values
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if "truncated" in text.lower():
+        return f"truncated file ({text})"
+    return f"corrupt or unreadable image ({type(exc).__name__}: {text})"

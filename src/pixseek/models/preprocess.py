@@ -1,0 +1,88 @@
+"""Pure PIL/numpy preprocessing from the manifest; for CLIP, pixel-identical to CLIPImageProcessor (PIL).
+
+The steps and their rounding follow transformers' PIL backend exactly: shortest side to `size` with
+new_long = int(size * long / short), PIL resize on uint8, center crop with top = (h - size) // 2 (zero
+padding when the image is smaller), rescale in float64 then cast to float32, normalise in float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from pixseek.errors import ModelFileError
+from pixseek.models.spec import ImageTower
+
+_RESAMPLE = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+}
+_RESCALE = 1 / 255
+
+
+class Preprocessor:
+    """RGB PIL image -> float32 (3, size, size) for the image tower. Picklable (holds only the manifest)."""
+
+    def __init__(self, tower: ImageTower) -> None:
+        if tower.resize == "shortest" and tower.crop == "none":
+            raise ModelFileError(
+                f"{tower.file}: resize 'shortest' needs crop 'center' to give a square input"
+            )
+        self.tower = tower
+        self._mean = np.asarray(tower.mean, dtype=np.float32)
+        self._std = np.asarray(tower.std, dtype=np.float32)
+
+    @property
+    def size(self) -> int:
+        return self.tower.size
+
+    def draft_size(self) -> tuple[int, int]:
+        """The smallest decode size that still gives this preprocessing full detail."""
+        return (self.tower.size, self.tower.size)
+
+    def __call__(self, image: Image.Image) -> np.ndarray:
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        resized = image.resize(self._target_size(image.size), resample=_RESAMPLE[self.tower.interpolation])
+        pixels = np.asarray(resized)  # (H, W, 3) uint8
+        if self.tower.crop == "center":
+            pixels = center_crop(pixels, self.tower.size)
+        scaled = (pixels.astype(np.float64) * _RESCALE).astype(np.float32)
+        normalised = (scaled - self._mean) / self._std
+        return np.ascontiguousarray(normalised.transpose(2, 0, 1), dtype=np.float32)
+
+    def _target_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) after resizing."""
+        target = self.tower.size
+        if self.tower.resize == "squash":
+            return (target, target)
+        return shortest_side_size(size, target)
+
+    def __getstate__(self) -> ImageTower:
+        return self.tower
+
+    def __setstate__(self, tower: ImageTower) -> None:
+        self.__init__(tower)  # type: ignore[misc]
+
+
+def shortest_side_size(size: tuple[int, int], target: int) -> tuple[int, int]:
+    """(width, height) with the shorter side == target; the longer one truncated like transformers."""
+    width, height = size
+    short, long = (width, height) if width <= height else (height, width)
+    new_long = int(target * long / short)
+    return (target, new_long) if width <= height else (new_long, target)
+
+
+def center_crop(pixels: np.ndarray, size: int) -> np.ndarray:
+    """Crop (H, W, C) to (size, size, C) around the centre, zero-padding sides that are too short."""
+    height, width = pixels.shape[:2]
+    top, left = (height - size) // 2, (width - size) // 2
+    if top >= 0 and left >= 0:
+        return pixels[top : top + size, left : left + size]
+    new_h, new_w = max(size, height), max(size, width)
+    pad_top, pad_left = -(-(new_h - height) // 2), -(-(new_w - width) // 2)  # ceil, as transformers
+    canvas = np.zeros((new_h, new_w, *pixels.shape[2:]), dtype=pixels.dtype)
+    canvas[pad_top : pad_top + height, pad_left : pad_left + width] = pixels
+    top, left = top + pad_top, left + pad_left
+    return canvas[max(0, top) : min(new_h, top + size), max(0, left) : min(new_w, left + size)]
