@@ -220,3 +220,13 @@ def test_concurrent_searches_share_one_load(index: Index) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: [h.id for h in index.search(text="cat", k=3)], range(8)))
     assert all(r == results[0] for r in results)
+
+
+def test_an_empty_index_searches_to_nothing(tmp_path: Path) -> None:
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs/broken.png").write_bytes(b"x")
+    idx = Index(tmp_path / "db", embedder=FakeEmbedder())
+    report = idx.add(tmp_path / "imgs", workers=0)
+    assert report.added == 0 and len(report.failed) == 1
+    assert idx.search(text="cat") == [] and idx.labels() == [] and idx.info().images == 0
+    assert idx.arrays().vectors.shape == (0, 32)
