@@ -6,7 +6,9 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pixseek.errors import ModelNotFoundError
 from pixseek.models.known import HubFiles, KnownModel
@@ -33,10 +35,25 @@ def fetch_hub_model(entry: KnownModel, folder: Path, *, offline: bool) -> Path:
         if offline:
             raise ModelNotFoundError(_not_found(entry, "offline and not in the Hugging Face cache")) from None
         try:
+            _probe_endpoint()
             files = _download(hub, local_only=False)
         except ModelNotFoundError as exc:
             raise ModelNotFoundError(_not_found(entry, str(exc))) from None
     return _assemble(entry.spec, files, folder)
+
+
+def _probe_endpoint(timeout: float = 5.0) -> None:
+    """Fail in seconds when the hub cannot be reached, instead of huggingface_hub's ~25 s of retries."""
+    from huggingface_hub import constants
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+        return  # behind a proxy a direct connection proves nothing; let huggingface_hub try
+    url = urlsplit(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=timeout).close()
+    except OSError as exc:
+        raise ModelNotFoundError(f"cannot reach {constants.ENDPOINT} ({exc})") from exc
 
 
 def _download(hub: HubFiles, *, local_only: bool) -> dict[str, Path]:
