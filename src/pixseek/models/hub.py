@@ -15,6 +15,9 @@ from pixseek.models.known import HubFiles, KnownModel
 from pixseek.models.spec import MANIFEST_NAME, ModelSpec
 
 
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
 def hub_offline(*, offline: bool) -> bool:
     """Settings' `offline`, or huggingface_hub's own HF_HUB_OFFLINE switch."""
     flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
@@ -46,7 +49,7 @@ def _probe_endpoint(timeout: float = 5.0) -> None:
     """Fail in seconds when the hub cannot be reached, instead of huggingface_hub's ~25 s of retries."""
     from huggingface_hub import constants
 
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+    if any(os.environ.get(v) for v in _PROXY_VARIABLES):
         return  # behind a proxy a direct connection proves nothing; let huggingface_hub try
     url = urlsplit(constants.ENDPOINT)
     port = url.port or (443 if url.scheme == "https" else 80)
