@@ -14,7 +14,6 @@ from pixseek.errors import ModelNotFoundError
 from pixseek.models.known import HubFiles, KnownModel
 from pixseek.models.spec import MANIFEST_NAME, ModelSpec
 
-
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
