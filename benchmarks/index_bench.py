@@ -3,16 +3,17 @@
     python benchmarks/index_bench.py make-folder /tmp/stamps10k --n 10000   # real-ish images from Tux Paint
     python benchmarks/index_bench.py make-folder /tmp/photos --n 200 --photo  # ~2 MP JPEGs
     python benchmarks/index_bench.py reindex /tmp/stamps10k [--model M]     # time an unchanged re-run
-    python benchmarks/index_bench.py throughput /tmp/photos --model M [--workers 2]
+    python benchmarks/index_bench.py throughput /tmp/photos --model random-vit-b32 [--workers 0]
 
-Without --model the fake test model is used (decoding and catalog cost only); each prints JSON.
+Without --model the fake test model is used (decoding and catalog cost only); `random-vit-b32` is a
+CLIP ViT-B/32 with random weights exported with pixseek's exporter (the real model's compute cost).
+Each command prints JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,94 +58,32 @@ def make_folder(out: Path, n: int, *, photo: bool) -> dict:
     return {"folder": str(out), "images": n, "seconds": time.perf_counter() - started}
 
 
-CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)[:, None, None]
-CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)[:, None, None]
+def _random_vit_b32() -> Path:
+    """A CLIP ViT-B/32 with random weights in pixseek's model format: the real model's compute cost."""
+    folder = Path(tempfile.gettempdir()) / "pixseek-random-vit-b32"
+    if not (folder / "pixseek-model.json").is_file():
+        from transformers import CLIPConfig, CLIPModel
 
+        from pixseek.models.export.clip import export_clip
 
-class ClipLikeLoader:
-    """Picklable CLIP-style decode: draft JPEG, alpha onto white, shortest side 224 bicubic, crop, norm."""
-
-    def __call__(self, path: Path):
-        from PIL import ImageOps
-
-        from pixseek.types import LoadedImage
-
-        with Image.open(path) as src:
-            src.draft("RGB", (224, 224))
-            width, height = src.size
-            rgba = ImageOps.exif_transpose(src.convert("RGBA"))
-        rgb = Image.new("RGB", rgba.size, "white")
-        rgb.paste(rgba, mask=rgba.getchannel("A"))
-        scale = 224 / min(rgb.size)
-        size = (max(224, round(rgb.width * scale)), max(224, round(rgb.height * scale)))
-        rgb = rgb.resize(size, Image.Resampling.BICUBIC)
-        left, top = (rgb.width - 224) // 2, (rgb.height - 224) // 2
-        x = np.asarray(rgb.crop((left, top, left + 224, top + 224)), np.float32).transpose(2, 0, 1) / 255
-        return LoadedImage(pixels=(x - CLIP_MEAN) / CLIP_STD, width=width, height=height)
-
-
-class ProxyVitEmbedder:
-    """Random-weight CLIP ViT-B/32 image tower on ONNX Runtime: the real model's compute cost.
-
-    A stand-in for throughput runs before pixseek.models' OnnxEmbedder exists (--model proxy-vit).
-    """
-
-    name, dim, fingerprint, has_text = "proxy-vit-b32", 512, "proxy", False
-
-    def __init__(self, onnx_path: Path) -> None:
-        import onnxruntime as ort
-
-        self._session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-
-    @staticmethod
-    def export(path: Path) -> Path:
-        import torch
-        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
-        if not path.is_file():
-            cfg = CLIPVisionConfig(image_size=224, patch_size=32, projection_dim=512)  # ViT-B/32 defaults
-            tower = CLIPVisionModelWithProjection(cfg).eval()
-
-            class Tower(torch.nn.Module):
-                def __init__(self) -> None:
-                    super().__init__()
-                    self.tower = tower
-
-                def forward(self, x: torch.Tensor) -> torch.Tensor:
-                    return self.tower(pixel_values=x).image_embeds
-
-            axes = {"pixel_values": {0: "n"}, "image_embeds": {0: "n"}}
-            torch.onnx.export(
-                Tower(), (torch.randn(2, 3, 224, 224),), str(path), input_names=["pixel_values"],
-                output_names=["image_embeds"], dynamic_axes=axes,
-                opset_version=17, dynamo=False,
-            )  # fmt: skip
-        return path
-
-    def image_loader(self) -> ClipLikeLoader:
-        return ClipLikeLoader()
-
-    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        out = self._session.run(None, {"pixel_values": pixels.astype(np.float32)})[0]
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    def embed_images(self, images, *, batch_size=None) -> np.ndarray:
-        return self.embed_pixels(np.stack([ClipLikeLoader()(Path(p)).pixels for p in images]))
-
-    def embed_texts(self, texts) -> np.ndarray:
-        raise NotImplementedError
+        tokenizer = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tiny-clip"
+        export_clip(CLIPModel(CLIPConfig()), folder, name="random-vit-b32", tokenizer_dir=tokenizer)
+    return folder
 
 
 def _embedder(model: str | None):
-    if model == "proxy-vit":
-        return ProxyVitEmbedder(
-            ProxyVitEmbedder.export(Path(tempfile.gettempdir()) / "pixseek-proxy-vitb32.onnx")
-        )
+    """None: the fake test model; random-vit-b32: exported once (needs [torch]); else a folder or name."""
     if model is None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from tests.fakes import FakeEmbedder
 
         return FakeEmbedder(dim=512)
+    if model == "random-vit-b32":
+        model = str(_random_vit_b32())
+    if Path(model).is_dir():
+        from pixseek.models.embedder import OnnxEmbedder
+
+        return OnnxEmbedder.from_folder(model)
     from pixseek.models.registry import load_embedder
 
     return load_embedder(model, settings=Settings())
@@ -173,31 +112,38 @@ def reindex(folder: Path, model: str | None, workers: int) -> dict:
 
 
 def throughput(folder: Path, model: str | None, workers: int, batch_size: int) -> dict:
+    """End to end (scan, hash, decode, embed, commit) vs the model alone on the same, pre-decoded images.
+
+    Model-only is timed before and after the end-to-end run and averaged, so load from other
+    processes on a shared machine skews both sides alike.
+    """
     embedder = _embedder(model)
     paths = sorted(p for p in folder.rglob("*") if p.is_file())
     loader = embedder.image_loader()
     pixels = np.stack([loader(p).pixels for p in paths])  # decoded up front: not timed
     embedder.embed_pixels(pixels[:batch_size])  # warm-up
-    t0 = time.perf_counter()
-    for start in range(0, len(pixels), batch_size):
-        embedder.embed_pixels(pixels[start : start + batch_size])
-    model_only = len(pixels) / (time.perf_counter() - t0)
-    del pixels
+
+    def model_only() -> float:
+        t0 = time.perf_counter()
+        for start in range(0, len(pixels), batch_size):
+            embedder.embed_pixels(pixels[start : start + batch_size])
+        return len(pixels) / (time.perf_counter() - t0)
+
+    before = model_only()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        report = Index(Path(tmp) / "db", embedder=embedder).add(
-            folder, workers=workers, batch_size=batch_size
-        )
+        index = Index(Path(tmp) / "db", embedder=embedder)
+        report = index.add(folder, workers=workers, batch_size=batch_size)
         end_to_end = report.added / (time.perf_counter() - t0)
-        shutil.rmtree(tmp, ignore_errors=True)
+    after = model_only()
     return {
         "model": embedder.name,
         "images": len(paths),
         "workers": workers,
         "batch_size": batch_size,
-        "model_only_img_per_s": model_only,
+        "model_only_img_per_s": [before, after],
         "end_to_end_img_per_s": end_to_end,
-        "ratio": end_to_end / model_only,
+        "ratio": end_to_end / ((before + after) / 2),
         "failed": len(report.failed),
     }
 
