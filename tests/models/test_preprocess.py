@@ -1,0 +1,96 @@
+"""Preprocessing: transformers' resize rounding, center crop (and its padding), rescale and normalise."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixseek.errors import ModelFileError
+from pixseek.models.imageio import open_image
+from pixseek.models.preprocess import Preprocessor, center_crop, shortest_side_size
+from pixseek.models.spec import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, ImageTower
+from tests.models.conftest import PHOTO, STAMP
+
+CLIP = ImageTower(file="image.onnx")
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((640, 427), (335, 224)),  # 224 * 640 / 427 = 335.7 -> 335 (truncated, not rounded)
+        ((427, 640), (224, 335)),
+        ((300, 300), (224, 224)),
+        ((10, 1000), (224, 22400)),
+        ((93, 120), (224, 289)),  # 224 * 120 / 93 = 289.03
+    ],
+)
+def test_shortest_side_size_rounds_like_transformers(
+    size: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    assert shortest_side_size(size, 224) == expected
+
+
+def test_uniform_image_gives_clip_normalised_values() -> None:
+    out = Preprocessor(CLIP)(Image.new("RGB", (500, 300), (200, 100, 50)))
+    assert out.shape == (3, 224, 224) and out.dtype == np.float32 and out.flags.c_contiguous
+    expected = (np.array([200, 100, 50]) / 255 - np.array(CLIP_MEAN)) / np.array(CLIP_STD)
+    assert np.allclose(out.reshape(3, -1), expected[:, None], atol=1e-6)
+
+
+def test_center_crop_takes_the_middle_rows() -> None:
+    rows = np.repeat((np.arange(300) // 2).astype(np.uint8)[:, None], 224, axis=1)  # value = row // 2
+    image = Image.fromarray(np.stack([rows] * 3, axis=-1))  # 224 wide, 300 tall: no resize needed
+    out = Preprocessor(CLIP)(image)
+    first_row = (out[0, 0, 0] * CLIP_STD[0] + CLIP_MEAN[0]) * 255
+    last_row = (out[0, -1, 0] * CLIP_STD[0] + CLIP_MEAN[0]) * 255
+    top = (300 - 224) // 2
+    assert round(float(first_row)) == top // 2 == 19
+    assert round(float(last_row)) == (top + 223) // 2
+
+
+def test_center_crop_pads_small_images_with_zeros_like_transformers() -> None:
+    pixels = np.arange(1, 7, dtype=np.uint8).reshape(2, 3, 1)  # 2 rows, 3 columns
+    out = center_crop(pixels, 4)
+    # transformers: top pad = ceil((4 - 2) / 2) = 1, left pad = ceil((4 - 3) / 2) = 1
+    expected = np.zeros((4, 4, 1), np.uint8)
+    expected[1:3, 1:4] = pixels
+    assert np.array_equal(out, expected)
+
+
+def test_squash_resizes_both_sides_with_the_manifest_mean_and_std() -> None:
+    tower = ImageTower(
+        file="x.onnx", size=64, resize="squash", crop="none", mean=IMAGENET_MEAN, std=IMAGENET_STD
+    )
+    image = Image.new("RGB", (300, 100), (255, 255, 255))
+    out = Preprocessor(tower)(image)
+    assert out.shape == (3, 64, 64)
+    assert np.allclose(out[:, 0, 0], (1 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD), atol=1e-6)
+
+
+def test_interpolation_follows_the_manifest() -> None:
+    image = open_image(PHOTO, max_pixels=10**9)
+    bicubic = Preprocessor(CLIP)(image)
+    nearest = Preprocessor(ImageTower(file="x.onnx", interpolation="nearest"))(image)
+    assert not np.array_equal(bicubic, nearest)
+    assert np.abs(bicubic - nearest).mean() < 0.2  # same picture, different filter
+
+
+def test_non_rgb_input_is_converted() -> None:
+    rgba = Image.open(STAMP)
+    assert Preprocessor(CLIP)(rgba).shape == (3, 224, 224)
+
+
+def test_shortest_without_crop_is_rejected() -> None:
+    with pytest.raises(ModelFileError, match="crop"):
+        Preprocessor(ImageTower(file="x.onnx", resize="shortest", crop="none"))
+
+
+def test_preprocessor_pickles_for_worker_processes() -> None:
+    pre = Preprocessor(CLIP)
+    image = open_image(PHOTO, max_pixels=10**9)
+    clone = pickle.loads(pickle.dumps(pre))
+    assert np.array_equal(clone(image), pre(image))
+    assert clone.draft_size() == (224, 224)
