@@ -207,7 +207,7 @@ def _check_dim(session: OnnxSession, output: str, dim: int) -> None:
     shape = session.outputs[output].shape
     if len(shape) >= 2 and isinstance(shape[-1], int) and shape[-1] != dim:
         raise ModelFileError(
-            f"{session.path}: output {output!r} has width {shape[-1]}, the manifest says {dim}"
+            f"{session.path}: output {output!r} has width {shape[-1]}, the manifest says dim {dim}"
         )
     if len(shape) not in (0, 2):
         raise ModelFileError(
