@@ -78,6 +78,29 @@ def pipeline(images: list[Path], workers: int) -> dict:
     return {"images": len(images), "workers": workers, "img_per_s": len(images) / seconds}
 
 
+def _one_photo(args: tuple[Path, Path, int]) -> Path:
+    src, out_dir, i = args
+    from PIL import Image, ImageOps
+
+    with Image.open(src) as im:
+        rgb = im.convert("RGB").resize((1632, 1224))
+    box = (i % 32, (i // 32) % 24, 1600 + i % 32, 1200 + (i // 32) % 24)
+    photo = rgb.crop(box)
+    if i % 2:
+        photo = ImageOps.mirror(photo)
+    path = out_dir / f"photo_{i:05d}.jpg"
+    photo.save(path, quality=90)
+    return path
+
+
+def photo_folder(n: int, out_dir: Path) -> list[Path]:
+    """n distinct ~2 MP JPEGs cut from the fixture photo: photo-sized decode work for the pipeline run."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    src = Path("tests/fixtures/images/photo.jpg")
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        return list(pool.map(_one_photo, [(src, out_dir, i) for i in range(n)], chunksize=32))
+
+
 def parity() -> dict:
     """The tiny fixture on CUDA (fp32 and fp16) against ONNX Runtime on the CPU."""
     onnx = OnnxEmbedder.from_folder(FIXTURE)
@@ -110,13 +133,13 @@ def _tokenizer():
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--images", type=Path, default=None, help="folder of images for the pipeline run")
+    parser.add_argument("--photos", type=int, default=0, help="make this many 2 MP JPEGs for a pipeline run")
     args = parser.parse_args()
     report: dict = {"torch": torch.__version__}
     report["parity"] = parity()
     report["speed"] = {str(b): speed(b, repeats=20) for b in (32, 256)}
-    if args.images:
-        files = sorted(p for p in args.images.rglob("*") if p.suffix.lower() in {".jpg", ".png"})
+    if args.photos:
+        files = photo_folder(args.photos, Path("/tmp/pixseek-photos"))
         report["pipeline"] = pipeline(files, workers=os.cpu_count() or 1)
     text = json.dumps(report, indent=2)
     print(text)
