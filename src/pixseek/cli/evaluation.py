@@ -1,0 +1,173 @@
+"""`pixseek eval`, `pixseek classify` and `pixseek bench run`: the paper's study and runtime table."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pixseek.cli.app import app, bench_app, console, err_console, handle_errors, make_settings, print_json
+from pixseek.errors import EvaluationError, QueryError
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="Index folder")]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
+
+
+def _say(message: str) -> None:
+    err_console.print(f"[dim]{message}[/]", highlight=False)
+
+
+def _skipped_by_extension(folder: Path) -> dict[str, int]:
+    """Files the indexer never reads because their extension is not an image's (e.g. .svg, .txt)."""
+    from pixseek.indexing.scan import IMAGE_EXTENSIONS
+
+    counts: Counter[str] = Counter()
+    for path in folder.rglob("*"):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+            suffix = path.suffix.lower() or "(none)"
+            if suffix not in IMAGE_EXTENSIONS:
+                counts[suffix] += 1
+    return dict(counts.most_common())
+
+
+@app.command("eval")
+def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
+    folder: Annotated[Path | None, typer.Argument(help="Labelled folder: root/<class>/image")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="Index to reuse (or to create from FOLDER)")] = None,
+    model: ModelOption = None,
+    out: Annotated[Path, typer.Option("--out", help="Report folder")] = Path("pixseek-report"),
+    seed: Annotated[int, typer.Option(help="Seed for the split, folds and classifiers")] = 42,
+    folds: Annotated[int | None, typer.Option(min=2, help="Also run stratified K-fold")] = None,
+    gamma: Annotated[str, typer.Option(help="SVM gamma: scale, auto or a number")] = "scale",
+    json_out: JsonOption = False,
+) -> None:
+    """Classification study + retrieval metrics on a labelled folder or an existing index.
+
+    FOLDER is indexed into --db (default OUT/index.db); with only --db, its stored embeddings are
+    reused and nothing is embedded again. Writes report.json, report.md, plots and the classifier.
+    """
+    from pixseek.evaluation.classifiers import parse_gamma
+    from pixseek.evaluation.persistence import save_classifier
+    from pixseek.evaluation.plots import write_plots
+    from pixseek.evaluation.report import write_report
+    from pixseek.evaluation.splits import MIN_PER_CLASS, labelled_set
+    from pixseek.evaluation.study import StudyOptions, run_study
+    from pixseek.services import Index
+
+    with handle_errors():
+        try:
+            gamma_value = parse_gamma(gamma)
+        except ValueError as exc:
+            raise EvaluationError(f"--gamma: {exc}") from None
+        if folder is None and db is None:
+            raise EvaluationError("give a labelled FOLDER to index, or --db with an existing index")
+        if folder is None and db is not None and not db.exists():
+            raise EvaluationError(f"no index at {db}; give a FOLDER to index into it")
+        db_path = db or out / "index.db"
+        settings = make_settings(db=db_path, model=model)
+        index = Index(db_path, model=model, settings=settings)
+        extra: dict[str, Any] = {"db": str(db_path)}
+        if folder is not None:
+            _say(f"indexing {folder} into {db_path}")
+            indexed = index.add(folder)
+            extra["indexing"] = indexed.to_dict()
+            extra["skipped_files"] = _skipped_by_extension(folder)
+            for failure in indexed.failed:
+                err_console.print(f"skipped: {failure['path']}: {failure['error']}", markup=False)
+        arrays = index.arrays()
+        embedder = index.embedder
+        data = labelled_set(
+            arrays.vectors, arrays.labels, arrays.paths, min_per_class=max(MIN_PER_CLASS, folds or 0)
+        )
+        options = StudyOptions(seed=seed, folds=folds, gamma=gamma_value)
+        result = run_study(data, options=options, embedder=embedder, model=embedder.name, progress=_say)
+        report = result.report | extra | {"model_fingerprint": embedder.fingerprint}
+        save_classifier(
+            out, result.svm, model=embedder.name, fingerprint=embedder.fingerprint, dim=embedder.dim
+        )
+        plots = write_plots(out, report)
+        json_path, md_path = write_report(out, report, plots=plots)
+    if json_out:
+        print_json(report)
+        return
+    svm = report["classifiers"]["svm"]
+    console.print(
+        f"SVM accuracy {svm['accuracy']:.2%}, macro F1 {svm['macro_f1']:.4f} on {report['split']['n_test']} "
+        f"test images ({report['n_classes']} classes); mAP@10 {report['retrieval']['map_at_10']:.4f}",
+        highlight=False,
+    )
+    console.print(f"wrote {md_path}, {json_path} and {len(plots)} plots", highlight=False)
+
+
+@app.command("classify")
+def classify_command(
+    image: Annotated[Path, typer.Argument(help="Image to classify")],
+    report: Annotated[Path, typer.Option("--report", help="Report folder written by `pixseek eval`")],
+    model: ModelOption = None,
+    top: Annotated[int, typer.Option(min=1, help="How many labels to list")] = 3,
+    json_out: JsonOption = False,
+) -> None:
+    """Label an image with the SVM that `pixseek eval` trained, and its calibrated probability."""
+    from pixseek.evaluation.persistence import load_classifier, read_meta
+    from pixseek.models.registry import load_embedder
+
+    with handle_errors():
+        if not image.is_file():
+            raise QueryError(f"{image}: no such file")
+        meta = read_meta(report)
+        settings = make_settings(model=model)
+        embedder = load_embedder(model or meta.model, settings=settings)
+        classifier, _ = load_classifier(report, fingerprint=embedder.fingerprint)
+        probabilities = classifier.predict_proba(embedder.embed_images([image]))[0]
+        order = probabilities.argsort()[::-1][:top]
+        ranked = [
+            {"label": str(classifier.classes_[i]), "probability": float(probabilities[i])} for i in order
+        ]
+    if json_out:
+        print_json({"image": str(image), **ranked[0], "top": ranked})
+        return
+    for row in ranked:
+        typer.echo(f"{row['label']}\t{row['probability']:.4f}")
+
+
+@bench_app.command("run")
+def bench_run_command(  # noqa: PLR0917 - Typer maps parameters to options
+    folder: Annotated[Path, typer.Argument(help="Folder of images to index and query")],
+    model: ModelOption = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="New index folder to keep [default: temporary]")
+    ] = None,
+    queries: Annotated[int, typer.Option(min=1, help="Query images to time")] = 20,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write bench.json and bench.md here")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The paper's Table V for FOLDER: indexing time and throughput, query, search and end-to-end ms, size."""
+    import json
+
+    from pixseek.evaluation.profile import render_profile_markdown, run_profile
+    from pixseek.services import Index
+
+    with handle_errors():
+        if not folder.is_dir():
+            raise EvaluationError(f"{folder}: no such folder")
+        if db is not None and db.exists():
+            raise EvaluationError(f"{db} exists; bench run times indexing from scratch, so give a new --db")
+        with tempfile.TemporaryDirectory(prefix="pixseek-bench-") as tmp:
+            db_path = db or Path(tmp) / "bench.db"
+            settings = make_settings(db=db_path, model=model)
+            _say(f"indexing {folder} into {db_path}")
+            with Index(db_path, model=model, settings=settings) as index:
+                result = run_profile(index, folder, queries=queries)
+        markdown = render_profile_markdown(result)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+            (out / "bench.md").write_text(markdown, encoding="utf-8")
+    if json_out:
+        print_json(result)
+        return
+    typer.echo(markdown)

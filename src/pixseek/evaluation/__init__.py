@@ -1,0 +1,1 @@
+"""Evaluation: the classification study, retrieval metrics, reports, plots and the runtime profile."""

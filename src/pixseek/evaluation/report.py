@@ -1,0 +1,149 @@
+"""Write a study's report.json and a report.md laid out like the paper's Tables I-IV."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pixseek.evaluation.classifiers import DISPLAY_NAMES
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
+
+def write_report(folder: Path, report: dict[str, Any], *, plots: Sequence[Path] = ()) -> tuple[Path, Path]:
+    """report.json (the data) and report.md (the same, for people) in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / REPORT_JSON
+    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    md_path = folder / REPORT_MD
+    md_path.write_text(
+        render_markdown(report, plots=[p.relative_to(folder) for p in plots]), encoding="utf-8"
+    )
+    return json_path, md_path
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]], *, align: str = "") -> list[str]:
+    aligns = align or "l" + "r" * (len(header) - 1)
+    rule = ["---:" if a == "r" else "---" for a in aligns]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def render_markdown(report: dict[str, Any], *, plots: Sequence[Path] = ()) -> str:
+    split = report["split"]
+    lines = [
+        "# pixseek evaluation report",
+        "",
+        f"Model **{report['model']}**, {report['n_images']} images in {report['n_classes']} classes; "
+        f"stratified {1 - split['test_size']:.0%}/{split['test_size']:.0%} split with seed {split['seed']} "
+        f"({split['n_train']} train, {split['n_test']} test); SVM gamma = {report['gamma']!s}.",
+        "",
+    ]
+    for reason, count in report.get("dropped", {}).items():
+        lines.append(f"- Dropped {count} images {reason}.")
+    if report.get("dropped_classes"):
+        classes = ", ".join(f"{c} ({n})" for c, n in report["dropped_classes"].items())
+        lines.append(f"- Classes dropped: {classes}.")
+    if report.get("dropped"):
+        lines.append("")
+    lines += _dataset(report) + _overall(report) + _per_class(report) + _comparison(report)
+    lines += _cv(report) + _retrieval(report)
+    if plots:
+        lines += ["## Plots", ""] + [f"![{p.stem.replace('_', ' ')}]({p.as_posix()})" for p in plots] + [""]
+    return "\n".join(lines)
+
+
+def _dataset(report: dict[str, Any]) -> list[str]:
+    counts = report["class_counts"]
+    rows = [(c, n) for c, n in counts.items()]
+    return ["## Table I: images per class", "", *_table(["Class", "Images"], rows)]
+
+
+def _overall(report: dict[str, Any]) -> list[str]:
+    s = report["classifiers"]["svm"]
+    rows = [
+        ("Overall accuracy", _pct(s["accuracy"])),
+        ("Macro avg precision", _pct(s["macro_precision"])),
+        ("Macro avg recall", _pct(s["macro_recall"])),
+        ("Macro avg F1", _pct(s["macro_f1"])),
+        ("Weighted avg F1", _pct(s["weighted_f1"])),
+        ("Test set size", f"{report['split']['n_test']} samples"),
+    ]
+    return [
+        "## Table II: SVM (StandardScaler + RBF, C=10) on the test split",
+        "",
+        *_table(["Metric", "Value"], rows),
+    ]
+
+
+def _per_class(report: dict[str, Any]) -> list[str]:
+    per_class = report["details"]["svm"]["per_class"]
+    s = report["classifiers"]["svm"]
+    n = report["split"]["n_test"]
+    rows = [
+        (c, f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}", v["support"])
+        for c, v in per_class.items()
+    ]
+    rows.append(
+        ("Macro avg", f"{s['macro_precision']:.4f}", f"{s['macro_recall']:.4f}", f"{s['macro_f1']:.4f}", n)
+    )
+    rows.append(
+        (
+            "Weighted avg",
+            f"{s['weighted_precision']:.4f}",
+            f"{s['weighted_recall']:.4f}",
+            f"{s['weighted_f1']:.4f}",
+            n,
+        )
+    )
+    header = ["Class", "Precision", "Recall", "F1", "Support"]
+    return ["## Table III: per-class report (SVM)", "", *_table(header, rows)]
+
+
+def _comparison(report: dict[str, Any]) -> list[str]:
+    rows, skipped = [], []
+    for name, m in report["classifiers"].items():
+        label = DISPLAY_NAMES.get(name, name)
+        if m.get("skipped"):
+            skipped.append(f"- {label}: skipped, {m['reason']}.")
+            continue
+        fit = f"{m['fit_seconds']:.2f}" if "fit_seconds" in m else "-"
+        metrics = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
+        rows.append((label, *(_pct(m[k]) for k in metrics), fit))
+    header = ["Model", "Accuracy", "Macro P", "Macro R", "Macro F1", "Weighted F1", "Fit (s)"]
+    out = ["## Table IV: comparison of classifiers (same split)", "", *_table(header, rows)]
+    return out + ([*skipped, ""] if skipped else [])
+
+
+def _cv(report: dict[str, Any]) -> list[str]:
+    cv = report.get("cv")
+    if not cv:
+        return []
+    rows = []
+    for name, m in cv["classifiers"].items():
+        cells = [
+            f"{_pct(m[k]['mean'])} ± {_pct(m[k]['std'])}" for k in ("accuracy", "macro_f1", "weighted_f1")
+        ]
+        rows.append((DISPLAY_NAMES.get(name, name), *cells))
+    title = f"## Stratified {cv['folds']}-fold cross-validation (mean ± std over folds, seed {cv['seed']})"
+    return [title, "", *_table(["Model", "Accuracy", "Macro F1", "Weighted F1"], rows)]
+
+
+def _retrieval(report: dict[str, Any]) -> list[str]:
+    r = report["retrieval"]
+    rows = [("Precision@10", f"{r['precision_at_10']:.4f}"), ("Recall@1", f"{r['recall_at_1']:.4f}"),
+            ("mAP@10", f"{r['map_at_10']:.4f}"), ("Queries", r["queries"])]  # fmt: skip
+    note = (
+        "Leave-one-out over all images, cosine similarity; relevant = same class. AP@10 is divided by "
+        "min(10, R), R = the other images of the query's class; recall@1 = the nearest other image "
+        "has the query's class."
+    )
+    return ["## Retrieval (leave-one-out)", "", *_table(["Metric", "Value"], rows), note, ""]

@@ -1,0 +1,83 @@
+"""Every metric against a hand computation on small fixed sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pixseek.evaluation.metrics import classification_scores, retrieval_scores
+
+# true a a a b b c / predicted a a b b c c  (worked by hand below)
+Y_TRUE = ["a", "a", "a", "b", "b", "c"]
+Y_PRED = ["a", "a", "b", "b", "c", "c"]
+
+
+def test_classification_scores_match_hand_computation() -> None:
+    s = classification_scores(Y_TRUE, Y_PRED, classes=["a", "b", "c"])
+    # a: TP 2, FP 0, FN 1 -> P 1, R 2/3, F1 0.8; b: TP 1, FP 1, FN 1 -> 0.5, 0.5, 0.5;
+    # c: TP 1, FP 1, FN 0 -> P 0.5, R 1, F1 2/3. Supports 3, 2, 1.
+    expected = {
+        "accuracy": 4 / 6,
+        "macro_precision": (1 + 0.5 + 0.5) / 3,
+        "macro_recall": (2 / 3 + 0.5 + 1) / 3,
+        "macro_f1": (0.8 + 0.5 + 2 / 3) / 3,
+        "weighted_precision": (3 * 1 + 2 * 0.5 + 1 * 0.5) / 6,
+        "weighted_recall": (3 * 2 / 3 + 2 * 0.5 + 1 * 1) / 6,
+        "weighted_f1": (3 * 0.8 + 2 * 0.5 + 1 * 2 / 3) / 6,
+    }
+    assert s.summary == pytest.approx(expected)
+    assert s.per_class["a"] == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
+    assert s.per_class["c"] == pytest.approx({"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1})
+    assert s.confusion == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_class_never_predicted_scores_zero_precision() -> None:
+    s = classification_scores(["a", "b"], ["a", "a"], classes=["a", "b"])
+    assert s.per_class["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert s.summary["macro_precision"] == pytest.approx(0.25)
+
+
+def _circle(degrees: list[float]) -> np.ndarray:
+    rad = np.deg2rad(degrees)
+    return np.stack([np.cos(rad), np.sin(rad)], axis=1).astype(np.float32)
+
+
+# Unit vectors at these angles; cosine similarity orders neighbours by angular distance.
+ANGLES = [0, 10, 100, 25, 115, 210]
+LABELS = ["a", "a", "a", "b", "b", "b"]
+# Neighbours of each query, nearest first (by hand), and whether each shares the query's label:
+# q0: 1 3 2 4 5 -> 1 0 1 0 0     q1: 0 3 2 4 5 -> 1 0 1 0 0     q2: 4 3 1 0 5 -> 0 0 1 1 0
+# q3: 1 0 2 4 5 -> 0 0 0 1 1     q4: 2 3 5 1 0 -> 0 1 1 0 0     q5: 4 2 0 1 3 -> 1 0 0 0 1
+
+
+def test_retrieval_at_3_matches_hand_computation() -> None:
+    r = retrieval_scores(_circle(ANGLES), LABELS, k=3)
+    # P@3 per query 2/3 2/3 1/3 0 2/3 1/3; R@1 1 1 0 0 0 1;
+    # AP@3 = sum(P@j * rel_j) / min(3, R=2): 5/6 5/6 1/6 0 7/12 1/2
+    assert r.precision_at_10 == pytest.approx(4 / 9)
+    assert r.recall_at_1 == pytest.approx(0.5)
+    assert r.map_at_10 == pytest.approx(35 / 72)
+    assert r.queries == 6
+
+
+def test_retrieval_k_capped_at_other_items() -> None:
+    r = retrieval_scores(_circle(ANGLES), LABELS, k=10)  # 5 other items, so k = 5
+    assert r.precision_at_10 == pytest.approx(2 / 5)
+    # AP@5 / min(5, 2): 5/6 5/6 5/12 13/40 7/12 7/10
+    assert r.map_at_10 == pytest.approx(443 / 720)
+
+
+def test_retrieval_ties_go_to_lower_index_and_singletons_are_not_queries() -> None:
+    vectors = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    r = retrieval_scores(vectors, ["x", "y", "x", "z"], k=1)
+    # q0: 1 and 2 tie, 1 (lower) wins -> miss; q2: 0 wins -> hit; y and z have no other member.
+    assert r.queries == 2
+    assert r.recall_at_1 == pytest.approx(0.5)
+
+
+def test_retrieval_chunks_agree_with_one_pass() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((50, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = [str(i % 4) for i in range(50)]
+    assert retrieval_scores(x, labels, chunk=7) == retrieval_scores(x, labels, chunk=1000)

@@ -1,0 +1,161 @@
+"""`pixseek eval`, `classify` and `bench run` through Typer's runner, with the fake model patched in."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from pixseek.cli import app
+from tests.fakes import FakeEmbedder
+
+runner = CliRunner()
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
+    """Route load_embedder to one shared fake model, so tests can count what it embeds."""
+    fake = FakeEmbedder()
+
+    def load_embedder(name_or_path: str | None = None, *, settings: object) -> FakeEmbedder:
+        return fake if name_or_path != "other" else FakeEmbedder(name="other", dim=16)
+
+    try:
+        import pixseek.models.registry as registry
+    except ModuleNotFoundError:
+        registry = types.ModuleType("pixseek.models.registry")
+        monkeypatch.setitem(sys.modules, "pixseek.models.registry", registry)
+    monkeypatch.setattr(registry, "load_embedder", load_embedder, raising=False)
+    return fake
+
+
+def write_classes(root: Path, counts: dict[str, int], *, seed: int = 0) -> Path:
+    """Noisy solid-colour PNGs, one folder per class, so the fake model separates them."""
+    rng = np.random.default_rng(seed)
+    for name, n in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            noise = rng.integers(-25, 26, size=(12, 12, 3))
+            pixels = np.clip(np.array(COLOURS[name]) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    return write_classes(tmp_path / "data", {"red": 10, "green": 10, "blue": 10})
+
+
+def error_text(result: object) -> str:
+    """stderr with rich's line wrapping undone."""
+    return " ".join(result.stderr.split())  # type: ignore[attr-defined]
+
+
+def run(*args: str) -> dict:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_eval_folder_writes_the_report(tmp_path: Path, dataset: Path) -> None:
+    (dataset / "red" / "notes.txt").write_text("not an image")
+    (dataset / "green" / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "report"
+    report = run("eval", str(dataset), "--out", str(out), "--folds", "2")
+    assert set(report["classifiers"]["svm"]) >= {"accuracy", "macro_f1", "weighted_recall"}
+    assert report["classifiers"]["svm"]["accuracy"] == 1.0
+    assert (report["n_images"], report["n_classes"], report["model"]) == (30, 3, "fake")
+    assert report["skipped_files"] == {".txt": 1}
+    assert report["indexing"]["failed"][0]["path"].endswith("broken.png")
+    assert report["cv"]["folds"] == 2
+    assert json.loads((out / "report.json").read_text())["retrieval"] == report["retrieval"]
+    names = {p.name for p in out.iterdir()}
+    assert names >= {"report.md", "confusion_matrix.png", "model_comparison.png", "per_class_f1.png"}
+    assert names >= {"classifier.skops", "classifier.json", "index.db"}
+
+
+def test_eval_db_reuses_embeddings(tmp_path: Path, dataset: Path, fake_model: FakeEmbedder) -> None:
+    db = tmp_path / "p.db"
+    first = run("eval", str(dataset), "--db", str(db), "--out", str(tmp_path / "r1"))
+    embedded = fake_model.pixel_calls
+    assert embedded == 30
+    second = run("eval", "--db", str(db), "--out", str(tmp_path / "r2"))
+    assert fake_model.pixel_calls == embedded  # nothing embedded twice
+    assert second["retrieval"] == first["retrieval"]
+    for name, scores in first["classifiers"].items():
+        assert {k: v for k, v in second["classifiers"][name].items() if k != "fit_seconds"} == {
+            k: v for k, v in scores.items() if k != "fit_seconds"
+        }
+
+
+def test_classify_prints_label_and_probability(tmp_path: Path, dataset: Path) -> None:
+    out = tmp_path / "report"
+    run("eval", str(dataset), "--out", str(out))
+    query = write_classes(tmp_path / "q", {"blue": 1}, seed=99) / "blue" / "0.png"
+    answer = run("classify", str(query), "--report", str(out))
+    assert answer["label"] == "blue" and answer["probability"] > 0.5
+    assert answer["top"][0]["label"] == "blue" and len(answer["top"]) == 3
+    plain = runner.invoke(app, ["classify", str(query), "--report", str(out), "--top", "1"])
+    assert plain.exit_code == 0 and plain.stdout.startswith("blue\t")
+
+
+def test_classify_refuses_another_model(tmp_path: Path, dataset: Path) -> None:
+    out = tmp_path / "report"
+    run("eval", str(dataset), "--out", str(out))
+    image = dataset / "red" / "0.png"
+    result = runner.invoke(app, ["classify", str(image), "--report", str(out), "--model", "other"])
+    assert result.exit_code == 1 and "trained on 'fake' embeddings" in error_text(result)
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ({"red": 6}, "at least two classes with 3+ images each, found 1 (red)"),
+        ({"red": 6, "green": 1}, "classes dropped for having fewer than 3 images: {'green': 1}"),
+    ],
+)
+def test_eval_bad_datasets_get_a_message(tmp_path: Path, counts: dict[str, int], message: str) -> None:
+    data = write_classes(tmp_path / "d", counts)
+    result = runner.invoke(app, ["eval", str(data), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and message in error_text(result)
+    assert "Traceback" not in result.output
+
+
+def test_eval_index_without_labels(tmp_path: Path) -> None:
+    data = write_classes(tmp_path / "d", {"red": 4})
+    for path in (data / "red").iterdir():
+        path.rename(data / path.name)  # all images directly under the root
+    result = runner.invoke(app, ["eval", str(data), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "none of the 4 images has a label" in error_text(result)
+
+
+def test_eval_needs_a_folder_or_an_index(tmp_path: Path) -> None:
+    assert "give a labelled FOLDER" in runner.invoke(app, ["eval"]).stderr
+    missing = runner.invoke(app, ["eval", "--db", str(tmp_path / "nope.db")])
+    assert missing.exit_code == 1 and "no index at" in error_text(missing)
+    bad_gamma = runner.invoke(app, ["eval", "--db", str(tmp_path), "--gamma", "-1"])
+    assert bad_gamma.exit_code == 1 and "--gamma" in error_text(bad_gamma)
+
+
+def test_bench_run_reports_table_v(tmp_path: Path, dataset: Path) -> None:
+    out = tmp_path / "bench"
+    result = run("bench", "run", str(dataset), "--queries", "5", "--out", str(out))
+    assert result["images"] == 30 and result["dim"] == 32
+    for key in ("query_embedding_ms", "search_ms", "end_to_end_ms"):
+        assert result[key]["n"] == 5 and result[key]["median"] > 0
+    assert result["indexing_images_per_second"] > 0 and result["catalog_bytes"] > 0
+    assert "| Component | Time |" in (out / "bench.md").read_text()
+    text = runner.invoke(app, ["bench", "run", str(dataset), "--queries", "2"])
+    assert text.exit_code == 0 and "Offline indexing (30 images)" in text.stdout
+
+
+def test_bench_run_refuses_an_existing_db(tmp_path: Path, dataset: Path) -> None:
+    result = runner.invoke(app, ["bench", "run", str(dataset), "--db", str(tmp_path)])
+    assert result.exit_code == 1 and "from scratch" in error_text(result)
