@@ -172,6 +172,13 @@ def test_truncated_jpeg_names_the_problem(tmp_path: Path) -> None:
         open_image(path, max_pixels=LIMIT)
 
 
+def test_a_truncated_pil_image_fails_like_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(PHOTO.read_bytes()[:20_000])
+    with pytest.raises(ImageReadError, match="truncated"):
+        open_image(Image.open(path), max_pixels=LIMIT)
+
+
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(ImageReadError, match="no such file"):
         open_image(tmp_path / "missing.jpg", max_pixels=LIMIT)

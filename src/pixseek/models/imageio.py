@@ -51,29 +51,34 @@ def read_image(
     says width*height > max_pixels (before any pixel is decoded), ImageReadError for anything unreadable.
     """
     label = _label(source)
-    if isinstance(source, Image.Image):
-        _check_pixels(label, source.size, max_pixels)
-        width, height = _oriented_size(source)
-        return DecodedImage(_to_rgb(label, _exif_transpose(source)), width, height)
-    fp, owned = _stream(source, label)
     try:
-        with _identify(fp, label) as im:
-            _check_pixels(label, im.size, max_pixels)
-            width, height = _oriented_size(im)
-            if draft_size is not None and im.format == "JPEG":
-                im.draft("RGB", _stored_draft_size(im, draft_size))
-            im.load()
-            rgb = _to_rgb(label, _exif_transpose(im))
+        if isinstance(source, Image.Image):
+            _check_pixels(label, source.size, max_pixels)
+            width, height = _oriented_size(source)
+            source.load()  # a lazily opened image may still fail here; report it like a file
+            return DecodedImage(_to_rgb(label, _exif_transpose(source)), width, height)
+        fp, owned = _stream(source, label)
+        try:
+            return _decode(fp, label, max_pixels=max_pixels, draft_size=draft_size)
+        finally:
+            if owned:
+                fp.close()
     except ImageReadError:
         raise
     except MemoryError as exc:
         raise ImageTooLargeError(label, "not enough memory to decode this image") from exc
     except _DECODE_ERRORS as exc:
         raise ImageReadError(label, _reason(exc)) from exc
-    finally:
-        if owned:
-            fp.close()
-    return DecodedImage(rgb, width, height)
+
+
+def _decode(fp: BinaryIO, label: str, *, max_pixels: int, draft_size: tuple[int, int] | None) -> DecodedImage:
+    with _identify(fp, label) as im:
+        _check_pixels(label, im.size, max_pixels)  # header only: nothing decoded yet
+        width, height = _oriented_size(im)
+        if draft_size is not None and im.format == "JPEG":
+            im.draft("RGB", _stored_draft_size(im, draft_size))
+        im.load()
+        return DecodedImage(_to_rgb(label, _exif_transpose(im)), width, height)
 
 
 def _label(source: ImageSource) -> str:
