@@ -2,7 +2,7 @@
 
     python benchmarks/search_bench.py exact --n 10000            # exact top-10 latency at N = 10k
     python benchmarks/search_bench.py ann --n 1000000 --data clustered   # and --data random
-    python benchmarks/search_bench.py fp16 [--model NAME_OR_FOLDER]  # top-10 agreement on Tux Paint stamps
+    python benchmarks/search_bench.py fp16 [--model NAME_OR_FOLDER]  # top-10 agreement, Tux Paint stamps
     python benchmarks/search_bench.py size --n 9630                # catalog bytes on disk at 512-d
 
 Each prints one JSON object. Synthetic vectors are L2-normalised 512-d float32: "random" is uniform on
@@ -116,7 +116,11 @@ def bench_ann(args: argparse.Namespace) -> dict:
 
 def _stamp_vectors(model: str | None) -> tuple[np.ndarray, str]:
     paths = sorted(STAMPS.rglob("*.png"))
-    if model:
+    if model and Path(model).is_dir():
+        from pixseek.models.embedder import OnnxEmbedder
+
+        embedder = OnnxEmbedder.from_folder(model)
+    elif model:
         from pixseek.models.registry import load_embedder
         from pixseek.settings import Settings
 
