@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pixseek.errors import ModelNotFoundError, TextNotSupportedError
-from pixseek.models.imageio import open_image
+from pixseek.models.embedder import ImageLoader
 from pixseek.models.preprocess import Preprocessor
 from pixseek.models.spec import ModelSpec
 from pixseek.models.tokenizer import ClipTokenizer
 from pixseek.settings import DEFAULT_MAX_IMAGE_PIXELS
-from pixseek.types import ImageInput, ImageLoader, LoadedImage
+from pixseek.types import ImageInput
 
 if TYPE_CHECKING:
     import torch
@@ -29,19 +29,6 @@ def _import_torch() -> Any:
             'the torch backend needs the [torch] extra: pip install "pixseek[torch]"'
         ) from exc
     return torch, transformers
-
-
-class _TorchImageLoader:
-    """Picklable: decode + preprocess one file for the model (runs in worker processes)."""
-
-    def __init__(self, preprocessor: Preprocessor, max_pixels: int, draft: tuple[int, int]) -> None:
-        self._pre = preprocessor
-        self._max_pixels = max_pixels
-        self._draft = draft
-
-    def __call__(self, path: Path) -> LoadedImage:
-        image = open_image(path, max_pixels=self._max_pixels, draft_size=self._draft)
-        return LoadedImage(pixels=self._pre(image), width=image.width, height=image.height)
 
 
 class TorchClipEmbedder:
@@ -114,8 +101,7 @@ class TorchClipEmbedder:
         return self._spec
 
     def image_loader(self) -> ImageLoader:
-        side = self._spec.image.size
-        return _TorchImageLoader(self._pre, self._max_pixels, (side, side))
+        return ImageLoader(self._pre, self._max_pixels)
 
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         torch = self._torch
@@ -127,14 +113,9 @@ class TorchClipEmbedder:
                 outs.append(self._features(self._model.get_image_features(pixel_values=batch)))
         return _finish(outs, self.dim)
 
-    def embed_images(
-        self, images: Sequence[ImageInput], *, batch_size: int | None = None
-    ) -> np.ndarray:
-        side = self._spec.image.size
-        pixels = [
-            self._pre(open_image(item, max_pixels=self._max_pixels, draft_size=(side, side)))
-            for item in images
-        ]
+    def embed_images(self, images: Sequence[ImageInput], *, batch_size: int | None = None) -> np.ndarray:
+        loader = self.image_loader()
+        pixels = [loader(item).pixels for item in images]
         if not pixels:
             return np.zeros((0, self.dim), np.float32)
         return self.embed_pixels(np.stack(pixels))
