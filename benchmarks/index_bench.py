@@ -104,7 +104,8 @@ def reindex(folder: Path, model: str | None, workers: int) -> dict:
             "rerun_unchanged": again.unchanged,
         }
         if model is not None:  # the whole command, interpreter start-up and imports included
-            cmd = [sys.executable, "-m", "pixseek.cli", "index", str(folder), "--db", str(db), "--json"]
+            cli = [sys.executable, "-c", "from pixseek.cli import main; main()"]
+            cmd = [*cli, "index", str(folder), "--db", str(db), "--json"]
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True)
             out["cli_unchanged_rerun_seconds"] = time.perf_counter() - t0

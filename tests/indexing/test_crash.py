@@ -21,9 +21,11 @@ REPO = Path(__file__).resolve().parents[2]
 N_FILES = 24
 
 
-def _start(db: Path, folder: Path, *, delay: float, wait: float = 0.0) -> subprocess.Popen[str]:
+def _start(
+    db: Path, folder: Path, *, delay: float, wait: float = 0.0, hold: Path | None = None
+) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "tests.indexing.slow_index", str(db), str(folder)]
-    cmd += ["--delay", str(delay), "--wait", str(wait)]
+    cmd += ["--delay", str(delay), "--wait", str(wait)] + (["--hold", str(hold)] if hold else [])
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     pipe = subprocess.PIPE
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=pipe, stderr=pipe, text=True)
@@ -94,13 +96,18 @@ def test_repeated_kills_at_different_moments(tmp_path: Path, folder: Path) -> No
 
 def test_concurrent_runs_do_not_corrupt(tmp_path: Path, folder: Path) -> None:
     db = tmp_path / "db"
-    first = _start(db, folder, delay=0.5)  # ~6 s: outlasts the next start-up
+    hold = tmp_path / "hold"
+    hold.touch()
+    first = _start(db, folder, delay=0.0, hold=hold)  # pauses mid-run, holding the lock, until released
     _wait_for_rows(db, 2, first)
     second = _start(db, folder, delay=0.0)  # no waiting: must refuse, not interleave
     _, err = second.communicate(timeout=60)
     assert second.returncode == 3, err
     assert "another pixseek process is writing" in err
     third = _start(db, folder, delay=0.0, wait=120)  # waits for the lock, then finds nothing to do
+    time.sleep(1.0)  # let it start and block on the lock
+    assert third.poll() is None
+    hold.unlink()
     out_first, err_first = first.communicate(timeout=120)
     out_third, err_third = third.communicate(timeout=120)
     assert first.returncode == 0, err_first

@@ -23,7 +23,7 @@ from pixseek.types import Embedder, LoadedImage
 Progress = Callable[[int, int], None]
 Embedded = tuple[LoadedImage | ImageReadError, np.ndarray | None]  # (decoded or why not, its vector)
 
-# Below this many files to decode, spawning worker processes costs more than it saves.
+# Below this many files to decode, starting worker processes costs more than it saves.
 MIN_FILES_FOR_WORKERS = 32
 
 
@@ -32,7 +32,7 @@ class RunOptions:
     """How a run is carried out; none of these change its result."""
 
     batch_size: int = 32
-    workers: int = 0  # decode processes; 0 = in this process
+    workers: int = 0  # decode processes; 0 = one decode thread in this process
     include_hidden: bool = False
     commit_rows: int = 256  # commit when this many rows are pending ...
     commit_seconds: float = 2.0  # ... or this long after the last commit, whichever comes first
@@ -187,7 +187,7 @@ def run_index(
     catalog.delete([r.id for r in plan.remove])
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     catalog.set_meta(replace(catalog.meta, last_indexed=now))
-    catalog.compact(images=report.changed)
+    catalog.compact(images=bool(plan.reuse or plan.embed or plan.remove))  # only if rows were written
     report.seconds = time.perf_counter() - started
     report.images_per_second = embedded / report.seconds if report.seconds > 0 else 0.0
     return report
