@@ -19,7 +19,6 @@ from transformers import CLIPConfig, CLIPModel
 from pixseek.models.export.clip import export_clip
 
 REPO = Path(__file__).resolve().parents[1]
-BPE_DIR = REPO / "tests" / "fixtures" / "clip-bpe"
 SEED = 20260611
 
 
@@ -46,7 +45,6 @@ def tiny_clip() -> CLIPModel:
         projection_dim=24,
     )
     model = CLIPModel(config).eval()
-    model.config._attn_implementation = "eager"
     with torch.no_grad():
         for param in model.parameters():
             param.copy_(param.half().float())  # so the fp16 checkpoint is the exact model
@@ -61,7 +59,7 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     model = tiny_clip()
-    export_clip(model, out, name="tiny-clip", tokenizer_dir=BPE_DIR, int8=True)
+    export_clip(model, out, name="tiny-clip", int8=True)  # tokenizer: the bundled CLIP BPE
     model.half().save_pretrained(out / "hf")
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"wrote {out} ({total / 1e6:.2f} MB)")

@@ -10,16 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import CLIPModel, CLIPTokenizer
+from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 
 from pixseek.errors import ModelError, ModelFileError
 from pixseek.models.export.graph import assert_dynamic_batch, export_module
-from pixseek.models.export.tokenizer_files import BPE_FILE_NAME, write_tokenizer_json
+from pixseek.models.export.tokenizer_files import BPE_FILE_NAME, BUNDLED_BPE, write_tokenizer_json
 from pixseek.models.spec import CLIP_MEAN, CLIP_STD, ImageTower, ModelSpec, TextTower
 
 IMAGE_FILE = "image.onnx"
 TEXT_FILE = "text.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+RANDOM_VIT_B32 = "clip-vit-b32-random"
 
 
 def export_clip(
@@ -34,7 +35,8 @@ def export_clip(
     """Export a CLIP model (an in-memory CLIPModel, a checkpoint folder, or a hub id) into out_dir.
 
     The tokenizer comes from tokenizer_dir, else from the checkpoint folder or hub id; either may hold a
-    `tokenizer.json`, `vocab.json` + `merges.txt`, or OpenAI's `bpe_simple_vocab_16e6.txt.gz`.
+    `tokenizer.json`, `vocab.json` + `merges.txt`, or OpenAI's `bpe_simple_vocab_16e6.txt.gz`. Without
+    any of these, CLIP's own BPE vocabulary (bundled) is used.
     """
     model = _load_model(source)
     out_dir = Path(out_dir)
@@ -94,14 +96,49 @@ def export_clip(
     return spec
 
 
+def clip_vit_b32_config() -> CLIPConfig:
+    """openai/clip-vit-base-patch32's architecture, written out so that no hub is needed."""
+    return CLIPConfig(
+        text_config={
+            "vocab_size": 49408,
+            "hidden_size": 512,
+            "intermediate_size": 2048,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 8,
+            "max_position_embeddings": 77,
+            "hidden_act": "quick_gelu",
+        },
+        vision_config={
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "image_size": 224,
+            "patch_size": 32,
+            "hidden_act": "quick_gelu",
+        },
+        projection_dim=512,
+    )
+
+
+def export_random_vit_b32(out_dir: Path, *, seed: int = 0, int8: bool = True) -> ModelSpec:
+    """A randomly initialised ViT-B/32: exactly the real model's compute cost, for speed benchmarks."""
+    torch.manual_seed(seed)
+    model = CLIPModel(clip_vit_b32_config()).eval()
+    return export_clip(model, out_dir, name=RANDOM_VIT_B32, int8=int8)
+
+
 def _load_model(source: str | Path | CLIPModel) -> CLIPModel:
+    """The model in eval mode with plain (eager) attention, which traces to a graph ORT fuses well."""
     if isinstance(source, CLIPModel):
-        return source.eval()
-    try:
-        model = CLIPModel.from_pretrained(str(source), attn_implementation="eager")
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load a transformers CLIP checkpoint from {source!r}: {exc}") from exc
-    return model.eval()
+        model = source
+    else:
+        try:
+            model = CLIPModel.from_pretrained(str(source), dtype=torch.float32)  # CPU runs fp32
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load a transformers CLIP checkpoint from {source!r}: {exc}") from exc
+    model.set_attn_implementation("eager")
+    return model.float().eval()
 
 
 def _source_dir(source: object) -> Path | None:
@@ -125,10 +162,8 @@ def _write_tokenizer(folder: Path | None, out_dir: Path, *, hub_id: str | None) 
         (folder / TOKENIZER_FILE).is_file() or (folder / "vocab.json").is_file()
     )
     if not has_hf_files and hub_id is None:
-        raise ModelFileError(
-            f"{folder or 'the model'}: no tokenizer found (tokenizer.json, vocab.json + merges.txt or "
-            f"{BPE_FILE_NAME}); pass tokenizer_dir"
-        )
+        write_tokenizer_json(BUNDLED_BPE, out_dir)
+        return
     try:
         tok = CLIPTokenizer.from_pretrained(str(folder) if has_hf_files else hub_id)
     except (OSError, ValueError) as exc:

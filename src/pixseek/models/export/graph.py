@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
-import torch
 
 from pixseek.errors import ModelFileError
+
+if TYPE_CHECKING:
+    import torch
 
 BATCH_AXIS = "batch"
 
@@ -23,6 +26,8 @@ def export_module(
     opset: int = 17,
 ) -> Path:
     """Export module to one self-contained ONNX file whose inputs and outputs have a dynamic batch axis."""
+    import torch
+
     axes = {name: {0: BATCH_AXIS} for name in (*input_names, *output_names)}
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.inference_mode():

@@ -14,6 +14,7 @@ from pathlib import Path
 from pixseek.errors import ModelFileError
 
 BPE_FILE_NAME = "bpe_simple_vocab_16e6.txt.gz"
+BUNDLED_BPE = Path(__file__).with_name(BPE_FILE_NAME)  # OpenAI's file (MIT), shared by all CLIP ViT-B/32s
 VOCAB_SIZE = 49408
 _N_MERGES = VOCAB_SIZE - 2 * 256 - 2  # 48,894 merges are used; the file holds more
 START, END = "<|startoftext|>", "<|endoftext|>"

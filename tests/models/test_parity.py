@@ -1,0 +1,138 @@
+"""Parity with the transformers reference on the committed tiny-clip fixture (needs the [torch] extra).
+
+Tolerances: pixels are compared after the same decode (pixseek's imageio, RGB) and must agree to
+1e-6 (both sides do the same float32 arithmetic; the observed difference is 0). Token ids must be equal.
+Embeddings must reach cosine >= 0.9999 (observed >= 0.999999) against `get_image_features` /
+`get_text_features` of the fp16-exact checkpoint in tiny-clip/hf.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixseek.models.embedder import OnnxEmbedder
+from pixseek.models.imageio import open_image
+from pixseek.models.preprocess import Preprocessor
+from pixseek.models.spec import ModelSpec
+from pixseek.models.tokenizer import ClipTokenizer
+from tests.models.conftest import PHOTO, STAMP, TINY_CLIP
+
+pytestmark = pytest.mark.torch
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+STAMPS = Path("/usr/share/tuxpaint/stamps")
+MAX_PIXELS = 200_000_000
+COSINE = 0.9999
+
+TEXTS = [
+    "",
+    "a photo of a cat",
+    "A PHOTO of a Cat",
+    "a   photo \t of\n a    cat   ",
+    "Hello, world!!! ... ?!?! (brackets) [and] {braces} - dashes -- 'quotes' \"double\"",
+    "naïve café, Zürich, São Paulo, Ελληνικά, русский, 日本語のテキスト, 한국어",
+    "emoji 😀🐈‍⬛👍🏽 and flags 🇫🇷",
+    "it's what we've done, they'll see, I'd say, you're right",
+    "numbers 1234567890 and 3.14159 and 1,000,000",
+    " ".join(f"word{i}" for i in range(120)),  # far beyond 77 tokens
+    "supercalifragilisticexpialidocious " * 10,
+    "<|startoftext|> literal special tokens <|endoftext|>",
+]
+
+
+def _real_images(tmp_path: Path) -> list[Path]:
+    """Real files: stamps of many sizes and aspect ratios, a JPEG photo, greyscale, RGBA, tiny, very wide."""
+    files = [PHOTO, STAMP]
+    if STAMPS.is_dir():
+        stamps = sorted(STAMPS.rglob("*.png"))
+        files += stamps[:: max(1, len(stamps) // 25)]
+    system_jpeg = Path(np.__file__).parents[1] / "sklearn" / "datasets" / "images" / "china.jpg"
+    if system_jpeg.is_file():
+        files.append(system_jpeg)
+    with Image.open(PHOTO) as photo:
+        photo.convert("L").save(tmp_path / "grey.png")
+        photo.convert("RGBA").save(tmp_path / "rgba.png")
+        photo.resize((100, 70)).save(tmp_path / "tiny.png")  # smaller than 224: the crop pads
+        photo.crop((0, 0, 640, 40)).save(tmp_path / "wide.jpg")  # 16:1
+        photo.crop((0, 0, 30, 427)).save(tmp_path / "tall.png")
+    return files + [tmp_path / n for n in ("grey.png", "rgba.png", "tiny.png", "wide.jpg", "tall.png")]
+
+
+@pytest.fixture(scope="module")
+def spec() -> ModelSpec:
+    return ModelSpec.load(TINY_CLIP)
+
+
+@pytest.fixture(scope="module")
+def reference_model() -> transformers.CLIPModel:
+    return transformers.CLIPModel.from_pretrained(TINY_CLIP / "hf", dtype=torch.float32).eval()
+
+
+@pytest.fixture(scope="module")
+def embedder() -> OnnxEmbedder:
+    return OnnxEmbedder.from_folder(TINY_CLIP, threads=1)
+
+
+def test_pixels_match_clip_image_processor(spec: ModelSpec, tmp_path: Path) -> None:
+    reference = transformers.CLIPImageProcessor()  # the PIL backend when torchvision is absent
+    ours = Preprocessor(spec.image)
+    files = _real_images(tmp_path)
+    assert len(files) >= 10
+    for path in files:
+        rgb = open_image(path, max_pixels=MAX_PIXELS)
+        expected = reference(rgb, return_tensors="np")["pixel_values"][0]
+        got = ours(rgb)
+        assert got.shape == expected.shape == (3, 224, 224), path
+        assert np.abs(got - expected).max() <= 1e-6, path
+
+
+def test_token_ids_match_clip_tokenizer(spec: ModelSpec, tmp_path: Path) -> None:
+    from pixseek.models.export.tokenizer_files import BUNDLED_BPE, write_vocab_and_merges
+
+    write_vocab_and_merges(BUNDLED_BPE, tmp_path)  # vocab.json + merges.txt, loaded the file way
+    reference = transformers.CLIPTokenizer.from_pretrained(str(tmp_path))
+    assert spec.text is not None
+    ours = ClipTokenizer.from_file(TINY_CLIP / spec.text.tokenizer, context_length=77)
+    ids, mask = ours.encode(TEXTS)
+    expected = reference(TEXTS, padding="max_length", truncation=True, max_length=77, return_tensors="np")
+    for row, text in enumerate(TEXTS):
+        n = int(expected["attention_mask"][row].sum())
+        assert mask[row].sum() == n, text
+        np.testing.assert_array_equal(ids[row, :n], expected["input_ids"][row, :n], err_msg=text)
+    assert ids[-3, 76] == 49407  # a long text keeps its end token
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_image_embeddings_match_transformers(
+    embedder: OnnxEmbedder, reference_model: transformers.CLIPModel, tmp_path: Path
+) -> None:
+    files = _real_images(tmp_path)
+    loader = embedder.image_loader()
+    pixels = np.stack([loader(p).pixels for p in files])
+    ours = embedder.embed_pixels(pixels)
+    with torch.no_grad():
+        ref = reference_model.get_image_features(pixel_values=torch.from_numpy(pixels)).pooler_output.numpy()
+    cosine = (ours * _normalised(ref)).sum(axis=1)
+    assert cosine.min() >= COSINE, cosine.min()
+
+
+def test_text_embeddings_match_transformers(
+    spec: ModelSpec, embedder: OnnxEmbedder, reference_model: transformers.CLIPModel
+) -> None:
+    assert spec.text is not None
+    ours = embedder.embed_texts(TEXTS)
+    ids, mask = ClipTokenizer.from_file(TINY_CLIP / spec.text.tokenizer).encode(TEXTS)
+    with torch.no_grad():
+        ref = reference_model.get_text_features(
+            input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)
+        ).pooler_output.numpy()
+    cosine = (ours * _normalised(ref)).sum(axis=1)
+    assert cosine.min() >= COSINE, cosine.min()
