@@ -207,6 +207,15 @@ def test_bad_paths_write_nothing(tmp_path: Path) -> None:
         idx.info()
 
 
+def test_a_folder_of_other_files_is_not_taken_over(tmp_path: Path) -> None:
+    make_tree(tmp_path / "imgs", ["a/1.png"])
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos/holiday.jpg").write_bytes(b"precious")
+    with pytest.raises(CatalogError, match="not a pixseek index"):
+        Index(tmp_path / "photos", embedder=FakeEmbedder()).add(tmp_path / "imgs")
+    assert [p.name for p in (tmp_path / "photos").iterdir()] == ["holiday.jpg"]
+
+
 def test_context_manager(tmp_path: Path) -> None:
     make_tree(tmp_path / "imgs", ["a/1.png"])
     with Index(tmp_path / "db", embedder=FakeEmbedder()) as idx:

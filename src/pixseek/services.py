@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta, write_lock
-from pixseek.catalog.store import check_db_path
+from pixseek.catalog.store import check_db_path, check_new_db_path
 from pixseek.errors import FolderNotFoundError, ModelMismatchError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
@@ -129,7 +129,7 @@ class Index:
         folder = Path(folder)
         if not folder.is_dir():
             raise FolderNotFoundError(f"cannot index {folder}: no such folder")
-        check_db_path(self.db)
+        check_new_db_path(self.db)
         embedder = self.embedder  # loads the model and checks it against the index, writing nothing
         s = self.settings
         opts = RunOptions(

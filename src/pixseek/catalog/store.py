@@ -16,6 +16,7 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
+from pixseek.catalog.lock import LOCK_NAME
 from pixseek.catalog.schema import (
     IMAGES_TABLE,
     META_TABLE,
@@ -47,6 +48,19 @@ def check_db_path(path: Path) -> None:
     """Refuse a DB location that can never hold a catalog, before anything is written."""
     if path.exists() and not path.is_dir():
         raise CatalogError(f"--db {path} is a file, not a pixseek index folder; choose another path")
+
+
+def check_new_db_path(path: Path) -> None:
+    """Refuse to create a catalog inside a folder that already holds something else (e.g. photos)."""
+    check_db_path(path)
+    if path.is_dir() and not Catalog.exists(path):
+        ours = {LOCK_NAME, f"{IMAGES_TABLE}.lance"}  # what a crash during creation may leave behind
+        foreign = sorted(p.name for p in path.iterdir() if p.name not in ours)
+        if foreign:
+            raise CatalogError(
+                f"--db {path} is a folder with other files in it ({', '.join(foreign[:3])}...), not a "
+                "pixseek index; choose a new or empty folder"
+            )
 
 
 def _quote(value: str) -> str:
