@@ -14,7 +14,6 @@ from rich.progress import (
     Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 
@@ -27,11 +26,25 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 TermsOption = list[str] | None
 
 
-class _RateColumn(ProgressColumn):
-    """Images per second, from rich's moving-window speed."""
+def _rate(task: Task) -> float:
+    """Images per second since the bar started (rich's windowed speed jumps on batch-sized steps)."""
+    return task.completed / task.elapsed if task.elapsed else 0.0
 
+
+class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0.0:.1f} img/s", style="progress.data.speed")
+        return Text(f"{_rate(task):.1f} img/s", style="progress.data.speed")
+
+
+class _EtaColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        rate = _rate(task)
+        if not rate or task.total is None:
+            return Text("ETA -:--:--", style="progress.remaining")
+        seconds = int((task.total - task.completed) / rate)
+        return Text(
+            f"ETA {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}", style="progress.remaining"
+        )
 
 
 @app.command("index")
@@ -57,8 +70,7 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
             BarColumn(),
             MofNCompleteColumn(),
             _RateColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
+            _EtaColumn(),
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=err_console, transient=True) as bar:
