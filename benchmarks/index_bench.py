@@ -107,7 +107,9 @@ def reindex(folder: Path, model: str | None, workers: int) -> dict:
             cli = [sys.executable, "-c", "from pixseek.cli import main; main()"]
             cmd = [*cli, "index", str(folder), "--db", str(db), "--json"]
             t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True)
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode:
+                raise RuntimeError(done.stderr)
             out["cli_unchanged_rerun_seconds"] = time.perf_counter() - t0
         return out
 

@@ -104,7 +104,10 @@ class Index:
             )
 
     def _model_ref(self, embedder: Embedder) -> str:
-        ref = self._model or embedder.name
+        """What load_embedder needs to get this model back: the name or folder asked for, else the
+        injected embedder's folder (OnnxEmbedder has one), else its name."""
+        folder = getattr(embedder, "folder", None)
+        ref = self._model or (str(folder) if folder is not None else embedder.name)
         return str(Path(ref).resolve()) if Path(ref).is_dir() else ref
 
     # -- writing ---------------------------------------------------------------------------------
