@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +33,7 @@ def list_command(model_cache: CacheOption = None, json_out: JsonOption = False) 
     with handle_errors():
         rows = list_models(_make_settings(model_cache=model_cache))
     if json_out:
-        print_json([{**row.__dict__, "path": str(row.path)} for row in rows])
+        print_json([{**asdict(row), "path": str(row.path)} for row in rows])
         return
     for row in rows:
         mark = "[green]cached[/]" if row.cached else "[dim]not cached[/]"
@@ -56,13 +57,15 @@ def export_command(  # noqa: PLR0917 - Typer maps parameters to options
     with handle_errors():
         settings = _make_settings(model_cache=model_cache)
         model_name = name or _default_name(source)
+        if source in EFFICIENTNETS:
+            _check_efficientnet_options(source, int8=int8, calibration=calibration, name=model_name)
         target = out or _cache_dir(settings) / model_name
         with _staging(target) as tmp:
             if source in EFFICIENTNETS:
                 _export_efficientnet(source, tmp, int8=int8, calibration=calibration, name=model_name)
             else:
-                from pixseek.models.export.clip import export_clip
-
+                with _needs_extra("torch"):
+                    from pixseek.models.export.clip import export_clip
                 export_clip(source, tmp, name=model_name, int8=int8)
     err_console.print(f"exported {model_name} to {target}", highlight=False)
     console.print(str(target), highlight=False)
@@ -102,11 +105,8 @@ def bench_embed_command(  # noqa: PLR0917 - Typer maps parameters to options
     console.print(f"threads: {result['threads']}, onnxruntime {result['onnxruntime']}", highlight=False)
 
 
-def _export_efficientnet(
-    variant: str, folder: Path, *, int8: bool, calibration: Path | None, name: str
-) -> None:
-    from pixseek.models.export.efficientnet import export_efficientnet
-
+def _check_efficientnet_options(variant: str, *, int8: bool, calibration: Path | None, name: str) -> None:
+    """Refuse bad option combinations before any work (and before importing torch)."""
     if name != variant:
         raise ModelError(f"{variant} keeps its own name; drop --name {name}")
     if int8 and calibration is None:
@@ -114,6 +114,23 @@ def _export_efficientnet(
             f"{variant}: int8 for a CNN is calibrated on real images; pass --calibration DIR "
             "(a folder of typical photos) or --no-int8"
         )
+
+
+@contextmanager
+def _needs_extra(extra: str) -> Iterator[None]:
+    """Turn a missing optional dependency into a ModelError that says what to install."""
+    try:
+        yield
+    except ImportError as exc:
+        raise ModelError(f'this needs the [{extra}] extra: pip install "pixseek[{extra}]" ({exc})') from exc
+
+
+def _export_efficientnet(
+    variant: str, folder: Path, *, int8: bool, calibration: Path | None, name: str
+) -> None:
+    with _needs_extra("offline"):
+        from pixseek.models.export.efficientnet import export_efficientnet
+
     export_efficientnet(variant, folder)  # type: ignore[arg-type]
     if int8 and calibration is not None:
         from pixseek.models.export.quantize import calibration_batches, quantize_image_tower
@@ -158,12 +175,8 @@ def _random_vit_b32(settings: Settings, model: str) -> Path:
 
     if model != "clip-vit-b32":
         raise ModelError(f"--random-weights stands in for clip-vit-b32 only, not {model!r}")
-    try:
+    with _needs_extra("torch"):
         from pixseek.models.export.clip import RANDOM_VIT_B32, export_random_vit_b32
-    except ImportError as exc:
-        raise ModelError(
-            f'--random-weights needs torch and transformers: pip install "pixseek[torch]" ({exc})'
-        ) from exc
     folder = _cache_dir(settings) / RANDOM_VIT_B32
     if not (folder / MANIFEST_NAME).is_file():
         err_console.print(f"exporting a random-weight ViT-B/32 to {folder} (once)")
