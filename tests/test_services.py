@@ -239,3 +239,18 @@ def test_an_empty_index_searches_to_nothing(tmp_path: Path) -> None:
     assert report.added == 0 and len(report.failed) == 1
     assert idx.search(text="cat") == [] and idx.labels() == [] and idx.info().images == 0
     assert idx.arrays().vectors.shape == (0, 32)
+
+
+def test_an_older_schema_gets_a_clear_message(index: Index) -> None:
+    from dataclasses import replace
+
+    from pixseek.catalog import Catalog
+    from pixseek.errors import SchemaVersionError
+
+    catalog = Catalog.open(index.db)
+    catalog.set_meta(replace(catalog.meta, schema_version=0))
+    old = Index(index.db, embedder=FakeEmbedder())
+    with pytest.raises(SchemaVersionError, match="schema version 0"):
+        old.search(text="cat")
+    with pytest.raises(SchemaVersionError, match="cannot be migrated"):
+        old.add(index.db.parent / "imgs")  # no ladder step from 0: explained, nothing rewritten
