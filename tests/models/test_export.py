@@ -41,6 +41,17 @@ def test_fixture_graphs_accept_any_batch(batch: int) -> None:
     assert out.shape == (batch, spec.dim)
 
 
+def test_fixture_text_graph_gives_the_same_embedding_without_the_padding() -> None:
+    """Causal attention: positions after the end token never reach it, so a query can skip them."""
+    ids = np.full((2, 77), 49407, np.int64)
+    ids[:, :4] = [[49406, 320, 1125, 49407], [49406, 2368, 49407, 49407]]
+    mask = (ids != 49407).astype(np.int64)
+    mask[:, :4] = [[1, 1, 1, 1], [1, 1, 1, 0]]
+    full = _run(TINY_CLIP / "text.onnx", {"input_ids": ids, "attention_mask": mask})
+    short = _run(TINY_CLIP / "text.onnx", {"input_ids": ids[:, :4], "attention_mask": mask[:, :4]})
+    np.testing.assert_allclose(short, full, atol=1e-6)
+
+
 def test_fixture_graphs_have_a_dynamic_batch_axis() -> None:
     for name in ("image.onnx", "text.onnx", "image.int8.onnx"):
         assert_dynamic_batch(TINY_CLIP / name)

@@ -65,6 +65,7 @@ def export_clip(
         out_dir / TEXT_FILE,
         input_names=["input_ids", "attention_mask"],
         output_names=["text_embeds"],
+        sequence_inputs=["input_ids", "attention_mask"],  # a short query need not run 77 positions
         opset=opset,
     )
     for file in (IMAGE_FILE, TEXT_FILE):

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import torch
 
 BATCH_AXIS = "batch"
+SEQUENCE_AXIS = "sequence"
 
 
 def export_module(
@@ -23,12 +24,18 @@ def export_module(
     *,
     input_names: Sequence[str],
     output_names: Sequence[str],
+    sequence_inputs: Sequence[str] = (),
     opset: int = 17,
 ) -> Path:
-    """Export module to one self-contained ONNX file whose inputs and outputs have a dynamic batch axis."""
+    """Export module to one self-contained ONNX file whose inputs and outputs have a dynamic batch axis.
+
+    Inputs named in `sequence_inputs` also get a dynamic axis 1 (token count).
+    """
     import torch
 
-    axes = {name: {0: BATCH_AXIS} for name in (*input_names, *output_names)}
+    axes: dict[str, dict[int, str]] = {name: {0: BATCH_AXIS} for name in (*input_names, *output_names)}
+    for name in sequence_inputs:
+        axes[name][1] = SEQUENCE_AXIS
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.inference_mode():
         torch.onnx.export(
