@@ -54,11 +54,30 @@ def render_markdown(report: dict[str, Any], *, plots: Sequence[Path] = ()) -> st
         lines.append(f"- Classes dropped: {classes}.")
     if report.get("dropped"):
         lines.append("")
-    lines += _dataset(report) + _overall(report) + _per_class(report) + _comparison(report)
+    lines += _inputs(report) + _dataset(report) + _overall(report) + _per_class(report) + _comparison(report)
     lines += _cv(report) + _retrieval(report)
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem.replace('_', ' ')}]({p.as_posix()})" for p in plots] + [""]
     return "\n".join(lines)
+
+
+def _inputs(report: dict[str, Any]) -> list[str]:
+    """What indexing read, failed on, or never opened (present only when `eval` indexed a folder)."""
+    indexing, skipped = report.get("indexing"), report.get("skipped_files")
+    if not indexing and not skipped:
+        return []
+    lines = ["## Input", ""]
+    if indexing:
+        lines.append(
+            f"- Indexed in this run: {indexing['added']} added, {indexing['unchanged']} unchanged, "
+            f"{len(indexing['failed'])} failed ({indexing['seconds']:.1f} s, "
+            f"{indexing['images_per_second']:.1f} images/s)."
+        )
+        lines += [f"  - failed: `{f['path']}`: {f['error']}" for f in indexing["failed"][:20]]
+    if skipped:
+        counts = ", ".join(f"{n} {ext}" for ext, n in skipped.items())
+        lines.append(f"- Not images by extension, never read: {counts}.")
+    return [*lines, ""]
 
 
 def _dataset(report: dict[str, Any]) -> list[str]:
