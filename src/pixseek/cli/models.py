@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
 from pixseek.cli.app import bench_app, console, err_console, handle_errors, model_app, print_json
 from pixseek.cli.app import make_settings as _make_settings
@@ -35,9 +37,11 @@ def list_command(model_cache: CacheOption = None, json_out: JsonOption = False) 
     if json_out:
         print_json([{**asdict(row), "path": str(row.path)} for row in rows])
         return
+    table = Table("model", "cached", "source", "description", box=None, show_lines=False)
     for row in rows:
-        mark = "[green]cached[/]" if row.cached else "[dim]not cached[/]"
-        console.print(f"[bold]{row.name}[/]  {mark}  {row.description}\n    source: {row.source}")
+        cached = Text("yes", style="green") if row.cached else Text("no", style="dim")
+        table.add_row(Text(row.name, style="bold"), cached, Text(row.source), Text(row.description))
+    console.print(table)
 
 
 @model_app.command("export")
