@@ -146,3 +146,28 @@ def test_unknown_efficientnet_variant_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ModelError, match="efficientnet-lite9"):
         export_efficientnet("efficientnet-lite9", tmp_path)  # type: ignore[arg-type]
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_full_size_vit_b32_export_matches_torch(tmp_path: Path) -> None:
+    """The real architecture (random weights): ONNX Runtime against transformers, cosine >= 0.9999."""
+    torch = pytest.importorskip("torch")
+    from pixseek.models.export.clip import export_random_vit_b32, random_vit_b32
+
+    spec = export_random_vit_b32(tmp_path, int8=False)
+    assert (spec.dim, spec.image.size) == (512, 224)
+    model = random_vit_b32()
+    pixels = np.random.default_rng(3).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    ids = np.array([[49406, 320, 1125, 539, 320, 1929, 49407]] * 2, np.int64)
+    mask = np.ones_like(ids)
+    with torch.no_grad():
+        ref_image = model.get_image_features(pixel_values=torch.from_numpy(pixels)).pooler_output.numpy()
+        ref_text = model.get_text_features(
+            input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)
+        ).pooler_output.numpy()
+    image = _run(tmp_path / "image.onnx", {"pixel_values": pixels})
+    text = _run(tmp_path / "text.onnx", {"input_ids": ids, "attention_mask": mask})
+    for ours, ref in ((image, ref_image), (text, ref_text)):
+        cosine = (ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
+        assert cosine.min() >= 0.9999

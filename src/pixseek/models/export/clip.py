@@ -122,11 +122,15 @@ def clip_vit_b32_config() -> CLIPConfig:
     )
 
 
-def export_random_vit_b32(out_dir: Path, *, seed: int = 0, int8: bool = True) -> ModelSpec:
-    """A randomly initialised ViT-B/32: exactly the real model's compute cost, for speed benchmarks."""
+def random_vit_b32(*, seed: int = 0) -> CLIPModel:
+    """A seeded, randomly initialised ViT-B/32: exactly the real model's compute cost."""
     torch.manual_seed(seed)
-    model = CLIPModel(clip_vit_b32_config()).eval()
-    return export_clip(model, out_dir, name=RANDOM_VIT_B32, int8=int8)
+    return CLIPModel(clip_vit_b32_config()).eval()
+
+
+def export_random_vit_b32(out_dir: Path, *, seed: int = 0, int8: bool = True) -> ModelSpec:
+    """Export `random_vit_b32(seed)` (with an int8 image tower), the stand-in for speed benchmarks."""
+    return export_clip(random_vit_b32(seed=seed), out_dir, name=RANDOM_VIT_B32, int8=int8)
 
 
 def _load_model(source: str | Path | CLIPModel) -> CLIPModel:
