@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,15 @@ def test_full_size_vit_b32_export_matches_torch(tmp_path: Path) -> None:
     for ours, ref in ((image, ref_image), (text, ref_text)):
         cosine = (ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
         assert cosine.min() >= 0.9999
+
+
+@pytest.mark.torch
+def test_export_clip_reads_the_checkpoints_normalisation(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    from pixseek.models.export.clip import export_clip
+
+    checkpoint = shutil.copytree(TINY_CLIP / "hf", tmp_path / "hf")
+    config = {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.25, 0.25, 0.25]}
+    (checkpoint / "preprocessor_config.json").write_text(json.dumps(config), encoding="utf-8")
+    spec = export_clip(checkpoint, tmp_path / "out", name="x")
+    assert spec.image.mean == (0.5, 0.5, 0.5) and spec.image.std == (0.25, 0.25, 0.25)

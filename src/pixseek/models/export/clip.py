@@ -7,6 +7,7 @@ batch 1.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -80,8 +81,7 @@ def export_clip(
             resize="shortest",
             crop="center",
             interpolation="bicubic",
-            mean=CLIP_MEAN,
-            std=CLIP_STD,
+            **_mean_std(_source_dir(source)),
         ),
         text=TextTower(file=TEXT_FILE, tokenizer=TOKENIZER_FILE, context_length=context_length),
         description=f"CLIP exported from {_describe(source)} (vision {vcfg.hidden_size}x"
@@ -144,6 +144,18 @@ def _load_model(source: str | Path | CLIPModel) -> CLIPModel:
             raise ModelError(f"cannot load a transformers CLIP checkpoint from {source!r}: {exc}") from exc
     model.set_attn_implementation("eager")
     return model.float().eval()
+
+
+def _mean_std(folder: Path | None) -> dict[str, tuple[float, float, float]]:
+    """The checkpoint's own normalisation when it ships a preprocessor_config.json, else CLIP's."""
+    config = folder / "preprocessor_config.json" if folder is not None else None
+    if config is None or not config.is_file():
+        return {"mean": CLIP_MEAN, "std": CLIP_STD}
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+        return {"mean": tuple(map(float, data["image_mean"])), "std": tuple(map(float, data["image_std"]))}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{config}: unreadable image_mean/image_std ({exc})") from exc
 
 
 def _source_dir(source: object) -> Path | None:
