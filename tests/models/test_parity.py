@@ -1,13 +1,15 @@
 """Parity with the transformers reference on the committed tiny-clip fixture (needs the [torch] extra).
 
 Tolerances: pixels are compared after the same decode (pixseek's imageio, RGB) and must agree to
-1e-6 (both sides do the same float32 arithmetic; the observed difference is 0). Token ids must be equal.
+1e-6 (both sides do the same float32 arithmetic; the observed difference is 0). Token ids must equal
+both transformers' CLIPTokenizer and an independent reading of OpenAI's original BPE algorithm.
 Embeddings must reach cosine >= 0.9999 (observed >= 0.999999) against `get_image_features` /
 `get_text_features` of the fp16-exact checkpoint in tiny-clip/hf.
 """
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +107,74 @@ def test_token_ids_match_clip_tokenizer(spec: ModelSpec, tmp_path: Path) -> None
         assert mask[row].sum() == n, text
         np.testing.assert_array_equal(ids[row, :n], expected["input_ids"][row, :n], err_msg=text)
     assert ids[-3, 76] == 49407  # a long text keeps its end token
+
+
+class _OpenAiStyleBpe:
+    """An independent reading of CLIP's original tokenizer (OpenAI's simple_tokenizer): lower-case,
+    collapse whitespace, split with CLIP's regex, map bytes to unicode, merge by rank with '</w>' on each
+    word's last symbol. transformers 5's CLIPTokenizer is built on `tokenizers` like ours, so this checks
+    the algorithm itself. ftfy's text repair is left out: it changes none of the texts used here.
+    """
+
+    def __init__(self) -> None:
+        import regex
+
+        from pixseek.models.export.tokenizer_files import (
+            BUNDLED_BPE,
+            build_vocab,
+            bytes_to_unicode,
+            read_merges,
+        )
+
+        merges = read_merges(BUNDLED_BPE)
+        self.vocab = build_vocab(merges)
+        self.ranks = {pair: i for i, pair in enumerate(merges)}
+        self.byte_chars = bytes_to_unicode()
+        self.pattern = regex.compile(
+            r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+",
+            regex.IGNORECASE,
+        )
+
+    def _bpe(self, word: str) -> list[str]:
+        if word in ("<|startoftext|>", "<|endoftext|>"):
+            return [word]
+        symbols = [*word[:-1], word[-1] + "</w>"]
+        while len(symbols) > 1:
+            pairs = set(itertools.pairwise(symbols))
+            best = min(pairs, key=lambda p: self.ranks.get(p, float("inf")))
+            if best not in self.ranks:
+                break
+            merged, i = [], 0
+            while i < len(symbols):
+                if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == best:
+                    merged.append(symbols[i] + symbols[i + 1])
+                    i += 2
+                else:
+                    merged.append(symbols[i])
+                    i += 1
+            symbols = merged
+        return symbols
+
+    def encode(self, text: str, context: int = 77) -> list[int]:
+        import unicodedata
+
+        text = " ".join(unicodedata.normalize("NFC", text).split()).lower()
+        ids = [
+            self.vocab[piece]
+            for token in self.pattern.findall(text)
+            for piece in self._bpe("".join(self.byte_chars[b] for b in token.encode("utf-8")))
+        ]
+        return [49406, *ids[: context - 2], 49407]
+
+
+def test_token_ids_match_the_original_clip_algorithm(spec: ModelSpec) -> None:
+    assert spec.text is not None
+    ours = ClipTokenizer.from_file(TINY_CLIP / spec.text.tokenizer, context_length=77)
+    reference = _OpenAiStyleBpe()
+    ids, mask = ours.encode(TEXTS)
+    for row, text in enumerate(TEXTS):
+        expected = reference.encode(text)
+        assert ids[row, : int(mask[row].sum())].tolist() == expected, text
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
