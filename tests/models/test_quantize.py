@@ -65,6 +65,15 @@ def test_no_calibration_images_is_an_error() -> None:
         calibration_batches([], ModelSpec.load(TINY_CLIP).image)
 
 
+def test_unreadable_calibration_images_are_skipped(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    tower = ModelSpec.load(TINY_CLIP).image
+    assert [b.shape[0] for b in calibration_batches([broken, PHOTO], tower)] == [1]
+    with pytest.raises(ModelFileError, match="no readable calibration images"):
+        calibration_batches([broken], tower)
+
+
 def test_unknown_mode_is_refused(fp32_only: Path) -> None:
     with pytest.raises(ValueError, match="mode"):
         quantize_image_tower(fp32_only, mode="float4")  # type: ignore[arg-type]

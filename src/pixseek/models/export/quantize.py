@@ -9,6 +9,7 @@ benchmarks/int8_quality.py measures speed and how far int8 moves embeddings and 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,12 +26,13 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from pixseek.errors import ModelFileError
+from pixseek.errors import ImageReadError, ModelFileError
 from pixseek.models.imageio import open_image
 from pixseek.models.preprocess import Preprocessor
 from pixseek.models.spec import ImageTower, ModelSpec
 
 QuantMode = Literal["dynamic", "static"]
+log = logging.getLogger(__name__)
 
 
 def quantize_image_tower(
@@ -47,6 +49,10 @@ def quantize_image_tower(
     spec = ModelSpec.load(model_dir)
     src = model_dir / spec.image.file
     dst = src.with_name(src.stem + ".int8.onnx")
+    if mode not in ("dynamic", "static"):
+        raise ValueError(f"unknown quantisation mode {mode!r}")
+    if mode == "static" and not calibration:
+        raise ModelFileError(f"{src}: static int8 quantisation needs calibration images")
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
@@ -57,11 +63,9 @@ def quantize_image_tower(
                 weight_type=QuantType.QInt8,
                 per_channel=False,
                 op_types_to_quantize=["MatMul", "Gemm"],
-                extra_options={"MatMulConstBOnly": True},
+                extra_options={"MatMulConstBOnly": True},  # weights only; attention's Q.K stays fp32
             )
-        elif mode == "static":
-            if not calibration:
-                raise ModelFileError(f"{src}: static int8 quantisation needs calibration images")
+        else:
             quantize_static(
                 str(prepared),
                 str(dst),
@@ -72,8 +76,6 @@ def quantize_image_tower(
                 per_channel=True,
                 calibrate_method=CalibrationMethod.Entropy,  # 0.991 vs 0.990 (MinMax) mean cosine, lite0
             )
-        else:
-            raise ValueError(f"unknown quantisation mode {mode!r}")
     image = dataclasses.replace(spec.image, file_int8=dst.name)
     dataclasses.replace(spec, image=image).save(model_dir)
     return dst
@@ -82,13 +84,21 @@ def quantize_image_tower(
 def calibration_batches(
     images: Sequence[Path], tower: ImageTower, *, batch_size: int = 16, max_pixels: int = 200_000_000
 ) -> list[np.ndarray]:
-    """Decode and preprocess calibration images exactly as at search time, in batches."""
-    if not images:
-        raise ModelFileError(f"{tower.file}: no calibration images given")
+    """Decode and preprocess calibration images exactly as at search time, in batches.
+
+    Unreadable files are skipped (a calibration set is a sample); none readable is an error.
+    """
     preprocess = Preprocessor(tower)
-    pixels = [
-        preprocess(open_image(p, max_pixels=max_pixels, draft_size=preprocess.draft_size())) for p in images
-    ]
+    pixels = []
+    for path in images:
+        try:
+            pixels.append(
+                preprocess(open_image(path, max_pixels=max_pixels, draft_size=preprocess.draft_size()))
+            )
+        except ImageReadError as exc:
+            log.warning("calibration: skipping %s", exc)
+    if not pixels:
+        raise ModelFileError(f"{tower.file}: no readable calibration images among {len(images)} given")
     return [np.stack(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)]
 
 
