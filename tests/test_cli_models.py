@@ -98,3 +98,4 @@ def test_export_efficientnet_with_calibrated_int8(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     spec = ModelSpec.load(out)
     assert spec.dim == 1280 and spec.text is None and (out / "image.int8.onnx").is_file()
+    assert result.stdout.strip() == str(out)  # stdout carries the folder only, for scripts
