@@ -106,6 +106,15 @@ def test_classify_prints_label_and_probability(tmp_path: Path, dataset: Path) ->
     assert plain.exit_code == 0 and plain.stdout.startswith("blue\t")
 
 
+def test_classify_non_image_is_a_message(tmp_path: Path, dataset: Path) -> None:
+    out = tmp_path / "report"
+    run("eval", str(dataset), "--out", str(out))
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    result = runner.invoke(app, ["classify", str(text), "--report", str(out)])
+    assert result.exit_code == 1 and "notes.png" in error_text(result) and "Traceback" not in result.output
+
+
 def test_classify_refuses_another_model(tmp_path: Path, dataset: Path) -> None:
     out = tmp_path / "report"
     run("eval", str(dataset), "--out", str(out))

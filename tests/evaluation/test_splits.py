@@ -57,3 +57,8 @@ def test_kfold_covers_every_item_once() -> None:
     assert sorted(np.concatenate(tests).tolist()) == list(range(15))
     with pytest.raises(EvaluationError, match="7-fold"):
         list(kfold_splits(data, folds=7, seed=1))
+
+
+def test_empty_index_is_a_clear_error() -> None:
+    with pytest.raises(EvaluationError, match="the index is empty"):
+        labelled_set(np.zeros((0, 4), np.float32), [], [])

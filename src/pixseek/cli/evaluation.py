@@ -5,12 +5,15 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pixseek.cli.app import app, bench_app, console, err_console, handle_errors, make_settings, print_json
 from pixseek.errors import EvaluationError, QueryError
+
+if TYPE_CHECKING:
+    from pixseek.services import Index
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Index folder")]
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
@@ -32,6 +35,15 @@ def _skipped_by_extension(folder: Path) -> dict[str, int]:
             if suffix not in IMAGE_EXTENSIONS:
                 counts[suffix] += 1
     return dict(counts.most_common())
+
+
+def _index_folder(index: Index, folder: Path) -> dict[str, Any]:
+    """Add `folder` to the index; what was read, failed and never opened, for the report."""
+    _say(f"indexing {folder} into {index.db}")
+    indexed = index.add(folder)
+    for failure in indexed.failed:
+        err_console.print(f"skipped: {failure['path']}: {failure['error']}", markup=False, highlight=False)
+    return {"indexing": indexed.to_dict(), "skipped_files": _skipped_by_extension(folder)}
 
 
 @app.command("eval")
@@ -69,17 +81,10 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
             raise EvaluationError(f"no index at {db}; give a FOLDER to index into it")
         db_path = db or out / "index.db"
         settings = make_settings(db=db_path, model=model)
-        index = Index(db_path, model=model, settings=settings)
-        extra: dict[str, Any] = {"db": str(db_path)}
-        if folder is not None:
-            _say(f"indexing {folder} into {db_path}")
-            indexed = index.add(folder)
-            extra["indexing"] = indexed.to_dict()
-            extra["skipped_files"] = _skipped_by_extension(folder)
-            for failure in indexed.failed:
-                err_console.print(f"skipped: {failure['path']}: {failure['error']}", markup=False)
-        arrays = index.arrays()
-        embedder = index.embedder
+        with Index(db_path, model=model, settings=settings) as index:
+            extra = {"db": str(db_path)} | (_index_folder(index, folder) if folder is not None else {})
+            arrays = index.arrays()
+            embedder = index.embedder
         data = labelled_set(
             arrays.vectors, arrays.labels, arrays.paths, min_per_class=max(MIN_PER_CLASS, folds or 0)
         )

@@ -50,6 +50,8 @@ def labelled_set(
     """
     if len(labels) != len(vectors) or len(paths) != len(vectors):
         raise EvaluationError("vectors, labels and paths differ in length")
+    if not labels:
+        raise EvaluationError("there are no images to evaluate: the index is empty")
     labelled = [i for i, label in enumerate(labels) if label]
     if not labelled:
         raise EvaluationError(
