@@ -57,10 +57,9 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
     gamma: Annotated[str, typer.Option(help="SVM gamma: scale, auto or a number")] = "scale",
     json_out: JsonOption = False,
 ) -> None:
-    """Classification study + retrieval metrics on a labelled folder or an existing index.
+    """Classification study and retrieval metrics on a labelled folder or an existing index.
 
-    FOLDER is indexed into --db (default OUT/index.db); with only --db, its stored embeddings are
-    reused and nothing is embedded again. Writes report.json, report.md, plots and the classifier.
+    FOLDER is indexed into --db (default OUT/index.db); --db alone reuses its stored embeddings.
     """
     from pixseek.evaluation.classifiers import parse_gamma
     from pixseek.evaluation.persistence import save_classifier
