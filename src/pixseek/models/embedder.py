@@ -159,6 +159,11 @@ class OnnxEmbedder:
             raise TypeError("embed_texts() takes a sequence of strings, not one string")
         session, tokenizer = self._text
         ids, mask = tokenizer.encode(texts)
+        if session.dynamic_axis(text.input_ids_name, 1) and len(ids):
+            # Padding after the last real token cannot change a causal text tower's output: drop it
+            # (a short query then costs a fraction of the full 77-token context).
+            width = max(int(mask.sum(axis=1).max()), 1)
+            ids, mask = ids[:, :width], mask[:, :width]
         step = session.fixed_batch(text.input_ids_name) or self.batch_size
         parts = []
         for start in range(0, len(ids), step):

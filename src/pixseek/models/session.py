@@ -65,6 +65,13 @@ class OnnxSession:
         first = self.inputs[input_name].shape[0] if self.inputs[input_name].shape else None
         return first if isinstance(first, int) and first > 0 else None
 
+    def dynamic_axis(self, input_name: str, axis: int) -> bool:
+        """Whether the graph accepts any length along `axis` of an input (a symbolic or unknown dim)."""
+        shape = self.inputs[input_name].shape
+        if not shape or axis >= len(shape):
+            return False
+        return not (isinstance(shape[axis], int) and shape[axis] > 0)
+
     def run(self, output: str, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
         """Run the graph for one output, casting each feed to the dtype the graph declares."""
         cast = {}
