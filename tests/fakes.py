@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from pixseek.errors import ImageReadError, TextNotSupportedError
+from pixseek.errors import TextNotSupportedError
+from pixseek.models.imageio import read_image
+from pixseek.settings import DEFAULT_MAX_IMAGE_PIXELS
 from pixseek.types import ImageInput, LoadedImage
 
 _SIDE = 8
@@ -17,16 +21,14 @@ _SIDE = 8
 
 @dataclass(frozen=True)
 class FakeLoader:
-    """Picklable loader: decode with PIL, shrink to 8x8 RGB."""
+    """Picklable loader: pixseek's real, safe decoder, then a shrink to 8x8 RGB."""
 
-    def __call__(self, path: Path) -> LoadedImage:
-        try:
-            with Image.open(path) as im:
-                im.load()
-                rgb = im.convert("RGB")
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise ImageReadError(path, f"cannot decode: {exc}") from exc
-        return _to_loaded(rgb)
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+
+    def __call__(self, path: Path | BinaryIO) -> LoadedImage:
+        decoded = read_image(path, max_pixels=self.max_pixels)
+        loaded = _to_loaded(decoded.image)
+        return LoadedImage(pixels=loaded.pixels, width=decoded.width, height=decoded.height)
 
 
 def _to_loaded(rgb: Image.Image) -> LoadedImage:
@@ -41,7 +43,15 @@ class FakeEmbedder:
     Text is embedded by hashing words into the same space, so text search is testable too.
     """
 
-    def __init__(self, dim: int = 32, *, name: str = "fake", has_text: bool = True) -> None:
+    def __init__(
+        self,
+        dim: int = 32,
+        *,
+        name: str = "fake",
+        has_text: bool = True,
+        max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    ) -> None:
+        self._max_pixels = max_pixels
         rng = np.random.default_rng(0)
         self._proj = rng.standard_normal((3 * _SIDE * _SIDE, dim)).astype(np.float32)
         self._dim = dim
@@ -66,7 +76,7 @@ class FakeEmbedder:
         return self._has_text
 
     def image_loader(self) -> FakeLoader:
-        return FakeLoader()
+        return FakeLoader(self._max_pixels)
 
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         self.pixel_calls += len(pixels)
@@ -79,11 +89,9 @@ class FakeEmbedder:
             if isinstance(item, Image.Image):
                 loaded.append(_to_loaded(item.convert("RGB")).pixels)
             elif isinstance(item, bytes):
-                import io
-
-                loaded.append(FakeLoader()(io.BytesIO(item)).pixels)  # type: ignore[arg-type]
+                loaded.append(self.image_loader()(io.BytesIO(item)).pixels)
             else:
-                loaded.append(FakeLoader()(Path(item)).pixels)
+                loaded.append(self.image_loader()(Path(item)).pixels)
         if not loaded:
             return np.zeros((0, self._dim), np.float32)
         return self.embed_pixels(np.stack(loaded))

@@ -107,7 +107,7 @@ def test_unreadable_files_are_reported_and_retried(tmp_path: Path, tree: Path) -
     assert report.added == 5
     failed = {Path(f["path"]).name: f["error"] for f in report.failed}
     assert set(failed) == {"broken.png", "empty.jpg"}
-    assert all("cannot decode" in e for e in failed.values())
+    assert "not an image" in failed["broken.png"] and "empty" in failed["empty.jpg"]
     write_image(tree / "broken.png", 7)  # fixed by the user
     again = index.add(tree, workers=0)
     assert again.added == 1 and [Path(f["path"]).name for f in again.failed] == ["empty.jpg"]

@@ -1,0 +1,45 @@
+"""What routes need, as typed dependencies: the app's state is built once in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from pixseek.errors import QueryError
+from pixseek.services import ImageRecord, Index
+from pixseek.settings import Settings
+from pixseek.web.batching import EmbedBatcher, ModelRunner
+from pixseek.web.errors import NotInIndexError
+from pixseek.web.metrics import Metrics
+from pixseek.web.thumbnails import ThumbnailCache
+
+
+@dataclass
+class AppState:
+    """Everything loaded once per app: settings, index (with its model), batcher, caches, metrics."""
+
+    settings: Settings
+    index: Index
+    runner: ModelRunner
+    batcher: EmbedBatcher
+    thumbnails: ThumbnailCache
+    metrics: Metrics
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.pixseek
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def find_record(index: Index, id_or_path: str) -> ImageRecord:
+    """An indexed image by id or indexed path; NotInIndexError (404) for anything else."""
+    if "\x00" in id_or_path:
+        raise NotInIndexError("not in the index")
+    try:
+        return index.get(id_or_path)
+    except QueryError:
+        raise NotInIndexError(f"{id_or_path!r} is not in the index") from None

@@ -1,0 +1,1 @@
+"""One router per resource: pages (HTML), search (JSON), images (files, thumbnails), ops."""

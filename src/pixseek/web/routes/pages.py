@@ -1,0 +1,30 @@
+"""The search page: server-rendered shell, plain JS does the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from pixseek.web.deps import State
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
+
+
+@router.get("/", response_class=HTMLResponse)
+def index_page(request: Request, state: State) -> HTMLResponse:
+    info = state.index.info()
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "model": info.model,
+            "images": info.images,
+            "labels": state.index.labels(),
+            "has_text": state.index.embedder.has_text,
+            "max_k": min(state.settings.max_k, 200),
+        },
+    )

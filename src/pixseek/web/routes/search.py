@@ -1,0 +1,112 @@
+"""POST /search: by uploaded image, text, or an indexed id, with k and filters as query or form fields."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from pixseek.errors import ImageTooLargeError, QueryError
+from pixseek.services import SearchFilter
+from pixseek.web.deps import AppState, State, find_record
+from pixseek.web.schemas import ERROR_RESPONSES, SearchResponse, SearchResult
+
+router = APIRouter(tags=["search"])
+
+_FILTER_DOC = {
+    "label": "Only images whose first folder level is this label",
+    "folder": "Only images under this folder (relative path prefix)",
+    "path_glob": "Only images whose relative path matches this glob, e.g. *.png",
+}
+
+
+@router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
+async def search(
+    *,
+    state: State,
+    image: Annotated[UploadFile | None, File(description="An image to search by")] = None,
+    text: Annotated[str | None, Form(description="Text to search by (CLIP models only)")] = None,
+    like: Annotated[str | None, Form(description="An indexed id or path: more like this")] = None,
+    k_form: Annotated[int | None, Form(alias="k", description="How many results")] = None,
+    label_form: Annotated[str | None, Form(alias="label", description=_FILTER_DOC["label"])] = None,
+    folder_form: Annotated[str | None, Form(alias="folder", description=_FILTER_DOC["folder"])] = None,
+    glob_form: Annotated[str | None, Form(alias="path_glob", description=_FILTER_DOC["path_glob"])] = None,
+    k: Annotated[int | None, Query(description="How many results (default 5)")] = None,
+    label: Annotated[str | None, Query(description=_FILTER_DOC["label"])] = None,
+    folder: Annotated[str | None, Query(description=_FILTER_DOC["folder"])] = None,
+    path_glob: Annotated[str | None, Query(description=_FILTER_DOC["path_glob"])] = None,
+) -> SearchResponse:
+    """Top-k most similar indexed images. Give any of `image`, `text` and `like`; several are combined."""
+    start = time.perf_counter()
+    top_k = k_form if k_form is not None else (k if k is not None else 5)
+    filters = SearchFilter(
+        label=label_form or label or None,
+        folder=folder_form or folder or None,
+        path_glob=glob_form or path_glob or None,
+    )
+    vectors: list[np.ndarray] = []
+    exclude: list[str] = []
+    if image is not None:
+        vectors.append(await _embed_upload(state, image))
+    if text is not None and text.strip():
+        vectors.append(await _embed_text(state, text))
+    if like is not None and like.strip():
+        record = await run_in_threadpool(find_record, state.index, like)
+        vectors.append(await run_in_threadpool(lambda: state.index.query_vector(like=record.id)))
+        exclude.append(record.id)
+    if not vectors:
+        raise QueryError("give an image, text or like (an indexed id) to search by")
+    query = np.sum(vectors, axis=0)
+    query = query / max(float(np.linalg.norm(query)), 1e-12)
+
+    t0 = time.perf_counter()
+    hits = await run_in_threadpool(
+        lambda: state.index.search_vectors(query[None, :], k=top_k, filters=filters, exclude_ids=exclude)[0]
+    )
+    state.metrics.search_seconds.observe(time.perf_counter() - t0)
+    results = [
+        SearchResult(
+            id=h.id,
+            path=h.path,
+            score=round(float(h.score), 6),
+            label=h.label,
+            image_url=f"/image/{h.id}",
+            thumbnail_url=f"/thumbnail/{h.id}",
+        )
+        for h in hits
+    ]
+    return SearchResponse(
+        results=results,
+        model=state.index.embedder.name,
+        took_ms=round(1000 * (time.perf_counter() - start), 2),
+    )
+
+
+async def _embed_upload(state: AppState, upload: UploadFile) -> np.ndarray:
+    limit = state.settings.max_upload_bytes
+    data = await upload.read(limit + 1)
+    if not data:
+        raise QueryError("the uploaded image is empty")
+    if len(data) > limit:
+        raise _too_large(limit)
+    t0 = time.perf_counter()
+    loader = state.index.embedder.image_loader()
+    loaded = await run_in_threadpool(loader, io.BytesIO(data))
+    vector = await state.batcher.embed(loaded.pixels)
+    state.metrics.embed_seconds.labels("image").observe(time.perf_counter() - t0)
+    return vector
+
+
+async def _embed_text(state: AppState, text: str) -> np.ndarray:
+    t0 = time.perf_counter()
+    vector = (await state.runner.run(state.index.embedder.embed_texts, [text]))[0]
+    state.metrics.embed_seconds.labels("text").observe(time.perf_counter() - t0)
+    return vector
+
+
+def _too_large(limit: int) -> ImageTooLargeError:
+    return ImageTooLargeError("upload", f"upload over the {limit // (1024 * 1024)} MB limit")
