@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pixseek.errors import PixseekError
 from pixseek.settings import Settings
@@ -43,7 +44,7 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except PixseekError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -21,7 +21,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 
 def _say(message: str) -> None:
-    err_console.print(f"[dim]{message}[/]", highlight=False)
+    err_console.print(message, style="dim", highlight=False, markup=False)
 
 
 def _skipped_by_extension(folder: Path) -> dict[str, int]:
@@ -104,7 +104,7 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
         f"test images ({report['n_classes']} classes); mAP@10 {report['retrieval']['map_at_10']:.4f}",
         highlight=False,
     )
-    console.print(f"wrote {md_path}, {json_path} and {len(plots)} plots", highlight=False)
+    console.print(f"wrote {md_path}, {json_path} and {len(plots)} plots", highlight=False, markup=False)
 
 
 @app.command("classify")

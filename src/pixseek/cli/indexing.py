@@ -85,7 +85,7 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
     if json_out:
         print_json(report.to_dict())
         return
-    console.print(report.summary(), highlight=False)
+    console.print(report.summary(), highlight=False, markup=False)
     for failure in report.failed:
         err_console.print(f"failed: {failure['path']}: {failure['error']}", highlight=False, markup=False)
 
@@ -169,4 +169,5 @@ def info_command(db: DbOption = None, json_out: JsonOption = False) -> None:
         f"{settings.db}: {info.images} images, model {info.model} ({info.dim}-d), "
         f"{info.bytes_on_disk / 1e6:.1f} MB on disk, last indexed {info.last_indexed or 'never'}",
         highlight=False,
+        markup=False,
     )

@@ -71,8 +71,8 @@ def export_command(  # noqa: PLR0917 - Typer maps parameters to options
                 with _needs_extra("torch"):
                     from pixseek.models.export.clip import export_clip
                 export_clip(source, tmp, name=model_name, int8=int8)
-    err_console.print(f"exported {model_name} to {target}", highlight=False)
-    console.print(str(target), highlight=False)
+    err_console.print(f"exported {model_name} to {target}", highlight=False, markup=False)
+    console.print(str(target), highlight=False, markup=False)
 
 
 @bench_app.command("embed")

@@ -1,0 +1,25 @@
+"""Shared CLI behaviour: errors become one clear line (brackets intact), never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pixseek.cli import app
+
+
+def test_error_text_with_brackets_is_printed_verbatim(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["index", str(tmp_path / "no such [folder]"), "--db", str(tmp_path / "db")]
+    )
+    assert result.exit_code == 1
+    assert "no such [folder]" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_python_dash_m_and_console_script_share_one_app() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("index", "search", "info", "serve", "eval", "classify", "model", "bench"):
+        assert command in result.output
