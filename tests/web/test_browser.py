@@ -72,7 +72,9 @@ def test_upload_text_and_click(page, photo_root: Path, tmp_path: Path) -> None:
     first = page.locator(".card").first
     assert first.locator(".path").inner_text() == "food/apple.png"
     assert float(first.locator(".score").inner_text()) == pytest.approx(1.0, abs=1e-3)
-    assert page.locator(".card img").first.evaluate("img => img.complete && img.naturalWidth > 0")
+    page.wait_for_function(  # the thumbnail really loads (served from the index, decoded by the browser)
+        "() => { const i = document.querySelector('.card img'); return i.complete && i.naturalWidth > 0; }"
+    )
 
     page.fill("#text", "a tree in the park")
     page.click("#go")
