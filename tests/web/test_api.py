@@ -109,3 +109,8 @@ def test_index_changes_are_picked_up_without_restart(
     assert client.get("/health").json()["images"] == 7
     r = client.post("/search", files={"image": ("q.png", (photo_root / "plants/flower.png").read_bytes())})
     assert r.json()["results"][0]["path"] == "plants/flower.png"
+
+
+def test_a_form_with_no_file_chosen_still_searches_by_text(client: TestClient) -> None:
+    r = client.post("/search", files={"image": ("", b"")}, data={"text": "cat", "k": 2})
+    assert r.status_code == 200 and len(r.json()["results"]) == 2

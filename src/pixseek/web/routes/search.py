@@ -50,7 +50,7 @@ async def search(
     )
     vectors: list[np.ndarray] = []
     exclude: list[str] = []
-    if image is not None:
+    if image is not None and image.filename:  # a plain HTML form sends a nameless empty part for "no file"
         vectors.append(await _embed_upload(state, image))
     if text is not None and text.strip():
         vectors.append(await _embed_text(state, text))
