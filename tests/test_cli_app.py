@@ -23,3 +23,12 @@ def test_python_dash_m_and_console_script_share_one_app() -> None:
     assert result.exit_code == 0
     for command in ("index", "search", "info", "serve", "eval", "classify", "model", "bench"):
         assert command in result.output
+
+
+def test_indexing_a_file_says_it_is_a_file(tmp_path: Path) -> None:
+    image = tmp_path / "one.png"
+    image.write_bytes(b"not really")
+    result = CliRunner().invoke(app, ["index", str(image), "--db", str(tmp_path / "db")])
+    assert result.exit_code == 1
+    assert "a file, not a folder" in result.output
+    assert not (tmp_path / "db").exists()  # nothing written

@@ -131,7 +131,8 @@ class Index:
         """
         folder = Path(folder)
         if not folder.is_dir():
-            raise FolderNotFoundError(f"cannot index {folder}: no such folder")
+            what = "a file, not a folder" if folder.exists() else "no such folder"
+            raise FolderNotFoundError(f"cannot index {folder}: {what}")
         check_new_db_path(self.db)
         embedder = self.embedder  # loads the model and checks it against the index, writing nothing
         s = self.settings

@@ -26,8 +26,9 @@ bench_app = typer.Typer(help="Benchmarks anyone can rerun.", no_args_is_help=Tru
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: messages and paths are never broken mid-line (they may be copied or parsed).
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 # Each module adds its commands to `app`, `model_app` or `bench_app` on import.
 _COMMAND_MODULES = ("models", "indexing", "web", "evaluation")

@@ -73,7 +73,9 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
             _EtaColumn(),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=err_console, transient=True) as bar:
+        with Progress(
+            *columns, console=err_console, transient=True, disable=not err_console.is_terminal
+        ) as bar:
             task = bar.add_task("embedding", total=None)
 
             def progress(done: int, total: int) -> None:
@@ -116,7 +118,9 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
     k: Annotated[int, typer.Option("-k", "--k", help="How many results")] = 5,
     label: Annotated[str | None, typer.Option(help="Only this label (first folder level)")] = None,
     folder: Annotated[str | None, typer.Option(help="Only under this relative folder")] = None,
-    glob: Annotated[str | None, typer.Option(help="Only relative paths matching this glob")] = None,
+    glob: Annotated[
+        str | None, typer.Option("--glob", "--path-glob", help="Only relative paths matching this glob")
+    ] = None,
     ann: Annotated[bool | None, typer.Option("--ann/--exact", help="Force FAISS ANN or exact search")] = None,
     db: DbOption = None,
     model: ModelOption = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +38,9 @@ def export_module(
     for name in sequence_inputs:
         axes[name][1] = SEQUENCE_AXIS
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode():
+    # The TorchScript exporter warns about constant folding it skips: noise to a user, not a problem.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         torch.onnx.export(
             module.eval(),
             example_inputs,
