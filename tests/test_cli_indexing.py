@@ -89,6 +89,15 @@ def test_search_lines_and_json(indexed: tuple[Path, Path]) -> None:
     assert len(json.loads(result.stdout)["results"]) == 2
 
 
+def test_search_with_no_match_says_so(indexed: tuple[Path, Path]) -> None:
+    _, db = indexed
+    result = runner.invoke(app, ["search", "--text", "cat", "--db", str(db), "--label", "birds"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and "no results" in result.stderr
+    as_json = runner.invoke(app, ["search", "--text", "cat", "--db", str(db), "--label", "birds", "--json"])
+    assert json.loads(as_json.stdout) == {"results": []}
+
+
 def test_info(indexed: tuple[Path, Path]) -> None:
     _, db = indexed
     result = runner.invoke(app, ["info", "--db", str(db), "--json"])

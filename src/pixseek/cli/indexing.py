@@ -154,6 +154,8 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
         ]
         print_json({"results": results})
         return
+    if not hits:
+        err_console.print("no results: the index is empty or no image matches the filters", markup=False)
     for h in hits:
         typer.echo(f"{h.score:.4f}  {Path(h.root or '') / h.path}")
 
