@@ -140,6 +140,15 @@ def test_info_labels_arrays_get(index: Index) -> None:
     assert index.get(rec.id) == rec
 
 
+def test_arrays_of_one_root(index: Index, tmp_path: Path) -> None:
+    make_tree(tmp_path / "more", ["birds/1.png", "birds/2.png"])
+    index.add(tmp_path / "more", workers=0)
+    assert len(index.arrays().ids) == len(PATHS) + 2
+    mine = index.arrays(root=tmp_path / "more")
+    assert sorted(mine.paths) == ["birds/1.png", "birds/2.png"] and mine.vectors.shape == (2, 32)
+    assert len(index.arrays(root=tmp_path / "imgs").ids) == len(PATHS)
+
+
 def test_refresh_picks_up_another_writer(index: Index, tmp_path: Path) -> None:
     assert index.refresh() is True  # the first call loads the matrix
     assert index.refresh() is False  # nothing changed since

@@ -209,9 +209,16 @@ class Index:
     def labels(self) -> list[str]:
         return sorted({label for label in self._matrix().labels if label is not None})
 
-    def arrays(self) -> IndexArrays:
+    def arrays(self, *, root: Path | None = None) -> IndexArrays:
+        """All rows, or only those indexed from `root` (an index may hold several folders)."""
         m = self._matrix()
-        return IndexArrays(list(m.ids), list(m.paths), list(m.labels), m.vectors)
+        if root is None:
+            return IndexArrays(list(m.ids), list(m.paths), list(m.labels), m.vectors)
+        wanted = str(Path(root).resolve())
+        rows = [i for i, r in enumerate(m.roots) if r == wanted]
+        return IndexArrays(
+            [m.ids[i] for i in rows], [m.paths[i] for i in rows], [m.labels[i] for i in rows], m.vectors[rows]
+        )
 
     def get(self, id_or_path: str) -> ImageRecord:
         """A row by id, by path relative to its root, or by absolute path."""

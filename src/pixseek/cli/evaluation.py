@@ -82,7 +82,7 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
         settings = make_settings(db=db_path, model=model)
         with Index(db_path, model=model, settings=settings) as index:
             extra = {"db": str(db_path)} | (_index_folder(index, folder) if folder is not None else {})
-            arrays = index.arrays()
+            arrays = index.arrays(root=folder)  # only FOLDER's images, even in a shared --db
             embedder = index.embedder
         data = labelled_set(
             arrays.vectors, arrays.labels, arrays.paths, min_per_class=max(MIN_PER_CLASS, folds or 0)
