@@ -258,6 +258,8 @@ class Index:
         if texts:
             if not all(isinstance(v, str) for v, _ in texts):
                 raise QueryError("text terms must be strings")
+            if not all(v.strip() for v, _ in texts):
+                raise QueryError("a text query is empty: give some words to search for")
             vecs = self.embedder.embed_texts([v for v, _ in texts])
             out += [(vec, w) for vec, (_, w) in zip(vecs, texts, strict=True)]
         out += [(m.vectors[m.row(value)], w) for value, w in likes]
