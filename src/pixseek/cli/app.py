@@ -60,11 +60,7 @@ def print_json(data: Any) -> None:
 def register_commands() -> None:
     """Import every command module so its commands attach to the apps above."""
     for name in _COMMAND_MODULES:
-        try:
-            importlib.import_module(f"pixseek.cli.{name}")
-        except ModuleNotFoundError as exc:  # TODO(lead): drop once every module exists
-            if exc.name != f"pixseek.cli.{name}":
-                raise
+        importlib.import_module(f"pixseek.cli.{name}")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from pixseek.errors import ImageTooLargeError, QueryError
+from pixseek.search import combine_terms
 from pixseek.services import SearchFilter
 from pixseek.web.deps import AppState, State, find_record
 from pixseek.web.schemas import ERROR_RESPONSES, SearchResponse, SearchResult
@@ -60,8 +61,7 @@ async def search(
         exclude.append(record.id)
     if not vectors:
         raise QueryError("give an image, text or like (an indexed id) to search by")
-    query = np.sum(vectors, axis=0)
-    query = query / max(float(np.linalg.norm(query)), 1e-12)
+    query = combine_terms([(v, 1.0) for v in vectors]).astype(np.float32)
 
     t0 = time.perf_counter()
     hits = await run_in_threadpool(
