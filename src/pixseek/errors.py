@@ -50,12 +50,27 @@ class SchemaVersionError(CatalogError):
     """A catalog was written by an incompatible pixseek version."""
 
 
+class StorageError(CatalogError):
+    """The catalog's storage refused a read or write: disk full, read-only, permission denied."""
+
+
 class IndexBusyError(CatalogError):
     """Another process holds the index's write lock."""
 
 
 class QueryError(PixseekError):
     """A search request is malformed (no terms, unknown id, bad k, ...)."""
+
+
+class AmbiguousPathError(QueryError):
+    """A relative path that names files under several indexed roots; `matches` lists their full paths."""
+
+    def __init__(self, path: str, matches: list[str]) -> None:
+        self.matches = matches
+        super().__init__(
+            f"{path!r} matches {len(matches)} indexed images under different roots; "
+            f"give the full path or the id: {', '.join(matches)}"
+        )
 
 
 class EvaluationError(PixseekError):

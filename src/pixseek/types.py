@@ -34,7 +34,12 @@ class SearchHit:
     path: str  # relative to its root
     score: float
     label: str | None = None
-    root: str | None = None
+    root: str | None = None  # the indexed folder (or prefix) the image came from
+
+    @property
+    def full_path(self) -> str:
+        """The image's own location: root joined with the relative path."""
+        return str(Path(self.root) / self.path) if self.root else self.path
 
 
 @runtime_checkable

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import os
+import re
+import shutil
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 # Lance logs routine events ("No existing dataset ... will be created") as warnings on stderr;
 # keep only errors unless the user asked for more. Must be set before lancedb loads its Rust core.
@@ -27,9 +33,11 @@ from pixseek.catalog.schema import (
     migrate,
     needs_migration,
 )
-from pixseek.errors import CatalogError, SchemaVersionError
+from pixseek.errors import CatalogError, SchemaVersionError, StorageError
 
+T = TypeVar("T")
 _IN_CHUNK = 500  # ids per `IN (...)` filter
+_META_STAGING = "meta-staging"  # the metadata table while a new catalog is being created
 
 
 @dataclass(frozen=True)
@@ -54,13 +62,46 @@ def check_new_db_path(path: Path) -> None:
     """Refuse to create a catalog inside a folder that already holds something else (e.g. photos)."""
     check_db_path(path)
     if path.is_dir() and not Catalog.exists(path):
-        ours = {LOCK_NAME, f"{IMAGES_TABLE}.lance"}  # what a crash during creation may leave behind
+        ours = {LOCK_NAME, f"{IMAGES_TABLE}.lance", f"{_META_STAGING}.lance"}  # a crash during creation
         foreign = sorted(p.name for p in path.iterdir() if p.name not in ours)
         if foreign:
             raise CatalogError(
                 f"--db {path} is a folder with other files in it ({', '.join(foreign[:3])}...), not a "
                 "pixseek index; choose a new or empty folder"
             )
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+@contextlib.contextmanager
+def storage_errors(path: Path) -> Iterator[None]:
+    """Disk full, read-only and permission errors -> StorageError naming the catalog and the cause.
+
+    Lance reports them as RuntimeError/OSError text ending in "(os error N)"; anything else passes through.
+    """
+    try:
+        yield
+    except StorageError:
+        raise
+    except (OSError, RuntimeError, ValueError) as exc:
+        errno = exc.errno if isinstance(exc, OSError) else None
+        found = _OS_ERROR.search(str(exc))
+        errno = errno or (int(found.group(1)) if found else None)
+        if errno is None:
+            raise
+        raise StorageError(f"cannot write the index at {path}: {os.strerror(errno)}") from exc
+
+
+def _writes(method: Callable[..., T]) -> Callable[..., T]:
+    """A Catalog write method whose storage errors become StorageError."""
+
+    @functools.wraps(method)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> T:
+        with storage_errors(self.path):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _quote(value: str) -> str:
@@ -117,17 +158,24 @@ class Catalog:
     def create(cls, path: str | Path, meta: IndexMeta) -> Catalog:
         path = Path(path)
         check_db_path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        conn = lancedb.connect(path)
-        conn.create_table(IMAGES_TABLE, schema=image_schema(meta.dim), mode="overwrite")
-        conn.create_table(META_TABLE, meta.to_table(), mode="overwrite")  # last: marks the catalog complete
-        return cls(path, conn, meta)
+        with storage_errors(path):
+            path.mkdir(parents=True, exist_ok=True)
+            conn = lancedb.connect(path)
+            conn.create_table(IMAGES_TABLE, schema=image_schema(meta.dim), mode="overwrite")
+            # The metadata table marks the catalog complete, so readers must never see it half-written:
+            # build it under another name, then rename its folder into place (atomic on one filesystem).
+            staging = path / f"{_META_STAGING}.lance"
+            shutil.rmtree(staging, ignore_errors=True)  # left by a run killed at this very step
+            conn.create_table(_META_STAGING, meta.to_table())
+            staging.rename(path / f"{META_TABLE}.lance")
+        return cls(path, lancedb.connect(path), meta)
 
     # -- metadata --------------------------------------------------------------------------------
     @property
     def meta(self) -> IndexMeta:
         return self._meta
 
+    @_writes
     def set_meta(self, meta: IndexMeta) -> None:
         self._conn.open_table(META_TABLE).add(meta.to_table(), mode="overwrite")
         self._meta = meta
@@ -142,7 +190,13 @@ class Catalog:
         return int(self._images.count_rows())
 
     def bytes_on_disk(self) -> int:
-        return sum((Path(d) / f).stat().st_size for d, _, files in os.walk(self.path) for f in files)
+        """Size of the folder; files that a concurrent compaction removes mid-walk count as gone."""
+        total = 0
+        for folder, _, files in os.walk(self.path):
+            for name in files:
+                with contextlib.suppress(FileNotFoundError):
+                    total += (Path(folder) / name).stat().st_size
+        return total
 
     # -- reads -----------------------------------------------------------------------------------
     def records(self, *, root: str | None = None) -> list[ImageRecord]:
@@ -152,6 +206,12 @@ class Catalog:
         if root is not None:
             query = query.where(f"root = {_quote(root)}")
         return [ImageRecord(**row) for row in query.to_arrow().select(RECORD_COLUMNS).to_pylist()]
+
+    def holds_root(self, root: str) -> bool:
+        """Whether any row was indexed from `root` (an absolute folder or prefix)."""
+        self._images.checkout_latest()
+        query = self._images.search().where(f"root = {_quote(root)}").select(["id"]).limit(1)
+        return query.to_arrow().num_rows > 0
 
     def record(self, row_id: str) -> ImageRecord | None:
         self._images.checkout_latest()
@@ -190,11 +250,13 @@ class Catalog:
         )
 
     # -- writes (callers hold the write lock) ----------------------------------------------------
+    @_writes
     def append(self, rows: pa.Table) -> None:
         """Insert rows with new ids: one atomic commit."""
         if rows.num_rows:
             self._images.add(rows)
 
+    @_writes
     def upsert(self, rows: pa.Table) -> None:
         """Replace rows by id (or insert them): one atomic commit."""
         if rows.num_rows:
@@ -205,11 +267,13 @@ class Catalog:
                 .execute(rows)
             )
 
+    @_writes
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
             self._images.delete("id IN (" + ", ".join(_quote(i) for i in chunk) + ")")
 
+    @_writes
     def compact(self, *, images: bool = True) -> None:
         """Merge small fragments and drop old versions so many small runs do not slow reads down.
 

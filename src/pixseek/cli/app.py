@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pixseek.errors import PixseekError
+from pixseek.errors import AmbiguousPathError, PixseekError
 from pixseek.settings import Settings
 
 app = typer.Typer(
@@ -39,17 +41,43 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done; 1 error (one line on stderr, or JSON on stdout with --json); 2 bad command line; "
+    "3 some files failed (index --strict); 130 interrupted."
+)
+EXIT_ERROR, EXIT_FILES_FAILED, EXIT_INTERRUPTED = 1, 3, 130
+_DEBUG_ENV = "PIXSEEK_DEBUG"
+
+
+def _os_error_message(exc: OSError) -> str:
+    """'PATH: cause' for a disk full, read-only folder, permission error and the like."""
+    cause = exc.strerror or str(exc)
+    return f"{exc.filename}: {cause}" if exc.filename else cause
+
+
 @contextmanager
-def handle_errors() -> Iterator[None]:
-    """Turn pixseek's typed errors into a one-line message and exit code 1; no tracebacks."""
+def handle_errors(*, json_out: bool = False) -> Iterator[None]:
+    """Turn errors into one line on stderr (or `{"error", "detail"}` on stdout with --json) and exit 1.
+
+    No tracebacks, unless --debug (or PIXSEEK_DEBUG=1) asks for them.
+    """
     try:
         yield
-    except PixseekError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
-        raise typer.Exit(1) from None
+    except (PixseekError, OSError) as exc:
+        if os.environ.get(_DEBUG_ENV):
+            raise
+        message = _os_error_message(exc) if isinstance(exc, OSError) else str(exc)
+        detail = {"type": type(exc).__name__} | (
+            {"matches": exc.matches} if isinstance(exc, AmbiguousPathError) else {}
+        )
+        if json_out:
+            print_json({"error": message, "detail": detail})
+        else:
+            err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def print_json(data: Any) -> None:
@@ -63,6 +91,26 @@ def register_commands() -> None:
         importlib.import_module(f"pixseek.cli.{name}")
 
 
+@app.callback(epilog=EXIT_CODES_HELP)
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback with errors (or PIXSEEK_DEBUG=1)"),
+) -> None:
+    """Content-based image search with CLIP: index folders, search by image or text, evaluate."""
+    if debug:
+        os.environ[_DEBUG_ENV] = "1"  # read by handle_errors, in this process only
+
+
+def show_library_messages() -> None:
+    """Library code logs what takes a while (a model made on first use); show those lines on stderr."""
+    logger = logging.getLogger("pixseek")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("pixseek: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main() -> None:
     """Console-script entry point."""
+    show_library_messages()
     app()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pixseek.cli.app import app, bench_app, console, err_console, handle_errors, make_settings, print_json
-from pixseek.errors import EvaluationError, QueryError
+from pixseek.errors import EvaluationError, ModelNotFoundError, QueryError
 
 if TYPE_CHECKING:
     from pixseek.services import Index
@@ -46,10 +46,28 @@ def _index_folder(index: Index, folder: Path) -> dict[str, Any]:
     return {"indexing": indexed.to_dict(), "skipped_files": _skipped_by_extension(folder)}
 
 
+def _default_db(folder: Path | None, out: Path) -> Path:
+    """./pixseek.db when it already holds FOLDER (the quick start's index: reuse its model and vectors),
+    else a new index inside the report folder, so eval never adds a folder to the user's main index."""
+    from pixseek.catalog import Catalog
+
+    main = make_settings().db
+    holds = folder is not None and folder.is_dir() and Catalog.exists(main)
+    if holds and Catalog.open(main).holds_root(str(folder.resolve())):
+        return main
+    return out / "index.db"
+
+
 @app.command("eval")
 def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
     folder: Annotated[Path | None, typer.Argument(help="Labelled folder: root/<class>/image")] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="Index to reuse (or to create from FOLDER)")] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            help="Index to reuse or add FOLDER to [default: ./pixseek.db if it holds FOLDER, else OUT/index.db]",  # noqa: E501
+        ),
+    ] = None,
     model: ModelOption = None,
     out: Annotated[Path, typer.Option("--out", help="Report folder")] = Path("pixseek-report"),
     seed: Annotated[int, typer.Option(help="Seed for the split, folds and classifiers")] = 42,
@@ -59,7 +77,8 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
 ) -> None:
     """Classification study and retrieval metrics on a labelled folder or an existing index.
 
-    FOLDER is indexed into --db (default OUT/index.db); --db alone reuses its stored embeddings.
+    FOLDER is indexed incrementally into --db, with that index's own model; without --db, ./pixseek.db is
+    used when it already holds FOLDER, else a new OUT/index.db. --db alone reuses its stored embeddings.
     """
     from pixseek.evaluation.classifiers import parse_gamma
     from pixseek.evaluation.persistence import save_classifier
@@ -69,7 +88,7 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
     from pixseek.evaluation.study import StudyOptions, run_study
     from pixseek.services import Index
 
-    with handle_errors():
+    with handle_errors(json_out=json_out):
         try:
             gamma_value = parse_gamma(gamma)
         except ValueError as exc:
@@ -78,12 +97,18 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
             raise EvaluationError("give a labelled FOLDER to index, or --db with an existing index")
         if folder is None and db is not None and not db.exists():
             raise EvaluationError(f"no index at {db}; give a FOLDER to index into it")
-        db_path = db or out / "index.db"
+        db_path = db or _default_db(folder, out)
         settings = make_settings(db=db_path, model=model)
         with Index(db_path, model=model, settings=settings) as index:
-            extra = {"db": str(db_path)} | (_index_folder(index, folder) if folder is not None else {})
+            try:
+                extra = {"db": str(db_path)} | (_index_folder(index, folder) if folder is not None else {})
+                embedder = index.embedder
+            except ModelNotFoundError as exc:
+                raise ModelNotFoundError(
+                    f"{exc}\nor evaluate embeddings already made: --db INDEX (an index that holds {folder}), "
+                    "or choose a model with --model (e.g. --model efficientnet-lite0, fully offline)"
+                ) from None
             arrays = index.arrays(root=folder)  # only FOLDER's images, even in a shared --db
-            embedder = index.embedder
         data = labelled_set(
             arrays.vectors, arrays.labels, arrays.paths, min_per_class=max(MIN_PER_CLASS, folds or 0)
         )
@@ -119,7 +144,7 @@ def classify_command(
     from pixseek.evaluation.persistence import load_classifier, read_meta
     from pixseek.models.registry import load_embedder
 
-    with handle_errors():
+    with handle_errors(json_out=json_out):
         if not image.is_file():
             raise QueryError(f"{image}: no such file")
         meta = read_meta(report)
@@ -155,7 +180,7 @@ def bench_run_command(  # noqa: PLR0917 - Typer maps parameters to options
     from pixseek.evaluation.profile import render_profile_markdown, run_profile
     from pixseek.services import Index
 
-    with handle_errors():
+    with handle_errors(json_out=json_out):
         if not folder.is_dir():
             raise EvaluationError(f"{folder}: no such folder")
         if db is not None and db.exists():

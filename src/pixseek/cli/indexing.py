@@ -17,7 +17,15 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from pixseek.cli.app import app, console, err_console, handle_errors, make_settings, print_json
+from pixseek.cli.app import (
+    EXIT_FILES_FAILED,
+    app,
+    console,
+    err_console,
+    handle_errors,
+    make_settings,
+    print_json,
+)
 from pixseek.errors import QueryError
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Index folder [default: ./pixseek.db]")]
@@ -57,12 +65,18 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
     hidden: Annotated[bool, typer.Option("--hidden", help="Also index hidden folders and files")] = False,
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for another run's lock")] = 0.0,
     ray: Annotated[int, typer.Option(min=0, help="Embed on Ray Data with N model replicas")] = 0,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 3 if any file failed to index")] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Add a folder to the index, incrementally: only new or changed files are embedded."""
+    """Add a folder to the index, incrementally: only new or changed files are embedded.
+
+    Files that cannot be read are listed on stderr (and in --json's "failed") and skipped; the run
+    still exits 0 unless --strict. Exit codes: 0 done; 1 error; 2 bad command line; 3 --strict and
+    some files failed; 130 interrupted.
+    """
     from pixseek.services import Index
 
-    with handle_errors():
+    with handle_errors(json_out=json_out):
         settings = make_settings(db=db, model=model, batch_size=batch_size, workers=workers)
         index = Index(settings.db, model=model, settings=settings)
         columns = (
@@ -84,12 +98,24 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
             report = index.add(
                 folder, progress=progress, include_hidden=hidden or None, lock_timeout=wait, ray_actors=ray
             )
+    if report.images_seen == 0:
+        from pixseek.indexing.scan import IMAGE_EXTENSIONS
+
+        kinds = ", ".join(sorted(IMAGE_EXTENSIONS))
+        err_console.print(
+            f"warning: no supported images in {folder} (looked for {kinds}, hidden files skipped unless "
+            "--hidden)",
+            highlight=False,
+            markup=False,
+        )
     if json_out:
         print_json(report.to_dict())
-        return
-    console.print(report.summary(), highlight=False, markup=False)
-    for failure in report.failed:
-        err_console.print(f"failed: {failure['path']}: {failure['error']}", highlight=False, markup=False)
+    else:
+        console.print(report.summary(), highlight=False, markup=False)
+        for failure in report.failed:
+            err_console.print(f"failed: {failure['path']}: {failure['error']}", highlight=False, markup=False)
+    if strict and report.failed:
+        raise typer.Exit(EXIT_FILES_FAILED)
 
 
 def _weighted(term: str) -> tuple[str, float]:
@@ -129,7 +155,7 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
     """Search by example images, text, or an indexed image; weights with TERM^WEIGHT, e.g. beach^2."""
     from pixseek.services import Index, SearchFilter
 
-    with handle_errors():
+    with handle_errors(json_out=json_out):
         settings = make_settings(db=db, model=model)
         index = Index(settings.db, model=model, settings=settings)
         image_terms = _terms([str(p) for p in images] if images else None)
@@ -149,15 +175,14 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
         )
     if json_out:
         results = [
-            {"id": h.id, "path": str(Path(h.root or "") / h.path), "score": h.score, "label": h.label}
-            for h in hits
+            {"id": h.id, "root": h.root, "path": h.path, "score": h.score, "label": h.label} for h in hits
         ]
         print_json({"results": results})
         return
     if not hits:
         err_console.print("no results: the index is empty or no image matches the filters", markup=False)
     for h in hits:
-        typer.echo(f"{h.score:.4f}  {Path(h.root or '') / h.path}")
+        typer.echo(f"{h.score:.4f}  {h.full_path}")
 
 
 @app.command("info")
@@ -165,7 +190,7 @@ def info_command(db: DbOption = None, json_out: JsonOption = False) -> None:
     """What an index holds: image count, model, dimension, size on disk, last run."""
     from pixseek.services import Index
 
-    with handle_errors():
+    with handle_errors(json_out=json_out):
         settings = make_settings(db=db)
         info = Index(settings.db, settings=settings).info()
     if json_out:

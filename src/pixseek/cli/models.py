@@ -32,7 +32,7 @@ def list_command(model_cache: CacheOption = None, json_out: JsonOption = False) 
     """Known models, where each comes from, and whether it is ready in the cache."""
     from pixseek.models.registry import list_models
 
-    with handle_errors():
+    with handle_errors(json_out=json_out):
         rows = list_models(_make_settings(model_cache=model_cache))
     if json_out:
         print_json([{**asdict(row), "path": str(row.path)} for row in rows])
@@ -89,7 +89,7 @@ def bench_embed_command(  # noqa: PLR0917 - Typer maps parameters to options
     """Image tower latency/throughput (fp32, int8) and text latency of one model."""
     from pixseek.models.bench import bench_embed
 
-    with handle_errors():
+    with handle_errors(json_out=json_out):
         settings = _make_settings(model_cache=model_cache, threads=threads)
         folder = _random_vit_b32(settings, model) if random_weights else _resolve(model, settings)
         result = bench_embed(folder, threads=threads, repeats=repeats)

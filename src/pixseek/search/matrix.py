@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek.errors import QueryError
+from pixseek.errors import AmbiguousPathError, QueryError
 from pixseek.search.ann import IvfIndex, load_or_build
 from pixseek.search.exact import ExactIndex
 from pixseek.search.filters import SearchFilter, matching_rows
@@ -33,9 +33,10 @@ class SearchMatrix:
         self.vectors = vectors
         self._exact = ExactIndex(vectors)
         self._ann: IvfIndex | None = None
-        self._by_key: dict[str, int] = {}
+        self._by_key: dict[str, int] = {}  # ids and full paths: unique
+        self._by_relative: dict[str, list[int]] = {}  # one relative path may exist under several roots
         for i, (row_id, root, path) in enumerate(zip(ids, roots, paths, strict=True)):
-            self._by_key.setdefault(path, i)  # relative path: the first root wins if several have it
+            self._by_relative.setdefault(path, []).append(i)
             self._by_key[str(Path(root) / path)] = i
             self._by_key[row_id] = i
 
@@ -43,9 +44,18 @@ class SearchMatrix:
         return len(self.ids)
 
     def row(self, id_or_path: str | Path) -> int:
-        """Row of an id, a path relative to its root, or an absolute (or resolvable) path."""
+        """Row of an id, a path relative to its root, or an absolute (or resolvable) path.
+
+        A relative path held under several roots is an AmbiguousPathError listing them, never a guess.
+        """
         key = str(id_or_path)
         row = self._by_key.get(key)
+        relative = self._by_relative.get(key, []) if row is None else []
+        if len(relative) > 1:
+            matches = [str(Path(self.roots[i]) / self.paths[i]) for i in relative]
+            raise AmbiguousPathError(key, matches)
+        if relative:
+            row = relative[0]
         if row is None and Path(key).exists():
             row = self._by_key.get(str(Path(key).resolve()))
         if row is None:

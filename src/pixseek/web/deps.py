@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from pixseek.errors import QueryError
+from pixseek.errors import AmbiguousPathError, QueryError
 from pixseek.services import ImageRecord, Index
 from pixseek.settings import Settings
 from pixseek.web.batching import EmbedBatcher, ModelRunner
@@ -36,10 +36,13 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 def find_record(index: Index, id_or_path: str) -> ImageRecord:
-    """An indexed image by id or indexed path; NotInIndexError (404) for anything else."""
+    """An indexed image by id or indexed path; NotInIndexError (404) for anything else, and
+    AmbiguousPathError (409) for a relative path held under several roots."""
     if "\x00" in id_or_path:
         raise NotInIndexError("not in the index")
     try:
         return index.get(id_or_path)
+    except AmbiguousPathError:
+        raise  # 409, listing the matches
     except QueryError:
         raise NotInIndexError(f"{id_or_path!r} is not in the index") from None

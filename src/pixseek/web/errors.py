@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from pixseek.errors import (
+    AmbiguousPathError,
     ImageReadError,
     ImageTooLargeError,
     PixseekError,
@@ -24,6 +25,8 @@ class NotInIndexError(QueryError):
 def status_for(exc: PixseekError) -> int:
     if isinstance(exc, NotInIndexError):
         return 404
+    if isinstance(exc, AmbiguousPathError):
+        return 409
     if isinstance(exc, ImageTooLargeError):
         return 413
     if isinstance(exc, ImageReadError):
@@ -41,7 +44,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PixseekError)
     async def _pixseek(_: Request, exc: PixseekError) -> JSONResponse:
         reason = exc.reason if isinstance(exc, ImageReadError) else str(exc)
-        return error_response(status_for(exc), reason)
+        detail = {"matches": exc.matches} if isinstance(exc, AmbiguousPathError) else None
+        return error_response(status_for(exc), reason, detail)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

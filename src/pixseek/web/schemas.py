@@ -6,8 +6,9 @@ from pydantic import BaseModel, Field
 
 
 class SearchResult(BaseModel):
-    id: str
-    path: str = Field(description="Path relative to the indexed root")
+    id: str = Field(description="Unique row id: use it for like=, /image/{id} and /thumbnail/{id}")
+    root: str = Field(description="The indexed folder the image came from (absolute)")
+    path: str = Field(description="Path relative to root")
     score: float = Field(description="Cosine similarity to the query")
     label: str | None = Field(description="First folder level under the root")
     image_url: str

@@ -71,6 +71,7 @@ async def search(
     results = [
         SearchResult(
             id=h.id,
+            root=h.root or "",
             path=h.path,
             score=round(float(h.score), 6),
             label=h.label,
