@@ -13,7 +13,7 @@ from pixseek.errors import CatalogError
 
 
 @app.command("serve")
-def serve_command(
+def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     db: Annotated[Path | None, typer.Option("--db", help="Index folder [default: ./pixseek.db]")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
@@ -21,8 +21,15 @@ def serve_command(
     max_upload_mb: Annotated[
         float | None, typer.Option(min=0.001, help="Largest upload [default: 20]")
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Do not log a line per request (METHOD PATH STATUS MS) on stderr"),
+    ] = False,
 ) -> None:
-    """Serve the search page at / and the JSON API (docs at /docs)."""
+    """Serve the search page at / and the JSON API (docs at /docs).
+
+    Each request is logged as one line on stderr, e.g. `GET /search 200 35.2 ms`, unless --quiet.
+    """
     import uvicorn
 
     from pixseek.services import Index
@@ -38,4 +45,11 @@ def serve_command(
         index = Index(settings.db, model=model, settings=settings)
         _ = index.embedder  # fail here, with a clear message, if the model is missing
     err_console.print(f"pixseek: serving {settings.db} on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(create_app(settings, index=index), host=host, port=port, log_level="warning")
+    web_app = create_app(settings, index=index, request_log=None if quiet else _to_stderr)
+    # access_log=False: the app logs each request itself; uvicorn's line would double it.
+    uvicorn.run(web_app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _to_stderr(line: str) -> None:
+    """One request line, as is (no markup, no wrapping); sys.stderr is looked up per call."""
+    typer.echo(line, err=True)

@@ -1,17 +1,20 @@
-"""The search page: server-rendered shell, plain JS does the rest."""
+"""The search page: server-rendered shell, plain JS does the rest; and its favicon."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from pixseek.web.deps import State
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
+# The icon fastapi-offline ships for /docs; one icon for the page and the docs, and no 404 in every log.
+FAVICON = Path(fastapi_offline.__file__).parent / "static" / "favicon.png"
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -28,3 +31,8 @@ def index_page(request: Request, state: State) -> HTMLResponse:
             "max_k": min(state.settings.max_k, 200),
         },
     )
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    return FileResponse(FAVICON, media_type="image/png")

@@ -3,20 +3,45 @@
 
 const $ = (id) => document.getElementById(id);
 const form = $("search-form"), drop = $("drop"), fileInput = $("file"), preview = $("preview");
-const statusLine = $("status"), results = $("results");
+const dropText = $("drop-text"), textBox = $("text"), statusLine = $("status"), results = $("results");
+const hasText = !textBox.disabled; // the page disables the box when the model has no text tower
+const DROP_TEXT = dropText.innerHTML;
 let chosen = null; // the File to search by, from the picker, a drop or a paste
+let lastQuery = null; // what the results on screen are for: k and label changes rerun it
+let latest = 0; // numbers each search, so a slow answer never replaces a newer one
 
 function setStatus(text, isError = false) {
   statusLine.textContent = text;
   statusLine.classList.toggle("error", isError);
 }
 
+// An error never sits above results that belong to an earlier search.
+function fail(message) {
+  latest += 1; // and an answer still on its way is not shown after it
+  results.replaceChildren();
+  setStatus(message, true);
+}
+
+function clearDrop() {
+  chosen = null;
+  fileInput.value = "";
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  preview.removeAttribute("src");
+  preview.hidden = true;
+  dropText.innerHTML = DROP_TEXT;
+}
+
 function choose(file) {
-  if (!file || !file.type.startsWith("image/")) { setStatus("That is not an image.", true); return; }
+  if (!file || !file.type.startsWith("image/")) {
+    clearDrop();
+    fail("That is not an image.");
+    return;
+  }
+  clearDrop();
   chosen = file;
   preview.src = URL.createObjectURL(file);
   preview.hidden = false;
-  $("drop-text").textContent = file.name || "pasted image";
+  dropText.textContent = file.name || "pasted image";
   search({ image: file });
 }
 
@@ -28,7 +53,16 @@ function options() {
   return fd;
 }
 
+// What the results are for, in words: "like animals/cat.png", "for text “a cat”", "for image photo.jpg".
+function describe(query) {
+  if (query.like) return `like ${query.likeName || query.like}`;
+  if (query.text) return `for text “${query.text}”`;
+  return `for image ${query.image.name || "pasted image"}`;
+}
+
 async function search(query) {
+  lastQuery = query;
+  const mine = ++latest;
   const fd = options();
   if (query.image) fd.append("image", query.image, query.image.name || "pasted.png");
   if (query.text) fd.append("text", query.text);
@@ -36,51 +70,57 @@ async function search(query) {
   setStatus("Searching…");
   try {
     const response = await fetch("/search", { method: "POST", body: fd });
-    const body = await response.json();
-    if (!response.ok) { setStatus(body.error || `Error ${response.status}`, true); return; }
-    render(body);
+    const body = await response.json().catch(() => ({}));
+    if (mine !== latest) return;
+    if (!response.ok) { fail(body.error || `Error ${response.status}`); return; }
+    render(body, query);
   } catch (err) {
-    setStatus(`Search failed: ${err}`, true);
+    if (mine === latest) fail(`Search failed: ${err}`);
   }
 }
 
-function render(body) {
-  results.replaceChildren();
-  for (const hit of body.results) {
-    const card = document.createElement("button");
-    card.type = "button";
-    card.className = "card";
-    card.title = `More like ${hit.path}`;
-    card.dataset.id = hit.id;
-    const img = document.createElement("img");
-    img.loading = "lazy";
-    img.src = hit.thumbnail_url;
-    img.alt = hit.path;
-    const info = document.createElement("div");
-    info.className = "info";
-    const score = document.createElement("span");
-    score.className = "score";
-    score.textContent = hit.score.toFixed(3);
-    const path = document.createElement("span");
-    path.className = "path";
-    path.textContent = hit.path;
-    info.append(score, path);
-    card.append(img, info);
-    card.addEventListener("click", () => search({ like: hit.id }));
-    results.append(card);
-  }
+function card(hit) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "card";
+  button.title = `More like ${hit.path}`;
+  button.dataset.id = hit.id;
+  const img = document.createElement("img");
+  img.loading = "lazy";
+  img.src = hit.thumbnail_url;
+  img.alt = hit.path;
+  const info = document.createElement("div");
+  info.className = "info";
+  const score = document.createElement("span");
+  score.className = "score";
+  score.textContent = hit.score.toFixed(3);
+  const path = document.createElement("span");
+  path.className = "path";
+  path.textContent = hit.path;
+  info.append(score, path);
+  button.append(img, info);
+  button.addEventListener("click", () => {
+    clearDrop(); // the results are no longer for the uploaded image
+    search({ like: hit.id, likeName: hit.path }); // the id: a path may be held under several roots
+  });
+  return button;
+}
+
+function render(body, query) {
+  results.replaceChildren(...body.results.map(card));
   const n = body.results.length;
-  setStatus(n ? `${n} results in ${body.took_ms.toFixed(0)} ms` : "No results.");
+  const what = describe(query);
+  setStatus(n ? `${n} result${n === 1 ? "" : "s"} ${what} in ${body.took_ms.toFixed(0)} ms` : `No results ${what}.`);
 }
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  const text = $("text").value.trim();
+  const text = hasText ? textBox.value.trim() : "";
   if (text) search({ text });
   else if (chosen) search({ image: chosen });
-  else setStatus("Type some text or give an image.", true);
+  else fail(hasText ? "Type some text or give an image." : "Give an image to search by (this model has no text search).");
 });
-fileInput.addEventListener("change", () => choose(fileInput.files[0]));
+fileInput.addEventListener("change", () => { if (fileInput.files.length) choose(fileInput.files[0]); });
 drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") fileInput.click(); });
 for (const name of ["dragenter", "dragover"]) {
   drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.add("over"); });
@@ -94,8 +134,5 @@ document.addEventListener("paste", (e) => {
   if (item) choose(item.getAsFile());
 });
 for (const id of ["k", "label"]) {
-  $(id).addEventListener("change", () => {
-    const text = $("text").value.trim();
-    if (text) search({ text }); else if (chosen) search({ image: chosen });
-  });
+  $(id).addEventListener("change", () => { if (lastQuery) search(lastQuery); });
 }
