@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from numbers import Integral
@@ -16,9 +16,10 @@ import numpy as np
 
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta, write_lock
 from pixseek.catalog.store import check_db_path, check_new_db_path
-from pixseek.errors import FolderNotFoundError, ModelMismatchError, QueryError, SchemaVersionError
+from pixseek.errors import ModelMismatchError, PixseekError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
+from pixseek.indexing.sources import LocalSource, is_object_store, open_source
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
 from pixseek.settings import Settings
 from pixseek.types import Embedder, SearchHit
@@ -122,17 +123,21 @@ class Index:
         lock_timeout: float = 0.0,
         commit_rows: int | None = None,
         ray_actors: int | None = None,
+        storage_options: Mapping[str, str] | None = None,
     ) -> IndexReport:
-        """Index `folder` incrementally. Validates everything before the first write.
+        """Index `folder` (a local folder, or an object-store prefix such as s3://bucket/photos)
+        incrementally. Validates everything before the first write.
 
         `lock_timeout` seconds to wait for another writer (0: IndexBusyError at once);
         `commit_rows` rows per commit (smaller: less lost to a crash, more versions to compact);
-        `ray_actors` > 0 embeds on Ray Data with that many model replicas (extra `[ray]`).
+        `ray_actors` > 0 embeds on Ray Data with that many model replicas (extra `[ray]`);
+        `storage_options` for the object store, on top of the standard AWS_* variables.
         """
-        folder = Path(folder)
-        if not folder.is_dir():
-            what = "a file, not a folder" if folder.exists() else "no such folder"
-            raise FolderNotFoundError(f"cannot index {folder}: {what}")
+        source = open_source(folder, storage_options=storage_options)
+        if ray_actors and not isinstance(source, LocalSource):
+            raise PixseekError(
+                "--ray indexes local (or shared) folders only, for now; index the prefix without --ray"
+            )
         check_new_db_path(self.db)
         embedder = self.embedder  # loads the model and checks it against the index, writing nothing
         s = self.settings
@@ -152,7 +157,7 @@ class Index:
                 catalog = Catalog.create(self.db, meta)
             self._catalog, self._open_error = catalog, None
             stage = self._ray_stage(ray_actors) if ray_actors else None
-            report = run_index(catalog, embedder, folder, opts, progress=progress, stage=stage)
+            report = run_index(catalog, embedder, source, opts, progress=progress, stage=stage)
         if report.changed and catalog.count() >= self.settings.ann_threshold:
             self._matrix().ann(self.db)  # build it now, so the first search is fast
         return report
@@ -209,12 +214,12 @@ class Index:
     def labels(self) -> list[str]:
         return sorted({label for label in self._matrix().labels if label is not None})
 
-    def arrays(self, *, root: Path | None = None) -> IndexArrays:
+    def arrays(self, *, root: str | Path | None = None) -> IndexArrays:
         """All rows, or only those indexed from `root` (an index may hold several folders)."""
         m = self._matrix()
         if root is None:
             return IndexArrays(list(m.ids), list(m.paths), list(m.labels), m.vectors)
-        wanted = str(Path(root).resolve())
+        wanted = str(root).rstrip("/") if is_object_store(root) else str(Path(root).resolve())
         rows = [i for i, r in enumerate(m.roots) if r == wanted]
         return IndexArrays(
             [m.ids[i] for i in rows], [m.paths[i] for i in rows], [m.labels[i] for i in rows], m.vectors[rows]

@@ -39,7 +39,12 @@ class SearchHit:
     @property
     def full_path(self) -> str:
         """The image's own location: root joined with the relative path."""
-        return str(Path(self.root) / self.path) if self.root else self.path
+        return join_root(self.root, self.path) if self.root else self.path
+
+
+def join_root(root: str, path: str) -> str:
+    """A row's full location: '/photos' + 'a/b.png', or 's3://bucket/set' + 'a/b.png' (kept a URI)."""
+    return f"{root.rstrip('/')}/{path}" if "://" in root else str(Path(root) / path)
 
 
 @runtime_checkable

@@ -57,7 +57,10 @@ class _EtaColumn(ProgressColumn):
 
 @app.command("index")
 def index_command(  # noqa: PLR0917 - Typer maps parameters to options
-    folder: Annotated[Path, typer.Argument(help="Folder of images to index (recursively)")],
+    folder: Annotated[
+        str,
+        typer.Argument(help="Folder of images to index (recursively), or an object-store prefix: s3://B/P"),
+    ],
     db: DbOption = None,
     model: ModelOption = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Images per model call")] = None,
@@ -66,6 +69,13 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for another run's lock")] = 0.0,
     ray: Annotated[int, typer.Option(min=0, help="Embed on Ray Data with N model replicas")] = 0,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 3 if any file failed to index")] = False,
+    storage_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--storage-option",
+            help="KEY=VALUE for the object store (endpoint, access_key, secret_key, region, ...); repeat",
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Add a folder to the index, incrementally: only new or changed files are embedded.
@@ -96,7 +106,12 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
                 bar.update(task, completed=done, total=total)
 
             report = index.add(
-                folder, progress=progress, include_hidden=hidden or None, lock_timeout=wait, ray_actors=ray
+                folder,
+                progress=progress,
+                include_hidden=hidden or None,
+                lock_timeout=wait,
+                ray_actors=ray,
+                storage_options=_key_values(storage_option),
             )
     if report.images_seen == 0:
         from pixseek.indexing.scan import IMAGE_EXTENSIONS
@@ -116,6 +131,17 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
             err_console.print(f"failed: {failure['path']}: {failure['error']}", highlight=False, markup=False)
     if strict and report.failed:
         raise typer.Exit(EXIT_FILES_FAILED)
+
+
+def _key_values(pairs: list[str] | None) -> dict[str, str]:
+    """['endpoint=http://...', ...] -> {'endpoint': 'http://...'}; a pair without '=' is a QueryError."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise QueryError(f"--storage-option takes KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
 
 
 def _weighted(term: str) -> tuple[str, float]:

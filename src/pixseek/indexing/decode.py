@@ -10,15 +10,16 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from pixseek.errors import ImageReadError, PixseekError
+from pixseek.indexing.sources import ObjectFile
 from pixseek.types import ImageLoader, LoadedImage
 
 Decoded = LoadedImage | ImageReadError
 _MAX_CONSECUTIVE_CRASHES = 3
 
 
-def _load(loader: ImageLoader, path: Path) -> Decoded:
+def _load(loader: ImageLoader, path: Path | ObjectFile) -> Decoded:
     try:
-        return loader(path)
+        return loader(path.open() if isinstance(path, ObjectFile) else path)
     except ImageReadError as exc:
         return exc
     except Exception as exc:  # a decoder bug must not stop the run; it is reported per file
@@ -33,7 +34,7 @@ def _new_pool(workers: int) -> Executor:
 
 
 def decode_stream(
-    paths: Sequence[Path], loader: ImageLoader, *, workers: int, prefetch: int
+    paths: Sequence[Path | ObjectFile], loader: ImageLoader, *, workers: int, prefetch: int
 ) -> Iterator[Decoded]:
     """Results in input order, decoded ahead while the caller runs the model on the previous batch.
 
@@ -43,7 +44,7 @@ def decode_stream(
     so memory stays bounded however large the folder is.
     """
     pool = _new_pool(workers)
-    window: deque[tuple[Path, Future[Decoded]]] = deque()
+    window: deque[tuple[Path | ObjectFile, Future[Decoded]]] = deque()
     todo = iter(paths)
     crashes = 0  # consecutive pool failures with no decoded file in between
     try:

@@ -16,6 +16,11 @@ def content_hash(path: Path) -> str:
         return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=_DIGEST_BYTES)).hexdigest()
 
 
+def content_hash_bytes(data: bytes) -> str:
+    """The same hash as content_hash, of bytes already in memory (an object fetched once)."""
+    return hashlib.blake2b(data, digest_size=_DIGEST_BYTES).hexdigest()
+
+
 def hash_files(paths: Sequence[Path], *, threads: int = 4) -> list[str | OSError]:
     """Hashes in input order; a file that cannot be read gives its OSError instead."""
 

@@ -14,10 +14,9 @@ from pixseek.catalog import Catalog, ImageRecord
 from pixseek.catalog.schema import rows_table
 from pixseek.errors import ImageReadError
 from pixseek.indexing.decode import decode_stream
-from pixseek.indexing.hashing import hash_files
 from pixseek.indexing.plan import Plan, Target, diff, resolve
 from pixseek.indexing.report import IndexReport
-from pixseek.indexing.scan import scan
+from pixseek.indexing.sources import LocalSource, ObjectFile, Source, decode_items, hash_source_files
 from pixseek.types import Embedder, LoadedImage
 
 Progress = Callable[[int, int], None]
@@ -44,7 +43,7 @@ class RunOptions:
 
 
 # Turns files into vectors, yielding one Embedded per path in input order: local processes or Ray.
-EmbedStage = Callable[[Sequence[Path], RunOptions], Iterator[Embedded]]
+EmbedStage = Callable[[Sequence[Path | ObjectFile], RunOptions], Iterator[Embedded]]
 
 
 def record_for(target: Target, root: str, width: int, height: int) -> ImageRecord:
@@ -95,13 +94,12 @@ class _Committer:
         self._last = time.monotonic()
 
 
-def plan_run(catalog: Catalog, root: Path, opts: RunOptions) -> tuple[Plan, list[tuple[str, str]]]:
-    """Scan the folder and work out what to do; returns the plan and scan errors."""
-    scanned = scan(root, include_hidden=opts.include_hidden)
+def plan_run(catalog: Catalog, source: Source, opts: RunOptions) -> tuple[Plan, list[tuple[str, str]]]:
+    """List the source and work out what to do; returns the plan and listing errors."""
+    scanned = source.scan(include_hidden=opts.include_hidden)
     existing = catalog.records()
-    root_key = str(root)
-    d = diff(scanned.files, [r for r in existing if r.root == root_key])
-    hashes = hash_files([root / entry.path for entry, _ in d.candidates], threads=opts.hash_threads)
+    d = diff(scanned.files, [r for r in existing if r.root == source.root])
+    hashes = hash_source_files(source, [entry.path for entry, _ in d.candidates], threads=opts.hash_threads)
     known = {r.content_hash: r for r in existing}
     return resolve(d, hashes, known), scanned.errors
 
@@ -117,7 +115,7 @@ def _embed_slots(embedder: Embedder, slots: list[LoadedImage | ImageReadError]) 
 def local_stage(embedder: Embedder) -> EmbedStage:
     """Decode in worker processes (bounded prefetch) while this process runs the model in batches."""
 
-    def stage(paths: Sequence[Path], opts: RunOptions) -> Iterator[Embedded]:
+    def stage(paths: Sequence[Path | ObjectFile], opts: RunOptions) -> Iterator[Embedded]:
         workers = opts.workers if len(paths) >= MIN_FILES_FOR_WORKERS else 0
         slots: list[LoadedImage | ImageReadError] = []
         decoded = 0
@@ -135,19 +133,21 @@ def local_stage(embedder: Embedder) -> EmbedStage:
 def run_index(
     catalog: Catalog,
     embedder: Embedder,
-    root: Path,
+    source: Source | Path,
     opts: RunOptions,
     *,
     progress: Progress | None = None,
     stage: EmbedStage | None = None,
 ) -> IndexReport:
-    """Bring the catalog in line with `root`. The caller holds the write lock; kill -9 safe at any point."""
+    """Bring the catalog in line with `source` (a Source, or a folder). The caller holds the write lock;
+    kill -9 safe at any point."""
     started = time.perf_counter()
-    root = Path(root).resolve()
-    root_key = str(root)
-    plan, scan_errors = plan_run(catalog, root, opts)
+    if isinstance(source, Path):
+        source = LocalSource(source)
+    root_key = source.root
+    plan, scan_errors = plan_run(catalog, source, opts)
     report = IndexReport(unchanged=plan.unchanged, removed=len(plan.remove))
-    report.failed = [{"path": str(root / p), "error": e} for p, e in scan_errors + plan.failed]
+    report.failed = [{"path": _location(root_key, p), "error": e} for p, e in scan_errors + plan.failed]
     targets = [r.target for r in plan.reuse] + [t for group in plan.embed for t in group]
     existing_ids = {t.id for t in targets if t.kind != "added"}
     committer = _Committer(catalog, existing_ids, opts)
@@ -167,12 +167,14 @@ def run_index(
     if progress:
         progress(0, total)
     stage = stage or local_stage(embedder)
-    embedded_stream = stage([root / group[0].entry.path for group in plan.embed], opts)
+    embedded_stream = stage(decode_items(source, [group[0].entry.path for group in plan.embed]), opts)
     for group, (result, vector) in zip(plan.embed, embedded_stream, strict=True):
         done += len(group)
         if vector is None:
             assert isinstance(result, ImageReadError)
-            report.failed.extend({"path": str(root / t.entry.path), "error": result.reason} for t in group)
+            report.failed.extend(
+                {"path": _location(root_key, t.entry.path), "error": result.reason} for t in group
+            )
         else:
             assert isinstance(result, LoadedImage)
             embedded += 1
@@ -194,6 +196,11 @@ def run_index(
     report.embedded = embedded
     report.images_per_second = embedded / report.seconds if report.seconds > 0 else 0.0
     return report
+
+
+def _location(root: str, path: str) -> str:
+    """Where a file is, for messages: the root joined with the relative path (the root itself for '')."""
+    return f"{root}/{path}" if path else root
 
 
 def _count(report: IndexReport, kind: str) -> None:

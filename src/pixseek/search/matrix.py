@@ -11,7 +11,7 @@ from pixseek.errors import AmbiguousPathError, QueryError
 from pixseek.search.ann import IvfIndex, load_or_build
 from pixseek.search.exact import ExactIndex
 from pixseek.search.filters import SearchFilter, matching_rows
-from pixseek.types import SearchHit
+from pixseek.types import SearchHit, join_root
 
 
 class SearchMatrix:
@@ -37,7 +37,7 @@ class SearchMatrix:
         self._by_relative: dict[str, list[int]] = {}  # one relative path may exist under several roots
         for i, (row_id, root, path) in enumerate(zip(ids, roots, paths, strict=True)):
             self._by_relative.setdefault(path, []).append(i)
-            self._by_key[str(Path(root) / path)] = i
+            self._by_key[join_root(root, path)] = i
             self._by_key[row_id] = i
 
     def __len__(self) -> int:
@@ -52,7 +52,7 @@ class SearchMatrix:
         row = self._by_key.get(key)
         relative = self._by_relative.get(key, []) if row is None else []
         if len(relative) > 1:
-            matches = [str(Path(self.roots[i]) / self.paths[i]) for i in relative]
+            matches = [join_root(self.roots[i], self.paths[i]) for i in relative]
             raise AmbiguousPathError(key, matches)
         if relative:
             row = relative[0]
