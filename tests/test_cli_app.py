@@ -23,13 +23,6 @@ def test_error_text_with_brackets_is_printed_verbatim(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_python_dash_m_and_console_script_share_one_app() -> None:
-    result = CliRunner().invoke(app, ["--help"])
-    assert result.exit_code == 0
-    for command in ("index", "search", "info", "serve", "eval", "classify", "model", "bench"):
-        assert command in result.output
-
-
 def test_indexing_a_file_says_it_is_a_file(tmp_path: Path) -> None:
     image = tmp_path / "one.png"
     image.write_bytes(b"not really")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+import pixseek.models.registry as registry
 from pixseek.cli import app
 from tests.fakes import FakeEmbedder
 
@@ -27,12 +26,8 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     def load_embedder(name_or_path: str | None = None, *, settings: object) -> FakeEmbedder:
         return fake if name_or_path != "other" else FakeEmbedder(name="other", dim=16)
 
-    try:
-        import pixseek.models.registry as registry
-    except ModuleNotFoundError:
-        registry = types.ModuleType("pixseek.models.registry")
-        monkeypatch.setitem(sys.modules, "pixseek.models.registry", registry)
-    monkeypatch.setattr(registry, "load_embedder", load_embedder, raising=False)
+    # The real module: a broken import must fail these tests, not be papered over with a stub.
+    monkeypatch.setattr(registry, "load_embedder", load_embedder)
     return fake
 
 

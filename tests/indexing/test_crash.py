@@ -1,9 +1,12 @@
-"""Real processes: SIGKILL mid-run then resume, and two runs racing for one index."""
+"""Real processes: SIGKILL mid-run then resume, and runs racing for one index.
+
+The children run this checkout's code (src first on PYTHONPATH) and say where they are through files
+(see slow_index.py), so the parent acts at a known point however loaded the machine is.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,40 +15,47 @@ from pathlib import Path
 
 import pytest
 
-from pixseek.catalog import Catalog
+from pixseek.catalog import Catalog, write_lock
+from pixseek.errors import IndexBusyError
 from pixseek.services import Index
 from tests.fakes import FakeEmbedder
 from tests.indexing.images import make_tree
+from tests.subprocess_env import REPO, checkout_env
 
-REPO = Path(__file__).resolve().parents[2]
 N_FILES = 24
+HOLD_AFTER = 4  # model calls (2 images each) finished before the run pauses
 
 
 def _start(
-    db: Path, folder: Path, *, delay: float, wait: float = 0.0, hold: Path | None = None
+    db: Path,
+    folder: Path,
+    *,
+    delay: float = 0.0,
+    wait: float = 0.0,
+    hold: Path | None = None,
+    hold_after: int = 1,
+    held: Path | None = None,
+    waiting: Path | None = None,
 ) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "tests.indexing.slow_index", str(db), str(folder)]
-    cmd += ["--delay", str(delay), "--wait", str(wait)] + (["--hold", str(hold)] if hold else [])
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd += ["--delay", str(delay), "--wait", str(wait)]
+    if hold is not None:
+        cmd += ["--hold", str(hold), "--hold-after", str(hold_after)]
+    for flag, path in (("--held", held), ("--waiting", waiting)):
+        if path is not None:
+            cmd += [flag, str(path)]
     pipe = subprocess.PIPE
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=pipe, stderr=pipe, text=True)
+    return subprocess.Popen(cmd, cwd=REPO, env=checkout_env(), stdout=pipe, stderr=pipe, text=True)
 
 
-def _rows(db: Path) -> int:
-    if not Catalog.exists(db):
-        return 0
-    return Catalog.open(db).count()
-
-
-def _wait_for_rows(db: Path, at_least: int, proc: subprocess.Popen[str], timeout: float = 60) -> int:
+def _wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    """Until the child creates `path`; it must still be running then."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"indexer exited early: {proc.communicate()}"
-        n = _rows(db)
-        if n >= at_least:
-            return n
-        time.sleep(0.05)
-    raise AssertionError(f"no {at_least} committed rows after {timeout} s")
+    while not path.exists():
+        assert proc.poll() is None, f"child exited before creating {path.name}: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"child did not create {path.name} within {timeout} s"
+        time.sleep(0.02)
+    assert proc.poll() is None, f"child exited right after creating {path.name}: {proc.communicate()}"
 
 
 @pytest.fixture
@@ -56,15 +66,17 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_kill_9_mid_run_then_resume(tmp_path: Path, folder: Path) -> None:
-    db = tmp_path / "db"
-    proc = _start(db, folder, delay=0.25)
-    _wait_for_rows(db, 6, proc)
+    db, hold, held = tmp_path / "db", tmp_path / "hold", tmp_path / "held"
+    hold.touch()
+    proc = _start(db, folder, hold=hold, hold_after=HOLD_AFTER, held=held)
+    _wait_for_file(held, proc)  # paused inside model call HOLD_AFTER + 1, that batch in flight
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
 
     committed = Catalog.open(db).snapshot()  # readable after the kill
-    assert 6 <= len(committed.ids) < N_FILES
+    # Batches commit every 2 rows; a time-based flush (2 s idle) can split one, leaving a row pending.
+    assert 2 * HOLD_AFTER - 1 <= len(committed.ids) <= 2 * HOLD_AFTER
     assert len(set(committed.paths)) == len(committed.paths)
 
     emb = FakeEmbedder()
@@ -83,7 +95,7 @@ def test_repeated_kills_at_different_moments(tmp_path: Path, folder: Path) -> No
     db = tmp_path / "db"
     for pause in (0.0, 0.7, 1.9, 3.1):
         proc = _start(db, folder, delay=0.2)
-        time.sleep(pause + 2.0)  # the first ~2 s are interpreter start-up and imports
+        time.sleep(pause + 2.0)  # deliberately by time: start-up, catalog creation, mid-run
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         if Catalog.exists(db):
@@ -95,18 +107,21 @@ def test_repeated_kills_at_different_moments(tmp_path: Path, folder: Path) -> No
 
 
 def test_concurrent_runs_do_not_corrupt(tmp_path: Path, folder: Path) -> None:
-    db = tmp_path / "db"
-    hold = tmp_path / "hold"
+    db, hold, held, waiting = (tmp_path / n for n in ("db", "hold", "held", "waiting"))
     hold.touch()
-    first = _start(db, folder, delay=0.0, hold=hold)  # pauses mid-run, holding the lock, until released
-    _wait_for_rows(db, 2, first)
-    second = _start(db, folder, delay=0.0)  # no waiting: must refuse, not interleave
+    first = _start(db, folder, hold=hold, held=held)  # pauses after its first batch, holding the lock
+    _wait_for_file(held, first)
+    with pytest.raises(IndexBusyError), write_lock(db, timeout=0):
+        pass  # the lock is really held (by the first run), not merely slow to take
+
+    second = _start(db, folder)  # no waiting: must refuse, not interleave
     _, err = second.communicate(timeout=60)
     assert second.returncode == 3, err
     assert "another pixseek process is writing" in err
-    third = _start(db, folder, delay=0.0, wait=120)  # waits for the lock, then finds nothing to do
-    time.sleep(1.0)  # let it start and block on the lock
-    assert third.poll() is None
+
+    third = _start(db, folder, wait=120, waiting=waiting)  # waits for the lock, then finds nothing to do
+    _wait_for_file(waiting, third)  # it tried the lock, failed, and is waiting: not merely alive
+    assert 1 <= Catalog.open(db).count() <= 2  # only the first's first batch, while it holds the lock
     hold.unlink()
     out_first, err_first = first.communicate(timeout=120)
     out_third, err_third = third.communicate(timeout=120)

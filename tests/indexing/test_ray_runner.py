@@ -10,8 +10,7 @@ import pytest
 from pixseek.services import Index
 from tests.fakes import FakeEmbedder
 from tests.indexing.images import make_tree
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.subprocess_env import checkout_env
 
 
 @pytest.mark.slow
@@ -20,7 +19,11 @@ def test_ray_run_matches_a_local_run(tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     make_tree(folder, [f"c{i % 2}/{i}.png" for i in range(7)])
     (folder / "c0/broken.png").write_bytes(b"nope")
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        runtime_env={"env_vars": {"PYTHONPATH": checkout_env()["PYTHONPATH"]}},
+    )
     try:
         distributed = Index(tmp_path / "ray.db", embedder=FakeEmbedder())
         report = distributed.add(folder, ray_actors=1, batch_size=3)

@@ -18,8 +18,9 @@ from PIL import Image
 
 from pixseek.models.embedder import OnnxEmbedder
 from pixseek.models.imageio import open_image
+from pixseek.models.known import KNOWN_MODELS
 from pixseek.models.preprocess import Preprocessor
-from pixseek.models.spec import ModelSpec
+from pixseek.models.spec import CLIP_MEAN, CLIP_STD, ImageTower, ModelSpec
 from pixseek.models.tokenizer import ClipTokenizer
 from tests.models.conftest import PHOTO, STAMP, TINY_CLIP
 
@@ -91,6 +92,24 @@ def test_pixels_match_clip_image_processor(spec: ModelSpec, tmp_path: Path) -> N
         got = ours(rgb)
         assert got.shape == expected.shape == (3, 224, 224), path
         assert np.abs(got - expected).max() <= 1e-6, path
+
+
+def test_clip_normalisation_matches_clip_image_processor_defaults() -> None:
+    """transformers' CLIPImageProcessor is an independent source for CLIP's mean and std."""
+    reference = transformers.CLIPImageProcessor()
+    expected = (tuple(reference.image_mean), tuple(reference.image_std))
+    assert expected == (CLIP_MEAN, CLIP_STD)
+    assert (ImageTower(file="image.onnx").mean, ImageTower(file="image.onnx").std) == expected
+    known = KNOWN_MODELS["clip-vit-b32"].spec
+    assert known is not None and (known.image.mean, known.image.std) == expected
+
+
+def test_default_image_tower_pixels_match_clip_image_processor() -> None:
+    """A manifest that leaves preprocessing at its defaults gets CLIPImageProcessor's pixels."""
+    rgb = open_image(PHOTO, max_pixels=MAX_PIXELS)
+    expected = transformers.CLIPImageProcessor()(rgb, return_tensors="np")["pixel_values"][0]
+    got = Preprocessor(ImageTower(file="image.onnx"))(rgb)
+    assert np.abs(got - expected).max() <= 1e-6
 
 
 def test_token_ids_match_clip_tokenizer(spec: ModelSpec, tmp_path: Path) -> None:

@@ -10,11 +10,32 @@ from PIL import Image
 
 from pixseek.errors import ModelFileError
 from pixseek.models.imageio import open_image
+from pixseek.models.known import KNOWN_MODELS
 from pixseek.models.preprocess import Preprocessor, center_crop, shortest_side_size
 from pixseek.models.spec import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, ImageTower
 from tests.models.conftest import PHOTO, STAMP
 
 CLIP = ImageTower(file="image.onnx")
+
+# Written out from the sources, not imported: OpenAI's CLIP repo (clip/clip.py, `_transform`) and
+# torchvision's ImageNet example. Expected values below are derived from these by hand.
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+TORCHVISION_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+TORCHVISION_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def test_clip_normalisation_is_openais_published_one() -> None:
+    """A model folder built from the defaults or the registry must normalise as CLIP was trained."""
+    assert CLIP_MEAN == OPENAI_CLIP_MEAN and CLIP_STD == OPENAI_CLIP_STD
+    assert (CLIP.mean, CLIP.std) == (OPENAI_CLIP_MEAN, OPENAI_CLIP_STD)  # ImageTower's defaults
+    spec = KNOWN_MODELS["clip-vit-b32"].spec
+    assert spec is not None
+    assert (spec.image.mean, spec.image.std) == (OPENAI_CLIP_MEAN, OPENAI_CLIP_STD)
+
+
+def test_imagenet_normalisation_is_torchvisions_published_one() -> None:
+    assert IMAGENET_MEAN == TORCHVISION_IMAGENET_MEAN and IMAGENET_STD == TORCHVISION_IMAGENET_STD
 
 
 @pytest.mark.parametrize(
@@ -36,7 +57,11 @@ def test_shortest_side_size_rounds_like_transformers(
 def test_uniform_image_gives_clip_normalised_values() -> None:
     out = Preprocessor(CLIP)(Image.new("RGB", (500, 300), (200, 100, 50)))
     assert out.shape == (3, 224, 224) and out.dtype == np.float32 and out.flags.c_contiguous
-    expected = (np.array([200, 100, 50]) / 255 - np.array(CLIP_MEAN)) / np.array(CLIP_STD)
+    # (value / 255 - mean) / std with OpenAI's mean and std, by hand:
+    # R (0.7843137 - 0.48145466) / 0.26862954 = 1.1274228
+    # G (0.3921569 - 0.4578275) / 0.26130258 = -0.2513203
+    # B (0.1960784 - 0.40821073) / 0.27577711 = -0.7692165
+    expected = np.array([1.1274228, -0.2513203, -0.7692165])
     assert np.allclose(out.reshape(3, -1), expected[:, None], atol=1e-6)
 
 
@@ -44,11 +69,12 @@ def test_center_crop_takes_the_middle_rows() -> None:
     rows = np.repeat((np.arange(300) // 2).astype(np.uint8)[:, None], 224, axis=1)  # value = row // 2
     image = Image.fromarray(np.stack([rows] * 3, axis=-1))  # 224 wide, 300 tall: no resize needed
     out = Preprocessor(CLIP)(image)
-    first_row = (out[0, 0, 0] * CLIP_STD[0] + CLIP_MEAN[0]) * 255
-    last_row = (out[0, -1, 0] * CLIP_STD[0] + CLIP_MEAN[0]) * 255
-    top = (300 - 224) // 2
-    assert round(float(first_row)) == top // 2 == 19
-    assert round(float(last_row)) == (top + 223) // 2
+    # The crop starts at row (300 - 224) // 2 = 38, value 38 // 2 = 19, and ends at row 38 + 223 = 261,
+    # value 130. Normalised (red): (19 / 255 - 0.48145466) / 0.26862954 = -1.5148924,
+    # (130 / 255 - 0.48145466) / 0.26862954 = 0.1055329.
+    assert out[0, 0, 0] == pytest.approx(-1.5148924, abs=1e-6)
+    assert out[0, -1, 0] == pytest.approx(0.1055329, abs=1e-6)
+    assert out[0, 1, 0] == out[0, 0, 0]  # rows 38 and 39 both hold 19
 
 
 def test_center_crop_pads_small_images_with_zeros_like_transformers() -> None:
@@ -62,12 +88,18 @@ def test_center_crop_pads_small_images_with_zeros_like_transformers() -> None:
 
 def test_squash_resizes_both_sides_with_the_manifest_mean_and_std() -> None:
     tower = ImageTower(
-        file="x.onnx", size=64, resize="squash", crop="none", mean=IMAGENET_MEAN, std=IMAGENET_STD
+        file="x.onnx",
+        size=64,
+        resize="squash",
+        crop="none",
+        mean=TORCHVISION_IMAGENET_MEAN,
+        std=TORCHVISION_IMAGENET_STD,
     )
     image = Image.new("RGB", (300, 100), (255, 255, 255))
     out = Preprocessor(tower)(image)
     assert out.shape == (3, 64, 64)
-    assert np.allclose(out[:, 0, 0], (1 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD), atol=1e-6)
+    # white is 1.0: (1 - 0.485) / 0.229 = 2.2489083, (1 - 0.456) / 0.224 = 17 / 7, (1 - 0.406) / 0.225 = 2.64
+    assert np.allclose(out[:, 0, 0], [2.2489083, 17 / 7, 2.64], atol=1e-6)
 
 
 def test_interpolation_follows_the_manifest() -> None:

@@ -26,7 +26,7 @@ def test_search_by_image_finds_the_same_image_first(client: TestClient, photo_ro
     top = body["results"][0]
     assert top["path"] == "food/apple.png" and top["label"] == "food"
     assert top["score"] == pytest.approx(1.0, abs=1e-3)
-    assert set(top) == {"id", "path", "score", "label", "image_url", "thumbnail_url"}
+    assert set(top) == {"id", "root", "path", "score", "label", "image_url", "thumbnail_url"}
     scores = [h["score"] for h in body["results"]]
     assert scores == sorted(scores, reverse=True)
 

@@ -1,13 +1,23 @@
-"""Image serving never leaves the index: ../, absolute paths, symlinks and encoded variants are refused."""
+"""Image serving never leaves the index: ../, absolute paths, symlinks and encoded variants are refused.
+
+The fixtures put the indexed root at tmp_path/photos and the secret at tmp_path/secret.txt, so one `..`
+from the root reaches it. Every traversal case first checks that its path, decoded the way a careless
+server might decode it, really lands on the secret: a server that followed it would leak SECRET.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
 
+import pixseek.web
+
 SECRET = "top secret, outside the index"
+STATIC = Path(pixseek.web.__file__).resolve().parent / "static"
 
 
 @pytest.fixture
@@ -22,22 +32,42 @@ def _refused(r) -> None:
     assert SECRET not in r.text
 
 
+def _naively_resolved(base: Path, path: str) -> Path:
+    """Where `path` lands if a server percent-decoded it fully and treated backslashes as separators."""
+    while unquote(path) != path:
+        path = unquote(path)
+    return (base / path.replace("\\", "/")).resolve()
+
+
 @pytest.mark.parametrize(
     "path",
     [
         "../secret.txt",
         "animals/../../secret.txt",
-        "animals/../food/apple.png",  # inside the root, but not a path as the index holds it
-        "/etc/passwd",
+        "animals/birds/../../../secret.txt",
         "%2e%2e/secret.txt",
         "%252e%252e%252fsecret.txt",
         "..%2fsecret.txt",
-        "animals/cat.png\x00.txt",
         "animals\\..\\..\\secret.txt",
+    ],
+)
+def test_relative_paths_that_reach_the_secret_are_refused(
+    client: TestClient, photo_root: Path, secret: Path, path: str
+) -> None:
+    assert _naively_resolved(photo_root, path) == secret.resolve()  # the case can fail
+    _refused(client.get("/image", params={"path": path}))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "animals/../food/apple.png",  # inside the root, but not a path as the index holds it
+        "/etc/passwd",
+        "animals/cat.png\x00.txt",
         "",
     ],
 )
-def test_image_by_path_refuses_anything_not_indexed(client: TestClient, path: str) -> None:
+def test_image_by_path_refuses_anything_not_indexed(client: TestClient, secret: Path, path: str) -> None:
     _refused(client.get("/image", params={"path": path}))
 
 
@@ -48,19 +78,46 @@ def test_absolute_path_of_a_file_outside_the_index(client: TestClient, secret: P
 @pytest.mark.parametrize(
     "url",
     [
-        "/image/..%2F..%2Fsecret.txt",
+        "/image/..%2Fsecret.txt",
+        "/image/animals%2F..%2F..%2Fsecret.txt",
         "/image/%2e%2e%2fsecret.txt",
-        "/image/../../secret.txt",
-        "/image?path=..%2F..%2Fsecret.txt",
-        "/image?path=%2Fetc%2Fpasswd",
-        "/thumbnail/..%252F..%252Fsecret.txt",
-        "/static/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/image/../secret.txt",
+        "/image?path=..%2Fsecret.txt",
+        "/image?path=animals%2F..%2F..%2Fsecret.txt",
+        "/image?path=%2e%2e%2fsecret.txt",
+        "/thumbnail/..%2Fsecret.txt",
+        "/thumbnail/..%252Fsecret.txt",
     ],
 )
-def test_raw_encoded_urls(client: TestClient, url: str) -> None:
+def test_raw_encoded_urls_towards_the_secret(
+    client: TestClient, photo_root: Path, secret: Path, url: str
+) -> None:
+    encoded = url.split("path=", 1)[1] if "path=" in url else url.split("/", 2)[2]
+    assert _naively_resolved(photo_root, encoded) == secret.resolve()  # the case can fail
     r = client.get(url)
     assert r.status_code in (400, 404, 409, 422), (url, r.status_code)
-    assert "root:" not in r.text and SECRET not in r.text
+    assert SECRET not in r.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/image?path=%2Fetc%2Fpasswd",
+        "/static/" + "..%2F" * 16 + "etc%2Fpasswd",  # more `..` than the tree is deep: lands on /
+        "/image/" + "..%2F" * 16 + "etc%2Fpasswd",
+    ],
+)
+def test_raw_encoded_urls_towards_system_files(client: TestClient, url: str) -> None:
+    r = client.get(url)
+    assert r.status_code in (400, 404, 409, 422), (url, r.status_code)
+    assert "root:" not in r.text
+
+
+def test_static_files_do_not_climb_to_the_secret(client: TestClient, secret: Path) -> None:
+    climb = Path(os.path.relpath(secret, STATIC)).as_posix()  # exactly as deep as needed
+    assert (STATIC / climb).resolve() == secret.resolve()
+    for url in (f"/static/{climb.replace('/', '%2F')}", f"/static/{climb.replace('/', '%252F')}"):
+        _refused(client.get(url))
 
 
 def test_an_indexed_file_swapped_for_a_symlink_is_not_followed(
