@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 from numbers import Integral
@@ -15,11 +16,13 @@ from typing import Any
 import numpy as np
 
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta, write_lock
+from pixseek.catalog.lease import write_lease
 from pixseek.catalog.store import check_db_path, check_new_db_path
 from pixseek.errors import ModelMismatchError, PixseekError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
-from pixseek.indexing.sources import LocalSource, is_object_store, open_source
+from pixseek.indexing.sources import LocalSource, open_source
+from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
 from pixseek.settings import Settings
 from pixseek.types import Embedder, SearchHit
@@ -56,13 +59,13 @@ class Index:
 
     def __init__(
         self,
-        db: str | Path = "pixseek.db",
+        db: Location = "pixseek.db",
         *,
         model: str | None = None,
         settings: Settings | None = None,
         embedder: Embedder | None = None,
     ) -> None:
-        self.db = Path(db)
+        self.db = as_location(db)  # a folder, or an object-store URI (s3://bucket/index)
         self.settings = settings or Settings()
         self._model = model
         self._embedder = embedder
@@ -147,8 +150,7 @@ class Index:
             include_hidden=s.include_hidden if include_hidden is None else include_hidden,
             **({"commit_rows": commit_rows} if commit_rows else {}),
         )
-        self.db.mkdir(parents=True, exist_ok=True)
-        with write_lock(self.db, timeout=lock_timeout):
+        with self._write_lock(lock_timeout) as renew:
             if Catalog.exists(self.db):
                 catalog = Catalog.open(self.db, allow_migration=True)
                 self._check_model(embedder, catalog.meta)
@@ -157,10 +159,27 @@ class Index:
                 catalog = Catalog.create(self.db, meta)
             self._catalog, self._open_error = catalog, None
             stage = self._ray_stage(ray_actors) if ray_actors else None
-            report = run_index(catalog, embedder, source, opts, progress=progress, stage=stage)
-        if report.changed and catalog.count() >= self.settings.ann_threshold:
+            catalog.before_write = renew
+            try:
+                report = run_index(catalog, embedder, source, opts, progress=progress, stage=stage)
+            finally:
+                catalog.before_write = None
+        local = isinstance(self.db, Path)
+        if report.changed and local and catalog.count() >= self.settings.ann_threshold:
             self._matrix().ann(self.db)  # build it now, so the first search is fast
         return report
+
+    @contextmanager
+    def _write_lock(self, timeout: float) -> Iterator[Callable[[], None] | None]:
+        """One writer per catalog: a file lock in a local folder, or a Lance lease in an object store
+        (yields its renew, to call before each commit)."""
+        if isinstance(self.db, str):
+            with write_lease(self.db, timeout=timeout) as lease:
+                yield lease.renew
+            return
+        self.db.mkdir(parents=True, exist_ok=True)
+        with write_lock(self.db, timeout=timeout):
+            yield None
 
     def _ray_stage(self, actors: int) -> EmbedStage:
         """Ray workers rebuild the model from its reference; an injected embedder travels pickled."""
@@ -316,6 +335,8 @@ class Index:
     def _ann_folder(self, m: SearchMatrix, ann: bool | None) -> Path | None:
         """Where the ANN index lives when this search should use it, else None (exact)."""
         use = len(m) >= self.settings.ann_threshold if ann is None else ann
+        if isinstance(self.db, str):
+            return None  # the FAISS file lives beside a local catalog; an object-store one searches exactly
         return self.db if use else None
 
     # -- lifecycle -------------------------------------------------------------------------------

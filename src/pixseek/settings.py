@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pixseek.locations import as_location
 
 DEFAULT_MODEL = "clip-vit-b32"
 DEFAULT_MAX_IMAGE_PIXELS = 200_000_000  # real 170 MP PNGs must index; bombs beyond this are refused
@@ -16,7 +19,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PIXSEEK_", extra="ignore")
 
-    db: Path = Path("pixseek.db")
+    db: Annotated[Path | str, BeforeValidator(as_location)] = Path("pixseek.db")  # folder or s3:// URI
     model: str = DEFAULT_MODEL
     model_cache: Path | None = None  # where exported/downloaded models live; None = platform default
     offline: bool = False  # never try the network for models

@@ -3,6 +3,7 @@ and every incremental change reported exactly."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,7 @@ def test_incremental_changes_on_s3_are_reported_exactly(
     moved = remote / "cats/1.png"  # renamed: same bytes, new key
     client.put_object(Bucket="index-bucket", Key="photos/cats/renamed.png", Body=moved.read_bytes())
     client.delete_object(Bucket="index-bucket", Key="photos/cats/1.png")
+    time.sleep(1.1)  # S3's last-modified has 1 s resolution: an overwrite must land in a later second
     changed = write_image(tmp_path / "new-content.png", seed=99)  # overwritten with new content
     client.put_object(Bucket="index-bucket", Key="photos/dogs/0.png", Body=changed.read_bytes())
     fresh = write_image(tmp_path / "fresh.png", seed=123)  # new

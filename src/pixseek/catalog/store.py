@@ -6,10 +6,9 @@ import contextlib
 import datetime as dt
 import functools
 import os
-import re
 import shutil
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +32,9 @@ from pixseek.catalog.schema import (
     migrate,
     needs_migration,
 )
-from pixseek.errors import CatalogError, SchemaVersionError, StorageError
+from pixseek.catalog.storage import remote_bytes, remote_table_committed, storage_errors
+from pixseek.errors import CatalogError, SchemaVersionError
+from pixseek.locations import Location, as_location, is_object_store
 
 T = TypeVar("T")
 _IN_CHUNK = 500  # ids per `IN (...)` filter
@@ -52,16 +53,18 @@ class CatalogSnapshot:
     vectors: np.ndarray
 
 
-def check_db_path(path: Path) -> None:
+def check_db_path(path: Location) -> None:
     """Refuse a DB location that can never hold a catalog, before anything is written."""
+    if isinstance(path, str):
+        return  # an object-store prefix: any prefix can hold one
     if path.exists() and not path.is_dir():
         raise CatalogError(f"--db {path} is a file, not a pixseek index folder; choose another path")
 
 
-def check_new_db_path(path: Path) -> None:
+def check_new_db_path(path: Location) -> None:
     """Refuse to create a catalog inside a folder that already holds something else (e.g. photos)."""
     check_db_path(path)
-    if path.is_dir() and not Catalog.exists(path):
+    if isinstance(path, Path) and path.is_dir() and not Catalog.exists(path):
         ours = {LOCK_NAME, f"{IMAGES_TABLE}.lance", f"{_META_STAGING}.lance"}  # a crash during creation
         foreign = sorted(p.name for p in path.iterdir() if p.name not in ours)
         if foreign:
@@ -71,33 +74,13 @@ def check_new_db_path(path: Path) -> None:
             )
 
 
-_OS_ERROR = re.compile(r"\(os error (\d+)\)")
-
-
-@contextlib.contextmanager
-def storage_errors(path: Path) -> Iterator[None]:
-    """Disk full, read-only and permission errors -> StorageError naming the catalog and the cause.
-
-    Lance reports them as RuntimeError/OSError text ending in "(os error N)"; anything else passes through.
-    """
-    try:
-        yield
-    except StorageError:
-        raise
-    except (OSError, RuntimeError, ValueError) as exc:
-        errno = exc.errno if isinstance(exc, OSError) else None
-        found = _OS_ERROR.search(str(exc))
-        errno = errno or (int(found.group(1)) if found else None)
-        if errno is None:
-            raise
-        raise StorageError(f"cannot write the index at {path}: {os.strerror(errno)}") from exc
-
-
 def _writes(method: Callable[..., T]) -> Callable[..., T]:
     """A Catalog write method whose storage errors become StorageError."""
 
     @functools.wraps(method)
     def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> T:
+        if self.before_write is not None:
+            self.before_write()  # e.g. renew the write lease of an object-store catalog
         with storage_errors(self.path):
             return method(self, *args, **kwargs)
 
@@ -120,27 +103,31 @@ def _vectors(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
 class Catalog:
     """One index: an images table and a one-row metadata table inside a LanceDB folder."""
 
-    def __init__(self, path: Path, conn: lancedb.DBConnection, meta: IndexMeta) -> None:
+    def __init__(self, path: Location, conn: lancedb.DBConnection, meta: IndexMeta) -> None:
         self.path = path
+        self.before_write: Callable[[], None] | None = None  # set by the writer holding the lock
         self._conn = conn
         self._meta = meta
         self._images = conn.open_table(IMAGES_TABLE)
 
     # -- lifecycle -------------------------------------------------------------------------------
     @staticmethod
-    def exists(path: Path) -> bool:
+    def exists(path: Location) -> bool:
+        """A complete catalog is there: its metadata table, written last, is in place."""
+        if is_object_store(path):
+            return remote_table_committed(str(path), META_TABLE)
         return (Path(path) / f"{META_TABLE}.lance").is_dir()
 
     @classmethod
-    def open(cls, path: str | Path, *, allow_migration: bool = False) -> Catalog:
+    def open(cls, path: Location, *, allow_migration: bool = False) -> Catalog:
         """Open an existing catalog; migrate an older schema only when the caller holds the write lock."""
-        path = Path(path)
+        path = as_location(path)
         check_db_path(path)
         if not cls.exists(path):
             raise CatalogError(
                 f"no pixseek index at {path}; create one with `pixseek index FOLDER --db {path}`"
             )
-        conn = lancedb.connect(path)
+        conn = lancedb.connect(str(path))
         meta = IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())
         if needs_migration(meta):
             if not allow_migration:
@@ -155,10 +142,15 @@ class Catalog:
         return cls(path, conn, meta)
 
     @classmethod
-    def create(cls, path: str | Path, meta: IndexMeta) -> Catalog:
-        path = Path(path)
+    def create(cls, path: Location, meta: IndexMeta) -> Catalog:
+        path = as_location(path)
         check_db_path(path)
         with storage_errors(path):
+            if isinstance(path, str):  # object store: the metadata table's first manifest marks it complete
+                conn = lancedb.connect(path)
+                conn.create_table(IMAGES_TABLE, schema=image_schema(meta.dim), mode="overwrite")
+                conn.create_table(META_TABLE, meta.to_table(), mode="overwrite")
+                return cls(path, conn, meta)
             path.mkdir(parents=True, exist_ok=True)
             conn = lancedb.connect(path)
             conn.create_table(IMAGES_TABLE, schema=image_schema(meta.dim), mode="overwrite")
@@ -191,6 +183,8 @@ class Catalog:
 
     def bytes_on_disk(self) -> int:
         """Size of the folder; files that a concurrent compaction removes mid-walk count as gone."""
+        if isinstance(self.path, str):
+            return remote_bytes(self.path)
         total = 0
         for folder, _, files in os.walk(self.path):
             for name in files:

@@ -62,10 +62,11 @@ def _default_db(folder: Path | None, out: Path) -> Path:
 def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
     folder: Annotated[Path | None, typer.Argument(help="Labelled folder: root/<class>/image")] = None,
     db: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--db",
-            help="Index to reuse or add FOLDER to [default: ./pixseek.db if it holds FOLDER, else OUT/index.db]",  # noqa: E501
+            help="Index (folder or s3:// URI) to reuse or add FOLDER to "
+            "[default: ./pixseek.db if it holds FOLDER, else OUT/index.db]",
         ),
     ] = None,
     model: ModelOption = None,
@@ -80,12 +81,14 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
     FOLDER is indexed incrementally into --db, with that index's own model; without --db, ./pixseek.db is
     used when it already holds FOLDER, else a new OUT/index.db. --db alone reuses its stored embeddings.
     """
+    from pixseek.catalog import Catalog
     from pixseek.evaluation.classifiers import parse_gamma
     from pixseek.evaluation.persistence import save_classifier
     from pixseek.evaluation.plots import write_plots
     from pixseek.evaluation.report import write_report
     from pixseek.evaluation.splits import MIN_PER_CLASS, labelled_set
     from pixseek.evaluation.study import StudyOptions, run_study
+    from pixseek.locations import as_location
     from pixseek.services import Index
 
     with handle_errors(json_out=json_out):
@@ -95,9 +98,9 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
             raise EvaluationError(f"--gamma: {exc}") from None
         if folder is None and db is None:
             raise EvaluationError("give a labelled FOLDER to index, or --db with an existing index")
-        if folder is None and db is not None and not db.exists():
+        if folder is None and db is not None and not Catalog.exists(as_location(db)):
             raise EvaluationError(f"no index at {db}; give a FOLDER to index into it")
-        db_path = db or _default_db(folder, out)
+        db_path = as_location(db) if db is not None else _default_db(folder, out)
         settings = make_settings(db=db_path, model=model)
         with Index(db_path, model=model, settings=settings) as index:
             try:

@@ -28,7 +28,10 @@ from pixseek.cli.app import (
 )
 from pixseek.errors import QueryError
 
-DbOption = Annotated[Path | None, typer.Option("--db", help="Index folder [default: ./pixseek.db]")]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Index folder or s3://B/P URI [default: ./pixseek.db]"),
+]
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 TermsOption = list[str] | None

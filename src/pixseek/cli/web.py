@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,7 +13,10 @@ from pixseek.errors import CatalogError
 
 @app.command("serve")
 def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
-    db: Annotated[Path | None, typer.Option("--db", help="Index folder [default: ./pixseek.db]")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Index folder or s3://B/P URI [default: ./pixseek.db]"),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
     model: Annotated[str | None, typer.Option("--model", help="Model name or folder")] = None,

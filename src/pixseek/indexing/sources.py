@@ -8,25 +8,17 @@ AWS_ALLOW_HTTP=true for a plain-http endpoint), plus any `storage_options` the u
 from __future__ import annotations
 
 import io
-import os
 import posixpath
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlparse
 
 from pixseek.errors import FolderNotFoundError
 from pixseek.indexing.hashing import content_hash_bytes, hash_files
 from pixseek.indexing.scan import IMAGE_EXTENSIONS, FileEntry, ScanResult, scan
-
-OBJECT_STORE_SCHEMES = frozenset({"s3", "gs", "gcs", "az", "abfs", "abfss"})
-
-
-def is_object_store(location: str | Path) -> bool:
-    """True for 's3://bucket/prefix' and the like; False for local paths (also 'C:\\...', 'file.png')."""
-    return urlparse(str(location)).scheme in OBJECT_STORE_SCHEMES
+from pixseek.locations import is_object_store, object_store_fs
 
 
 class Source(Protocol):
@@ -59,29 +51,6 @@ class LocalSource:
         return (self.folder / path).read_bytes()
 
 
-def _s3_options(options: Mapping[str, str]) -> dict[str, object]:
-    """pyarrow S3FileSystem keywords from the standard AWS variables, overridden by `options`."""
-    env = {
-        "endpoint_override": os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
-        "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-    }
-    kwargs: dict[str, object] = {k: v for k, v in env.items() if v}
-    aliases = {
-        "aws_endpoint": "endpoint_override", "endpoint": "endpoint_override", "aws_region": "region",
-        "aws_access_key_id": "access_key", "aws_secret_access_key": "secret_key",
-    }  # fmt: skip
-    for key, value in options.items():
-        name = aliases.get(key.lower(), key.lower())
-        if name != "allow_http":  # implied by an http:// endpoint, as for Lance
-            kwargs[name] = value
-    endpoint = str(kwargs.get("endpoint_override", ""))
-    if endpoint.startswith("http://"):
-        kwargs["scheme"], kwargs["endpoint_override"] = "http", endpoint.removeprefix("http://")
-    elif endpoint.startswith("https://"):
-        kwargs["endpoint_override"] = endpoint.removeprefix("https://")
-    return kwargs
-
-
 @dataclass(frozen=True)
 class ObjectStoreSource:
     """Every object under a prefix; `path` is the key relative to the prefix, `mtime` the last-modified."""
@@ -94,14 +63,7 @@ class ObjectStoreSource:
         return self.uri.rstrip("/")
 
     def _fs(self):  # -> (pyarrow.fs.FileSystem, "bucket/prefix")
-        from pyarrow import fs as pafs
-
-        parsed = urlparse(self.uri)
-        base = posixpath.join(parsed.netloc, parsed.path.lstrip("/")).rstrip("/")
-        if parsed.scheme == "s3":
-            return pafs.S3FileSystem(**_s3_options(self.storage_options)), base
-        filesystem, base = pafs.FileSystem.from_uri(self.uri)  # gs://, abfs://: pyarrow's own defaults
-        return filesystem, base.rstrip("/")
+        return object_store_fs(self.uri, self.storage_options)
 
     def scan(self, *, include_hidden: bool = False) -> ScanResult:
         from pyarrow import fs as pafs

@@ -1,0 +1,92 @@
+"""The write lock of a catalog in an object store: a lease table created with Lance's conditional put.
+
+No file lock works across machines. Lance creates a table's first version with a put-if-absent, so of two
+writers creating the lease table at once exactly one succeeds; the other sees the holder and its expiry.
+The holder renews the lease as it commits and drops it when done; a lease whose writer died (kill -9)
+expires after `ttl` seconds, and the next run takes it over.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import lancedb
+import pyarrow as pa
+
+from pixseek.errors import IndexBusyError
+
+LEASE_TABLE = "write-lease"
+DEFAULT_TTL = 60.0  # seconds without a renewal before another writer may take over
+
+
+class Lease:
+    """A held lease; `renew()` pushes its expiry `ttl` seconds ahead (one small Lance append)."""
+
+    def __init__(self, conn: lancedb.DBConnection, owner: str, ttl: float) -> None:
+        self._conn, self.owner, self._ttl = conn, owner, ttl
+
+    def renew(self) -> None:
+        """Called before each commit: a writer whose lease was taken over must stop, not write on."""
+        held = _holder(self._conn)
+        if held is None or held[0] != self.owner:
+            raise IndexBusyError(
+                f"this run lost its write lease (now held by {held[0] if held else 'nobody'}); "
+                "another writer took over after it went more than the lease's time without a commit"
+            )
+        self._conn.open_table(LEASE_TABLE).add(_row(self.owner, self._ttl))
+
+
+def _row(owner: str, ttl: float) -> pa.Table:
+    return pa.table({"owner": [owner], "expires": [time.time() + ttl]})
+
+
+def _holder(conn: lancedb.DBConnection) -> tuple[str, float] | None:
+    """(owner, expiry) of the lease on record, or None if there is none."""
+    try:
+        rows = conn.open_table(LEASE_TABLE).to_arrow().to_pylist()
+    except (ValueError, FileNotFoundError, OSError, RuntimeError):
+        return None
+    if not rows:
+        return None
+    latest = max(rows, key=lambda r: r["expires"])
+    owners = {r["owner"] for r in rows}
+    return (latest["owner"] if len(owners) == 1 else "several writers"), latest["expires"]
+
+
+@contextmanager
+def write_lease(uri: str, *, timeout: float = 0.0, ttl: float = DEFAULT_TTL) -> Iterator[Lease]:
+    """Hold the catalog's lease; IndexBusyError after `timeout` seconds while a live writer holds it."""
+    conn = lancedb.connect(uri)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.create_table(LEASE_TABLE, _row(owner, ttl), mode="create")
+            break
+        except (ValueError, OSError, RuntimeError):  # it exists: someone holds it, or held it and died
+            held = _holder(conn)
+            if held is not None and held[1] < time.time():
+                with suppress(ValueError, OSError, RuntimeError):
+                    conn.drop_table(LEASE_TABLE)  # expired: its writer is gone; race to create it again
+                continue
+            if time.monotonic() >= deadline:
+                who, until = held if held is not None else ("another writer", time.time())
+                raise IndexBusyError(
+                    f"another pixseek process ({who}) is writing to {uri}; wait for it to finish and try "
+                    f"again, or use --wait (its lease expires in {max(0, until - time.time()):.0f} s "
+                    "if it died)"
+                ) from None
+            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+    lease = Lease(conn, owner, ttl)
+    try:
+        yield lease
+    finally:
+        held = _holder(conn)
+        if held is not None and held[0] == owner:
+            with suppress(ValueError, OSError, RuntimeError):
+                conn.drop_table(LEASE_TABLE)

@@ -1,0 +1,51 @@
+"""The catalog's storage, local or object store: errors in a user's words, and what a URI holds."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+
+from pixseek.errors import StorageError
+from pixseek.locations import Location, object_store_fs
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+@contextlib.contextmanager
+def storage_errors(path: Location) -> Iterator[None]:
+    """Disk full, read-only and permission errors -> StorageError naming the catalog and the cause.
+
+    Lance reports them as RuntimeError/OSError text ending in "(os error N)"; anything else passes through.
+    """
+    try:
+        yield
+    except StorageError:
+        raise
+    except (OSError, RuntimeError, ValueError) as exc:
+        errno = exc.errno if isinstance(exc, OSError) else None
+        found = _OS_ERROR.search(str(exc))
+        errno = errno or (int(found.group(1)) if found else None)
+        if errno is None:
+            raise
+        raise StorageError(f"cannot write the index at {path}: {os.strerror(errno)}") from exc
+
+
+def remote_table_committed(uri: str, table: str) -> bool:
+    """Whether `table` under the catalog URI has a committed version: Lance writes a version's manifest
+    last, with a conditional put, so a manifest means a complete table (no rename on object stores)."""
+    from pyarrow import fs as pafs
+
+    filesystem, base = object_store_fs(uri)
+    versions = pafs.FileSelector(f"{base}/{table}.lance/_versions", allow_not_found=True)
+    return any(info.path.endswith(".manifest") for info in filesystem.get_file_info(versions))
+
+
+def remote_bytes(uri: str) -> int:
+    """Total size of every object under the catalog URI."""
+    from pyarrow import fs as pafs
+
+    filesystem, base = object_store_fs(uri)
+    infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    return sum(info.size or 0 for info in infos if info.type == pafs.FileType.File)

@@ -1,0 +1,67 @@
+"""Local paths and object-store URIs (s3://, gs://, az://) side by side: which is which, how to join them,
+and a pyarrow filesystem for a URI (credentials and endpoint from the standard AWS_* variables)."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+OBJECT_STORE_SCHEMES = frozenset({"s3", "gs", "gcs", "az", "abfs", "abfss"})
+
+Location = str | Path  # a local path, or an object-store URI kept as a string (Path would mangle "//")
+
+
+def is_object_store(location: Location) -> bool:
+    """True for 's3://bucket/prefix' and the like; False for local paths (also 'C:\\\\...', 'file.png')."""
+    return urlparse(str(location)).scheme in OBJECT_STORE_SCHEMES
+
+
+def as_location(location: Location) -> Location:
+    """A URI stays a string (without a trailing '/'); anything else becomes a Path."""
+    return str(location).rstrip("/") if is_object_store(location) else Path(location)
+
+
+def join(location: Location, *parts: str) -> Location:
+    """`location / part / ...`, for a folder or an object-store prefix alike."""
+    if is_object_store(location):
+        return "/".join([str(location).rstrip("/"), *parts])
+    return Path(location).joinpath(*parts)
+
+
+def _s3_options(options: Mapping[str, str]) -> dict[str, object]:
+    """pyarrow S3FileSystem keywords from the standard AWS variables, overridden by `options`."""
+    env = {
+        "endpoint_override": os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
+        "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+    }
+    kwargs: dict[str, object] = {k: v for k, v in env.items() if v}
+    aliases = {
+        "aws_endpoint": "endpoint_override", "endpoint": "endpoint_override", "aws_region": "region",
+        "aws_access_key_id": "access_key", "aws_secret_access_key": "secret_key",
+    }  # fmt: skip
+    for key, value in options.items():
+        name = aliases.get(key.lower(), key.lower())
+        if name != "allow_http":  # implied by an http:// endpoint, as for Lance
+            kwargs[name] = value
+    endpoint = str(kwargs.get("endpoint_override", ""))
+    if endpoint.startswith("http://"):
+        kwargs["scheme"], kwargs["endpoint_override"] = "http", endpoint.removeprefix("http://")
+    elif endpoint.startswith("https://"):
+        kwargs["endpoint_override"] = endpoint.removeprefix("https://")
+    return kwargs
+
+
+def object_store_fs(uri: str, storage_options: Mapping[str, str] | None = None) -> tuple[Any, str]:
+    """(pyarrow FileSystem, 'bucket/prefix') for an object-store URI."""
+    from pyarrow import fs as pafs
+
+    parsed = urlparse(uri)
+    base = posixpath.join(parsed.netloc, parsed.path.lstrip("/")).rstrip("/")
+    if parsed.scheme == "s3":
+        return pafs.S3FileSystem(**_s3_options(storage_options or {})), base
+    filesystem, base = pafs.FileSystem.from_uri(uri)  # gs://, abfs://: pyarrow's own defaults
+    return filesystem, base.rstrip("/")

@@ -1,0 +1,148 @@
+"""A catalog in an object store (a real moto_server on 127.0.0.1): index, info, search, eval and serve on
+s3://, and one writer at a time through the Lance lease."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+import pixseek.models.registry as registry
+from pixseek.catalog import Catalog
+from pixseek.catalog.lease import LEASE_TABLE, write_lease
+from pixseek.cli import app
+from pixseek.errors import IndexBusyError
+from pixseek.services import Index
+from pixseek.settings import Settings
+from pixseek.web import create_app
+from tests.fakes import FakeEmbedder
+from tests.indexing.images import make_tree
+from tests.s3_server import S3Server
+
+TREE = [f"{c}/{i}.png" for c in ("red", "green", "blue") for i in range(6)]
+
+
+@pytest.fixture
+def s3_db(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket per test; the standard AWS_* variables point at the local server."""
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    bucket = "cat-" + request.node.name.replace("_", "-")[:40].strip("-").lower()
+    s3_server.client().create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/index"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    make_tree(tmp_path / "imgs", TREE)
+    return tmp_path / "imgs"
+
+
+def test_index_info_search_on_s3_match_a_local_catalog(tmp_path: Path, folder: Path, s3_db: str) -> None:
+    assert not Catalog.exists(s3_db)
+    remote = Index(s3_db, embedder=FakeEmbedder())
+    report = remote.add(folder, workers=0)
+    assert report.added == len(TREE) and Catalog.exists(s3_db)
+    local = Index(tmp_path / "local.db", embedder=FakeEmbedder())
+    local.add(folder, workers=0)
+    assert remote.info().images == len(TREE) and remote.info().bytes_on_disk > 0
+    for path in ("red/0.png", "blue/3.png"):
+        got = [(h.path, round(h.score, 4)) for h in remote.search(like=path, k=5)]
+        assert got == [(h.path, round(h.score, 4)) for h in local.search(like=path, k=5)]
+    again = Index(s3_db, embedder=FakeEmbedder()).add(folder, workers=0)  # a second run: nothing to do
+    assert (again.unchanged, again.added) == (len(TREE), 0)
+
+
+def test_cli_index_info_search_and_eval_with_an_s3_db(
+    folder: Path, s3_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "load_embedder", lambda name_or_path=None, *, settings: FakeEmbedder())
+    runner = CliRunner()
+    done = runner.invoke(app, ["index", str(folder), "--db", s3_db, "--workers", "0", "--json"])
+    assert done.exit_code == 0, done.output
+    info = json.loads(runner.invoke(app, ["info", "--db", s3_db, "--json"]).stdout)
+    assert info["images"] == len(TREE)
+    hits = json.loads(runner.invoke(app, ["search", "--like", "green/2.png", "--db", s3_db, "--json"]).stdout)
+    assert hits["results"][0]["root"] == str(folder)
+    report = runner.invoke(app, ["eval", "--db", s3_db, "--out", str(folder.parent / "rep"), "--json"])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["db"] == s3_db
+
+
+def test_serve_on_an_s3_catalog(folder: Path, s3_db: str) -> None:
+    Index(s3_db, embedder=FakeEmbedder()).add(folder, workers=0)
+    settings = Settings(db=s3_db)
+    assert settings.db == s3_db  # kept a URI, not mangled into a path
+    with TestClient(create_app(settings, index=Index(s3_db, embedder=FakeEmbedder()))) as client:
+        assert client.get("/health").json()["images"] == len(TREE)
+        results = client.post("/search", data={"like": "red/1.png", "k": 3}).json()["results"]
+        assert [r["label"] for r in results].count("red") >= 2
+
+
+def test_a_second_writer_is_refused_while_the_lease_is_held(folder: Path, s3_db: str) -> None:
+    with write_lease(s3_db), pytest.raises(IndexBusyError, match="another pixseek process"):
+        Index(s3_db, embedder=FakeEmbedder()).add(folder, workers=0)
+    assert Index(s3_db, embedder=FakeEmbedder()).add(folder, workers=0).added == len(TREE)
+
+
+def test_of_writers_racing_for_the_lease_exactly_one_wins(s3_db: str) -> None:
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def writer() -> None:
+        start.wait()
+        try:
+            with write_lease(s3_db):
+                outcomes.append("held")
+                time.sleep(1.5)  # hold it while the others try
+        except IndexBusyError:
+            outcomes.append("busy")
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["busy", "busy", "busy", "held"]
+
+
+def test_the_lease_of_a_writer_that_died_expires(folder: Path, s3_db: str) -> None:
+    import lancedb
+
+    expired = pa.table({"owner": ["dead-host:1:x"], "expires": [time.time() - 1.0]})
+    lancedb.connect(s3_db).create_table(LEASE_TABLE, expired)  # what a kill -9'd writer leaves behind
+    assert Index(s3_db, embedder=FakeEmbedder()).add(folder, workers=0).added == len(TREE)
+    live = pa.table({"owner": ["live-host:2:y"], "expires": [time.time() + 60]})
+    lancedb.connect(s3_db).create_table(LEASE_TABLE, live)
+    with pytest.raises(IndexBusyError, match="live-host:2:y"):
+        Index(s3_db, embedder=FakeEmbedder()).add(folder, workers=0)
+
+
+def test_a_writer_whose_lease_was_taken_over_stops_before_its_next_commit(folder: Path, s3_db: str) -> None:
+    import lancedb
+
+    index = Index(s3_db, embedder=FakeEmbedder())
+    real = index.embedder.embed_pixels
+    calls = [0]
+
+    def embed_then_lose_the_lease(pixels):  # another writer takes over while this one embeds
+        calls[0] += 1
+        if calls[0] == 2:
+            conn = lancedb.connect(s3_db)
+            conn.drop_table(LEASE_TABLE)
+            conn.create_table(
+                LEASE_TABLE, pa.table({"owner": ["usurper:9:z"], "expires": [time.time() + 60]})
+            )
+        return real(pixels)
+
+    index.embedder.embed_pixels = embed_then_lose_the_lease  # type: ignore[method-assign]
+    with pytest.raises(IndexBusyError, match="lost its write lease"):
+        index.add(folder, workers=0, batch_size=2, commit_rows=2)
+    committed = Catalog.open(s3_db).count()
+    assert 0 < committed < len(TREE)  # it stopped: nothing written after the takeover
