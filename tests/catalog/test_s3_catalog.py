@@ -146,3 +146,39 @@ def test_a_writer_whose_lease_was_taken_over_stops_before_its_next_commit(folder
         index.add(folder, workers=0, batch_size=2, commit_rows=2)
     committed = Catalog.open(s3_db).count()
     assert 0 < committed < len(TREE)  # it stopped: nothing written after the takeover
+
+
+def test_kill_9_of_a_writer_then_resume_gives_the_exact_set(tmp_path: Path, s3_db: str) -> None:
+    """A real process indexing into the S3 catalog is killed mid-run; the next run takes over its lease
+    at once (same machine, dead pid) and finishes without re-embedding committed rows."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.subprocess_env import checkout_env
+
+    folder = tmp_path / "imgs"
+    make_tree(folder, [f"c{i % 3}/{i:02d}.png" for i in range(24)])
+    hold, held = tmp_path / "hold", tmp_path / "held"
+    hold.touch()
+    cmd = [sys.executable, "-m", "tests.indexing.slow_index", s3_db, str(folder), "--delay", "0",
+           "--hold", str(hold), "--hold-after", "3", "--held", str(held)]  # fmt: skip
+    child = subprocess.Popen(cmd, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not held.exists():
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the child never reached its hold point"
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
+    committed = Catalog.open(s3_db).snapshot()
+    assert 0 < len(committed.ids) < 24
+
+    emb = FakeEmbedder()
+    report = Index(s3_db, embedder=emb).add(folder, workers=0)
+    assert report.unchanged == len(committed.ids) and report.added == 24 - len(committed.ids)
+    assert emb.pixel_calls == 24 - len(committed.ids)  # committed rows were not embedded again
+    assert sorted(Index(s3_db, embedder=FakeEmbedder()).arrays().paths) == sorted(
+        f"c{i % 3}/{i:02d}.png" for i in range(24)
+    )

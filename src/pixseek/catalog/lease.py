@@ -3,7 +3,7 @@
 No file lock works across machines. Lance creates a table's first version with a put-if-absent, so of two
 writers creating the lease table at once exactly one succeeds; the other sees the holder and its expiry.
 The holder renews the lease as it commits and drops it when done; a lease whose writer died (kill -9)
-expires after `ttl` seconds, and the next run takes it over.
+expires after `ttl` seconds, or at once when that writer ran on this machine, and the next run takes over.
 """
 
 from __future__ import annotations
@@ -58,6 +58,21 @@ def _holder(conn: lancedb.DBConnection) -> tuple[str, float] | None:
     return (latest["owner"] if len(owners) == 1 else "several writers"), latest["expires"]
 
 
+def _died_here(owner: str) -> bool:
+    """A lease held by a process of this machine that no longer runs (killed): no need to wait it out."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
 @contextmanager
 def write_lease(uri: str, *, timeout: float = 0.0, ttl: float = DEFAULT_TTL) -> Iterator[Lease]:
     """Hold the catalog's lease; IndexBusyError after `timeout` seconds while a live writer holds it."""
@@ -70,7 +85,7 @@ def write_lease(uri: str, *, timeout: float = 0.0, ttl: float = DEFAULT_TTL) -> 
             break
         except (ValueError, OSError, RuntimeError):  # it exists: someone holds it, or held it and died
             held = _holder(conn)
-            if held is not None and held[1] < time.time():
+            if held is not None and (held[1] < time.time() or _died_here(held[0])):
                 with suppress(ValueError, OSError, RuntimeError):
                     conn.drop_table(LEASE_TABLE)  # expired: its writer is gone; race to create it again
                 continue
