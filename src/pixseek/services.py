@@ -18,10 +18,10 @@ import numpy as np
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta, write_lock
 from pixseek.catalog.lease import write_lease
 from pixseek.catalog.store import check_db_path, check_new_db_path
-from pixseek.errors import ModelMismatchError, PixseekError, QueryError, SchemaVersionError
+from pixseek.errors import ModelMismatchError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
-from pixseek.indexing.sources import LocalSource, open_source
+from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
 from pixseek.settings import Settings
@@ -137,10 +137,6 @@ class Index:
         `storage_options` for the object store, on top of the standard AWS_* variables.
         """
         source = open_source(folder, storage_options=storage_options)
-        if ray_actors and not isinstance(source, LocalSource):
-            raise PixseekError(
-                "--ray indexes local (or shared) folders only, for now; index the prefix without --ray"
-            )
         check_new_db_path(self.db)
         embedder = self.embedder  # loads the model and checks it against the index, writing nothing
         s = self.settings

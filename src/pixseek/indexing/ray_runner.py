@@ -1,12 +1,15 @@
 """Distributed embedding with Ray Data (optional extra `[ray]`): the same run, with the model on a cluster.
 
-Ray only replaces the embed stage: scanning, diffing, committing and sweeping stay in the calling
-process, so the catalog is written by exactly the same code (and under the same lock) as a local run.
+Ray replaces the read + decode + embed stage: each actor fetches its files itself (from a shared folder,
+or straight from the object store), so image bytes never pass through the driver. Listing, diffing,
+committing and sweeping stay in the calling process, so the catalog is written by exactly the same code
+(and under the same lock or lease) as a local run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import io
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import numpy as np
 
 from pixseek.errors import ImageReadError, PixseekError
 from pixseek.indexing.pipeline import Embedded, EmbedStage, RunOptions
+from pixseek.indexing.sources import ObjectFile, ObjectStoreSource
 from pixseek.types import Embedder, LoadedImage
 
 EmbedderFactory = Callable[[], Embedder]
@@ -32,11 +36,16 @@ class Provide:
 
 
 class _EmbedBatch:
-    """A Ray actor: loads the model once, then decodes and embeds one batch of paths per call."""
+    """A Ray actor: loads the model once, then reads, decodes and embeds one batch of files per call."""
 
-    def __init__(self, factory: EmbedderFactory) -> None:
+    def __init__(self, factory: EmbedderFactory, storage_options: Mapping[str, str]) -> None:
         self._embedder = factory()
         self._loader = self._embedder.image_loader()
+        self._options = dict(storage_options)
+
+    def _open(self, uri: str, path: str) -> Path | io.BytesIO:
+        """A local path as is; an object (uri = its source prefix) fetched into memory once."""
+        return ObjectFile(ObjectStoreSource(uri, self._options), path).open() if uri else Path(path)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         dim = self._embedder.dim
@@ -46,11 +55,14 @@ class _EmbedBatch:
         errors = [""] * n
         good: list[int] = []
         pixels = []
-        for i, path in enumerate(batch["path"]):
+        for i, (uri, path) in enumerate(zip(batch["uri"], batch["path"], strict=True)):
             try:
-                img = self._loader(Path(str(path)))
+                img = self._loader(self._open(str(uri), str(path)))
             except ImageReadError as exc:
                 errors[i] = exc.reason
+                continue
+            except OSError as exc:  # vanished or unreadable between listing and reading
+                errors[i] = f"cannot read: {exc.strerror or exc}"
                 continue
             good.append(i)
             pixels.append(img.pixels)
@@ -67,22 +79,31 @@ def ray_stage(factory: EmbedderFactory, *, actors: int = 1) -> EmbedStage:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise PixseekError('distributed indexing needs Ray: pip install "pixseek[ray]"') from exc
 
-    def stage(paths: Sequence[Path], opts: RunOptions) -> Iterator[Embedded]:
+    def stage(paths: Sequence[Path | ObjectFile], opts: RunOptions) -> Iterator[Embedded]:
         if not paths:
             return
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # results must line up with `paths`
-        ds = ray.data.from_items([{"path": str(p)} for p in paths])
+        objects = [p for p in paths if isinstance(p, ObjectFile)]
+        options = dict(objects[0].source.storage_options) if objects else {}
+        rows = [
+            {"uri": p.source.uri, "path": p.path}
+            if isinstance(p, ObjectFile)
+            else {"uri": "", "path": str(p)}
+            for p in paths
+        ]
+        # Fractional CPUs for the read tasks: with whole-CPU reads, actors on 1-CPU nodes can deadlock.
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // opts.batch_size, 64)))
         ds = ds.map_batches(
             _EmbedBatch,
-            fn_constructor_args=(factory,),
+            fn_constructor_args=(factory, options),
             batch_size=opts.batch_size,
             batch_format="numpy",
-            concurrency=actors,
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=0.5,
         )
-        rows = ds.iter_batches(batch_size=opts.batch_size, batch_format="numpy")
         position = 0
-        for batch in rows:
+        for batch in ds.iter_batches(batch_size=opts.batch_size, batch_format="numpy"):
             for vector, (width, height), error in zip(
                 batch["vector"], batch["size"], batch["error"], strict=True
             ):

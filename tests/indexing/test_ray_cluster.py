@@ -1,0 +1,105 @@
+"""A two-node Ray cluster on this machine (started by the test, stopped by PID) indexes an S3 prefix into an
+S3 catalog: the same rows and vectors as a local run over the same files (slow: cluster start-up)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pixseek.services import Index
+from tests.fakes import FakeEmbedder
+from tests.indexing.images import make_tree
+from tests.s3_server import S3Server
+from tests.subprocess_env import checkout_env
+
+pytestmark = pytest.mark.slow
+TREE = [f"{c}/{i:02d}.png" for c in ("a", "b", "c") for i in range(10)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def cluster(s3_server: S3Server, tmp_path: Path) -> Iterator[str]:
+    """Head + one worker node, 1 CPU each; every process gets the same auth mode, checkout and S3 env."""
+    ray_exe = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
+    if ray_exe is None:
+        pytest.skip("ray is not installed (pip install 'pixseek[ray]')")
+    port = _free_port()
+    env = checkout_env(RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0", **s3_server.env)
+    common = ["--num-cpus", "1", "--disable-usage-stats", "--block"]
+    head = subprocess.Popen(
+        [ray_exe, "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
+         "--include-dashboard=false", *common],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    procs = [head]
+    address = f"127.0.0.1:{port}"
+    try:
+        time.sleep(5)
+        procs.append(
+            subprocess.Popen(
+                [ray_exe, "start", "--address", address, "--node-ip-address", "127.0.0.1", *common],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        yield address
+    finally:
+        for proc in reversed(procs):  # by PID: `ray stop` would stop every Ray process on the machine
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_two_nodes_index_s3_into_s3_like_a_local_run(
+    cluster: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ray
+
+    for key, value in {**s3_server.env, "RAY_AUTH_MODE": "disabled"}.items():
+        monkeypatch.setenv(key, value)
+    folder = tmp_path / "imgs"
+    make_tree(folder, TREE)
+    (folder / "c/broken.png").write_bytes(b"not a png")
+    client = s3_server.client()
+    client.create_bucket(Bucket="ray-cluster")
+    s3_server.upload_tree("ray-cluster", "photos", folder)
+
+    ray.init(address=cluster, runtime_env={"env_vars": {"PYTHONPATH": checkout_env()["PYTHONPATH"]}})
+    try:
+        deadline = time.monotonic() + 120
+        while len([n for n in ray.nodes() if n["Alive"]]) < 2:
+            assert time.monotonic() < deadline, "the worker node never joined"
+            time.sleep(1)
+        distributed = Index("s3://ray-cluster/index", embedder=FakeEmbedder())
+        report = distributed.add("s3://ray-cluster/photos", ray_actors=2, batch_size=4)
+    finally:
+        ray.shutdown()
+    assert report.added == len(TREE)
+    assert [f["path"] for f in report.failed] == ["s3://ray-cluster/photos/c/broken.png"]
+    local = Index(tmp_path / "local.db", embedder=FakeEmbedder())
+    local.add(folder, workers=0)
+    a, b = local.arrays(), distributed.arrays()
+    assert sorted(b.paths) == sorted(a.paths) == sorted(TREE)
+    for path, vector in zip(a.paths, a.vectors, strict=True):
+        assert float(vector @ b.vectors[b.paths.index(path)]) >= 0.999, path
