@@ -49,7 +49,7 @@ def test_index_json_keys_and_counts(indexed: tuple[Path, Path]) -> None:
     report = json.loads(result.stdout)
     assert list(report) == [
         "added", "updated", "renamed", "removed", "unchanged", "failed", "seconds", "images_per_second",
-        "embedded", "reused",
+        "embedded", "reused", "ray",
     ]  # fmt: skip
     assert (report["removed"], report["unchanged"], report["added"]) == (1, 7, 0)
     assert report["failed"][0]["path"].endswith("bad.png") and report["failed"][0]["error"]

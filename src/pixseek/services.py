@@ -160,6 +160,10 @@ class Index:
                 report = run_index(catalog, embedder, source, opts, progress=progress, stage=stage)
             finally:
                 catalog.before_write = None
+        if ray_actors:
+            from pixseek.indexing.ray_runner import cluster_info
+
+            report.ray = cluster_info(ray_actors) | {"stage_seconds": report.stage_seconds}
         local = isinstance(self.db, Path)
         if report.changed and local and catalog.count() >= self.settings.ann_threshold:
             self._matrix().ann(self.db)  # build it now, so the first search is fast

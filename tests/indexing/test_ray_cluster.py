@@ -96,6 +96,9 @@ def test_two_nodes_index_s3_into_s3_like_a_local_run(
     finally:
         ray.shutdown()
     assert report.added == len(TREE)
+    assert {k: report.ray[k] for k in ("nodes", "actors", "gpus")} == {"nodes": 2, "actors": 2, "gpus": 0}
+    assert set(report.ray["stage_seconds"]) == {"list", "diff", "hash", "read_decode_embed", "commit",
+                                                 "sweep_compact"}  # fmt: skip
     assert [f["path"] for f in report.failed] == ["s3://ray-cluster/photos/c/broken.png"]
     local = Index(tmp_path / "local.db", embedder=FakeEmbedder())
     local.add(folder, workers=0)

@@ -71,6 +71,7 @@ class _Committer:
         self._records: list[ImageRecord] = []
         self._vectors: list[np.ndarray] = []
         self._last = time.monotonic()
+        self.seconds = 0.0  # spent writing
 
     def put(self, record: ImageRecord, vector: np.ndarray) -> None:
         self._records.append(record)
@@ -82,6 +83,7 @@ class _Committer:
             self.flush()
 
     def flush(self) -> None:
+        start = time.perf_counter()
         if self._records:
             dim = self._catalog.meta.dim
             old = [i for i, r in enumerate(self._records) if r.id in self._existing]
@@ -92,16 +94,23 @@ class _Committer:
                     write(rows_table([self._records[i] for i in idx], vectors, dim))
             self._records, self._vectors = [], []
         self._last = time.monotonic()
+        self.seconds += time.perf_counter() - start
 
 
-def plan_run(catalog: Catalog, source: Source, opts: RunOptions) -> tuple[Plan, list[tuple[str, str]]]:
-    """List the source and work out what to do; returns the plan and listing errors."""
+def plan_run(
+    catalog: Catalog, source: Source, opts: RunOptions
+) -> tuple[Plan, list[tuple[str, str]], dict[str, float]]:
+    """List the source and work out what to do; returns the plan, listing errors and stage seconds."""
+    t0 = time.perf_counter()
     scanned = source.scan(include_hidden=opts.include_hidden)
+    t1 = time.perf_counter()
     existing = catalog.records()
     d = diff(scanned.files, [r for r in existing if r.root == source.root])
+    t2 = time.perf_counter()
     hashes = hash_source_files(source, [entry.path for entry, _ in d.candidates], threads=opts.hash_threads)
     known = {r.content_hash: r for r in existing}
-    return resolve(d, hashes, known), scanned.errors
+    seconds = {"list": t1 - t0, "diff": t2 - t1, "hash": time.perf_counter() - t2}
+    return resolve(d, hashes, known), scanned.errors, seconds
 
 
 def _embed_slots(embedder: Embedder, slots: list[LoadedImage | ImageReadError]) -> Iterator[Embedded]:
@@ -145,8 +154,8 @@ def run_index(
     if isinstance(source, Path):
         source = LocalSource(source)
     root_key = source.root
-    plan, scan_errors = plan_run(catalog, source, opts)
-    report = IndexReport(unchanged=plan.unchanged, removed=len(plan.remove))
+    plan, scan_errors, planning = plan_run(catalog, source, opts)
+    report = IndexReport(unchanged=plan.unchanged, removed=len(plan.remove), stage_seconds=planning)
     report.failed = [{"path": _location(root_key, p), "error": e} for p, e in scan_errors + plan.failed]
     targets = [r.target for r in plan.reuse] + [t for group in plan.embed for t in group]
     existing_ids = {t.id for t in targets if t.kind != "added"}
@@ -162,6 +171,7 @@ def run_index(
     committer.flush()
 
     # 2. New content: decode, embed once per distinct content, write every copy.
+    embed_started = time.perf_counter()
     total = sum(len(g) for g in plan.embed)
     done = embedded = 0
     if progress:
@@ -186,6 +196,7 @@ def run_index(
         if progress:
             progress(done, total)
     committer.flush()
+    sweep_started = time.perf_counter()
 
     # 3. Sweep deleted files, stamp the run, compact.
     catalog.delete([r.id for r in plan.remove])
@@ -193,6 +204,11 @@ def run_index(
     catalog.set_meta(replace(catalog.meta, last_indexed=now))
     catalog.compact(images=bool(plan.reuse or plan.embed or plan.remove))  # only if rows were written
     report.seconds = time.perf_counter() - started
+    report.stage_seconds |= {
+        "read_decode_embed": sweep_started - embed_started - committer.seconds,
+        "commit": committer.seconds,
+        "sweep_compact": time.perf_counter() - sweep_started,
+    }
     report.embedded = embedded
     report.images_per_second = embedded / report.seconds if report.seconds > 0 else 0.0
     return report

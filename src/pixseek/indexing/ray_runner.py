@@ -72,6 +72,16 @@ class _EmbedBatch:
         return {"vector": vectors, "size": sizes, "error": np.asarray(errors, dtype=object)}
 
 
+def cluster_info(actors: int) -> dict[str, int]:
+    """What the run had: alive nodes, model actors, GPUs (for the report's "ray" block)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init()  # RAY_ADDRESS, or a local cluster when unset: Ray's own convention
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    return {"nodes": len(nodes), "actors": actors, "gpus": int(ray.cluster_resources().get("GPU", 0))}
+
+
 def ray_stage(factory: EmbedderFactory, *, actors: int = 1) -> EmbedStage:
     """An embed stage that runs `actors` model replicas under Ray Data's map_batches, order preserved."""
     try:

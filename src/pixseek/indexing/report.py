@@ -21,9 +21,13 @@ class IndexReport:
     images_per_second: float = 0.0
     embedded: int = 0
     reused: int = 0
+    ray: dict | None = None  # with --ray: {"nodes", "actors", "gpus", "stage_seconds"}
+    stage_seconds: dict[str, float] = field(default_factory=dict, repr=False)  # list, hash, embed, ...
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["stage_seconds"]  # reported inside "ray"; kept on the object for benchmarks
+        return out
 
     @property
     def changed(self) -> bool:
