@@ -25,11 +25,9 @@ def as_location(location: Location) -> Location:
     return str(location).rstrip("/") if is_object_store(location) else Path(location)
 
 
-def join(location: Location, *parts: str) -> Location:
-    """`location / part / ...`, for a folder or an object-store prefix alike."""
-    if is_object_store(location):
-        return "/".join([str(location).rstrip("/"), *parts])
-    return Path(location).joinpath(*parts)
+def join_root(root: str, path: str) -> str:
+    """A row's full location: '/photos' + 'a/b.png', or 's3://bucket/set' + 'a/b.png' (kept a URI)."""
+    return f"{root.rstrip('/')}/{path}" if is_object_store(root) else str(Path(root) / path)
 
 
 def _s3_options(options: Mapping[str, str]) -> dict[str, object]:

@@ -10,6 +10,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from pixseek.locations import join_root
+
 ImageInput = str | Path | Image.Image | bytes
 
 
@@ -40,11 +42,6 @@ class SearchHit:
     def full_path(self) -> str:
         """The image's own location: root joined with the relative path."""
         return join_root(self.root, self.path) if self.root else self.path
-
-
-def join_root(root: str, path: str) -> str:
-    """A row's full location: '/photos' + 'a/b.png', or 's3://bucket/set' + 'a/b.png' (kept a URI)."""
-    return f"{root.rstrip('/')}/{path}" if "://" in root else str(Path(root) / path)
 
 
 @runtime_checkable

@@ -7,13 +7,14 @@ AWS_ALLOW_HTTP=true for a plain-http endpoint), plus any `storage_options` the u
 
 from __future__ import annotations
 
+import functools
 import io
 import posixpath
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pixseek.errors import FolderNotFoundError
 from pixseek.indexing.hashing import content_hash_bytes, hash_files
@@ -62,13 +63,15 @@ class ObjectStoreSource:
     def root(self) -> str:
         return self.uri.rstrip("/")
 
-    def _fs(self):  # -> (pyarrow.fs.FileSystem, "bucket/prefix")
+    @functools.cached_property
+    def _fs(self) -> tuple[Any, str]:
+        """(pyarrow FileSystem, "bucket/prefix"), made once per source (and per worker that unpickles it)."""
         return object_store_fs(self.uri, self.storage_options)
 
     def scan(self, *, include_hidden: bool = False) -> ScanResult:
         from pyarrow import fs as pafs
 
-        filesystem, base = self._fs()
+        filesystem, base = self._fs
         result = ScanResult()
         try:
             bucket = filesystem.get_file_info(base.split("/", 1)[0])
@@ -90,7 +93,7 @@ class ObjectStoreSource:
         return result
 
     def read(self, path: str) -> bytes:
-        filesystem, base = self._fs()
+        filesystem, base = self._fs
         with filesystem.open_input_stream(f"{base}/{path}") as stream:
             return stream.read()
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from pixseek.errors import AmbiguousPathError, QueryError
+from pixseek.locations import join_root
 from pixseek.search.ann import IvfIndex, load_or_build
 from pixseek.search.exact import ExactIndex
 from pixseek.search.filters import SearchFilter, matching_rows
-from pixseek.types import SearchHit, join_root
+from pixseek.types import SearchHit
 
 
 class SearchMatrix:
