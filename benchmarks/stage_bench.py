@@ -125,7 +125,7 @@ def ray_vs_local(folder: Path, model: str, actors: int) -> dict:
     out = {"model": model, "actors": actors, "cores": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         local = Index(Path(tmp) / "local.db", model=model).add(folder)
-        ray.init(include_dashboard=False)
+        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1")  # loopback only
         try:
             distributed = Index(Path(tmp) / "ray.db", model=model).add(folder, ray_actors=actors)
         finally:

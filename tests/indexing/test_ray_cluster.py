@@ -4,6 +4,7 @@ S3 catalog: the same rows and vectors as a local run over the same files (slow: 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -74,8 +75,6 @@ def cluster(s3_server: S3Server, tmp_path: Path) -> Iterator[str]:
 def test_two_nodes_index_s3_into_s3_like_a_local_run(
     cluster: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ray
-
     for key, value in {**s3_server.env, "RAY_AUTH_MODE": "disabled"}.items():
         monkeypatch.setenv(key, value)
     folder = tmp_path / "imgs"
@@ -85,21 +84,19 @@ def test_two_nodes_index_s3_into_s3_like_a_local_run(
     client.create_bucket(Bucket="ray-cluster")
     s3_server.upload_tree("ray-cluster", "photos", folder)
 
-    ray.init(address=cluster, runtime_env={"env_vars": {"PYTHONPATH": checkout_env()["PYTHONPATH"]}})
-    try:
-        deadline = time.monotonic() + 120
-        while len([n for n in ray.nodes() if n["Alive"]]) < 2:
-            assert time.monotonic() < deadline, "the worker node never joined"
-            time.sleep(1)
-        distributed = Index("s3://ray-cluster/index", embedder=FakeEmbedder())
-        report = distributed.add("s3://ray-cluster/photos", ray_actors=2, batch_size=4)
-    finally:
-        ray.shutdown()
-    assert report.added == len(TREE)
-    assert {k: report.ray[k] for k in ("nodes", "actors", "gpus")} == {"nodes": 2, "actors": 2, "gpus": 0}
-    assert set(report.ray["stage_seconds"]) == {"list", "diff", "hash", "read_decode_embed", "commit",
+    driver = subprocess.run(
+        [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-cluster/photos",
+         "s3://ray-cluster/index", "--actors", "2"],
+        env=checkout_env(), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    report = json.loads(driver.stdout.strip().splitlines()[-1])
+    distributed = Index("s3://ray-cluster/index", embedder=FakeEmbedder())
+    assert report["added"] == len(TREE)
+    assert {k: report["ray"][k] for k in ("nodes", "actors", "gpus")} == {"nodes": 2, "actors": 2, "gpus": 0}
+    assert set(report["ray"]["stage_seconds"]) == {"list", "diff", "hash", "read_decode_embed", "commit",
                                                  "sweep_compact"}  # fmt: skip
-    assert [f["path"] for f in report.failed] == ["s3://ray-cluster/photos/c/broken.png"]
+    assert [f["path"] for f in report["failed"]] == ["s3://ray-cluster/photos/c/broken.png"]
     local = Index(tmp_path / "local.db", embedder=FakeEmbedder())
     local.add(folder, workers=0)
     a, b = local.arrays(), distributed.arrays()

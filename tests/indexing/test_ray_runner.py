@@ -20,6 +20,8 @@ def test_ray_run_matches_a_local_run(tmp_path: Path) -> None:
     make_tree(folder, [f"c{i % 2}/{i}.png" for i in range(7)])
     (folder / "c0/broken.png").write_bytes(b"nope")
     ray.init(
+        address="local",  # a new cluster of this process, even if another one's address file is around
+        _node_ip_address="127.0.0.1",
         num_cpus=2,
         include_dashboard=False,
         runtime_env={"env_vars": {"PYTHONPATH": checkout_env()["PYTHONPATH"]}},

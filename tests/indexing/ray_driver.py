@@ -1,0 +1,43 @@
+"""Test-only entry point: one `Index.add(..., ray_actors=N)` against a running Ray cluster, in its own process
+(a fresh driver, as a user's, with no Ray state left by other tests), printing the report as JSON.
+
+    python -m tests.indexing.ray_driver ADDRESS SOURCE DB --actors N
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import ray
+
+from pixseek.services import Index
+from tests.fakes import FakeEmbedder
+from tests.subprocess_env import checkout_env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("address")
+    parser.add_argument("source")
+    parser.add_argument("db")
+    parser.add_argument("--actors", type=int, default=2)
+    args = parser.parse_args()
+    ray.init(address=args.address, runtime_env={"env_vars": {"PYTHONPATH": checkout_env()["PYTHONPATH"]}})
+    try:
+        deadline = time.monotonic() + 120
+        while len([n for n in ray.nodes() if n["Alive"]]) < 2:
+            if time.monotonic() > deadline:
+                raise SystemExit("the worker node never joined")
+            time.sleep(1)
+        report = Index(args.db, embedder=FakeEmbedder()).add(
+            args.source, ray_actors=args.actors, batch_size=4
+        )
+    finally:
+        ray.shutdown()
+    print(json.dumps(report.to_dict()))
+
+
+if __name__ == "__main__":
+    main()
