@@ -1,0 +1,137 @@
+"""Mutation testing of the modules where a silent bug costs most (mutmut 3), kept out of the default test run.
+
+    python scripts/mutation.py --fresh                # every mutant from scratch, one worker (about 1.5 h)
+    python scripts/mutation.py "pixseek.search.*"     # only mutants matching mutmut name globs; others cached
+    python scripts/mutation.py --report               # the per-module table of the last run, nothing run
+
+The modules, the tests run against them and the process isolation are `[tool.mutmut]` in pyproject.toml.
+mutmut copies the project into ./mutants/, records which selected tests reach each function, then runs only
+those tests against each of that function's mutants. A mutant counts as killed when a test failed or its run
+timed out. Every other mutant is listed; a survivor is acceptable only when docs/testing.md lists it as
+equivalent, with the reason. Exit status: 0 when every survivor is listed there, 1 otherwise, mutmut's own
+status when mutmut fails (e.g. 1 with "Failed to run clean test" when the selected tests fail unmutated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MUTANTS = ROOT / "mutants"
+DOCS = ROOT / "docs" / "testing.md"
+KILLED = {1, 3, 24, -24, 36, 152, 255}  # a test failed (1), pytest internal error (3), timeouts (the rest)
+STATUS = {0: "survived", 5: "no tests", 33: "no tests", -11: "segfault", -9: "SIGKILL", None: "not run"}
+EQUIVALENT_LINE = re.compile(r"^\s*[-*]\s+`(?P<name>pixseek\.[^`]+__mutmut_\d+)`")
+
+
+@dataclass
+class ModuleScore:
+    path: str
+    total: int = 0
+    killed: int = 0
+    survivors: dict[str, str] = field(default_factory=dict)  # mutant name -> status
+
+
+def module_scores() -> list[ModuleScore]:
+    """One row per mutated module, from the .meta files mutmut keeps beside each mutated copy."""
+    rows = []
+    for meta in sorted(MUTANTS.glob("src/**/*.py.meta")):
+        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        row = ModuleScore(str(meta.relative_to(MUTANTS / "src")).removesuffix(".meta"))
+        for name, code in sorted(codes.items(), key=lambda item: _natural(item[0])):
+            row.total += 1
+            if code in KILLED:
+                row.killed += 1
+            else:
+                row.survivors[name] = STATUS.get(code, f"exit status {code}")
+        rows.append(row)
+    return rows
+
+
+def _natural(name: str) -> tuple[str, int]:
+    stem, _, number = name.rpartition("__mutmut_")
+    return stem, int(number) if number.isdigit() else 0
+
+
+def documented_equivalents() -> set[str]:
+    """Mutant names listed as equivalent in docs/testing.md (lines like "- `name`: reason")."""
+    if not DOCS.is_file():
+        return set()
+    lines = DOCS.read_text(encoding="utf-8").splitlines()
+    return {match["name"] for line in lines if (match := EQUIVALENT_LINE.match(line))}
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def report(rows: list[ModuleScore], equivalents: set[str]) -> int:
+    """Print the table and the unexplained survivors; 1 when there are any."""
+    today = datetime.now(timezone.utc).date()
+    print(f"\nMutation score, {today} (killed: a test failed, or the run timed out)\n")
+    print("| module | mutants | killed | not killed | equivalent | score | score without equivalents |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    total: Counter[str] = Counter()
+    for row in rows:
+        equivalent = sum(name in equivalents for name in row.survivors)
+        print(
+            f"| {row.path} | {row.total} | {row.killed} | {len(row.survivors)} | {equivalent} "
+            f"| {_percent(row.killed, row.total)} | {_percent(row.killed, row.total - equivalent)} |"
+        )
+        total.update(total=row.total, killed=row.killed, left=len(row.survivors), equivalent=equivalent)
+    if total["total"]:
+        print(
+            f"| **all** | {total['total']} | {total['killed']} | {total['left']} | {total['equivalent']} "
+            f"| {_percent(total['killed'], total['total'])} "
+            f"| {_percent(total['killed'], total['total'] - total['equivalent'])} |"
+        )
+    unexplained = [
+        (name, status) for row in rows for name, status in row.survivors.items() if name not in equivalents
+    ]
+    if unexplained:
+        print(f"\n{len(unexplained)} mutants not killed and not listed as equivalent in docs/testing.md:")
+        for name, status in unexplained:
+            print(f"  {name}  ({status}; see it with: mutmut show '{name}')")
+        return 1
+    print("\nEvery mutant not killed is listed as equivalent in docs/testing.md.")
+    return 0
+
+
+def main() -> int:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("patterns", nargs="*", help="mutant name globs, e.g. 'pixseek.search.query.*'")
+    parser.add_argument("--fresh", action="store_true", help="delete mutants/ first: a run from scratch")
+    parser.add_argument("--report", action="store_true", help="only print the table of the last run")
+    parser.add_argument("--jobs", type=int, default=1, help="mutmut worker processes (default 1)")
+    args = parser.parse_args()
+
+    if not args.report:
+        if args.fresh:
+            shutil.rmtree(MUTANTS, ignore_errors=True)
+        command = ["mutmut", "run", "--max-children", str(args.jobs), *args.patterns]
+        version = subprocess.run(["mutmut", "--version"], capture_output=True, text=True, check=False)
+        print(f"{version.stdout.strip()}; running: {' '.join(command)}", flush=True)
+        start = time.monotonic()
+        done = subprocess.run(command, cwd=ROOT, check=False)
+        print(f"\nmutmut took {(time.monotonic() - start) / 60:.1f} min and exited with {done.returncode}")
+        if done.returncode != 0:
+            return done.returncode
+    if not MUTANTS.is_dir():
+        print("no mutants/ folder: run without --report first", file=sys.stderr)
+        return 2
+    return report(module_scores(), documented_equivalents())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
