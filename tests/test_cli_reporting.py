@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -97,10 +98,14 @@ def test_json_errors_for_a_missing_folder_and_a_bad_query(tmp_path: Path) -> Non
 
 
 def _non_root(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run as 'nobody': root ignores file modes, so permission errors need another user."""
+    """Run as 'nobody': root ignores file modes, so permission errors need another user.
+
+    HOME moves to /tmp, so PYTHONUSERBASE keeps this interpreter's user site: a package pip found there
+    (and so did not install again) must still import.
+    """
     return subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd],
-        env=checkout_env(HOME="/tmp", PIXSEEK_MODEL_CACHE="/tmp"),
+        env=checkout_env(HOME="/tmp", PIXSEEK_MODEL_CACHE="/tmp", PYTHONUSERBASE=site.getuserbase()),
         capture_output=True,
         text=True,
         timeout=300,

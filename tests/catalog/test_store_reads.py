@@ -15,7 +15,7 @@ from pixseek.catalog import Catalog, ImageRecord, IndexMeta
 from pixseek.catalog import schema as catalog_schema
 from pixseek.catalog.schema import rows_table
 from pixseek.catalog.store import check_db_path, check_new_db_path
-from pixseek.errors import CatalogError, SchemaVersionError
+from pixseek.errors import CatalogError, SchemaVersionError, StorageError
 
 META = IndexMeta(model="fake", model_ref="fake", fingerprint="fp", dim=4)
 
@@ -109,11 +109,6 @@ def test_an_old_catalog_is_not_migrated_by_a_reader(old_catalog: Path) -> None:
     assert Catalog.open(old_catalog, allow_migration=True).count() == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Catalog.open's read-only check calls migrate(..., ladder={}), which refuses every old "
-    "version, so an index that `pixseek index` could upgrade is reported as one to delete",
-)
 def test_a_reader_is_told_to_upgrade_an_old_catalog_not_to_delete_it(old_catalog: Path) -> None:
     with pytest.raises(SchemaVersionError, match="run `pixseek index` on it once to upgrade it"):
         Catalog.open(old_catalog)
@@ -209,3 +204,52 @@ def test_an_object_store_prefix_needs_no_local_folder_checks() -> None:
     """Any s3:// prefix can hold a catalog: there is no local file or folder to refuse."""
     check_db_path("s3://bucket/catalogs/x")
     check_new_db_path("s3://bucket/catalogs/x")
+
+
+def test_a_catalog_is_created_with_its_missing_parent_folders(tmp_path: Path) -> None:
+    db = tmp_path / "new" / "nested" / "x.db"
+    Catalog.create(db, META)
+    assert Catalog.open(db).meta == META
+
+
+def test_a_creation_the_filesystem_refuses_names_the_catalog_and_the_cause(tmp_path: Path) -> None:
+    """A file where a parent folder should be: StorageError with the path, not a bare OSError."""
+    (tmp_path / "a-file").write_text("x")
+    db = tmp_path / "a-file" / "x.db"
+    with pytest.raises(
+        StorageError, match=f"^{re.escape(f'cannot write the index at {db}: Not a directory')}$"
+    ):
+        Catalog.create(db, META)
+
+
+class _FlakyTable:
+    """The images table, whose first `failures` full reads fail as when a compaction removes files."""
+
+    def __init__(self, table: object, failures: int) -> None:
+        self._table = table
+        self.failures = failures
+
+    def to_arrow(self) -> pa.Table:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("fragment file removed by a concurrent compaction")
+        return self._table.to_arrow()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._table, name)
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_snapshot_retries_a_read_that_a_compaction_broke(tmp_path: Path, failures: int) -> None:
+    cat = Catalog.create(tmp_path / "x.db", META)
+    _add(cat, [_record("a")])
+    cat._images = _FlakyTable(cat._images, failures)  # type: ignore[assignment]
+    assert cat.snapshot().ids == ["a"]
+
+
+def test_a_snapshot_gives_up_after_three_failed_reads(tmp_path: Path) -> None:
+    cat = Catalog.create(tmp_path / "x.db", META)
+    _add(cat, [_record("a")])
+    cat._images = _FlakyTable(cat._images, 3)  # type: ignore[assignment]
+    with pytest.raises(OSError, match="concurrent compaction"):
+        cat.snapshot()

@@ -97,12 +97,6 @@ def _tiff_claiming(width: int, height: int) -> bytes:
     return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + b"\x00" * 64
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Image.DecompressionBombError,
-    reason="bug: TIFF's load() re-checks PIL's own pixel limit, so a 179-200 MP TIFF (within "
-    "max_image_pixels) escapes read_image as a raw DecompressionBombError instead of decoding",
-)
 def test_a_tiff_over_pils_own_guard_decodes_within_our_limit(tmp_path: Path) -> None:
     path = tmp_path / "huge.tif"
     path.write_bytes(_tiff_claiming(13_400, 13_400))
@@ -133,3 +127,48 @@ def test_an_error_without_a_message_is_named_by_its_type() -> None:
         read_image(image, max_pixels=LIMIT)
     assert info.value.reason == "corrupt or unreadable image (EOFError: EOFError)"
     assert info.value.path == "<image>"
+
+
+@pytest.mark.parametrize(
+    ("mode", "raw"),
+    [
+        ("I;16", struct.pack("<3H", 0, 257, 65535)),
+        ("I;16L", struct.pack("<3H", 0, 257, 65535)),
+        ("I;16B", struct.pack(">3H", 0, 257, 65535)),
+        ("I;16N", struct.pack("=3H", 0, 257, 65535)),
+    ],
+)
+def test_every_16_bit_layout_is_scaled_not_clipped(mode: str, raw: bytes) -> None:
+    """Little, big and native byte order alike: 0, 257, 65535 -> 0, 1, 255 (a plain convert would clip)."""
+    image = Image.frombytes(mode, (3, 1), raw)
+    rgb = np.asarray(read_image(image, max_pixels=LIMIT).image)
+    assert rgb[0, :, 0].tolist() == [0, 1, 255]
+
+
+def test_alpha_is_composited_onto_white_whatever_the_hidden_colour() -> None:
+    """Transparent pixels become white even when their colour channels hold something else, and half
+    transparency blends: black at alpha 128 over white is 255 * (1 - 128/255) = 127."""
+    image = Image.new("RGBA", (3, 1))
+    image.putdata([(10, 20, 30, 0), (0, 0, 0, 128), (10, 20, 30, 255)])
+    rgb = np.asarray(read_image(image, max_pixels=LIMIT).image)
+    assert rgb[0, 0].tolist() == [255, 255, 255]
+    assert all(abs(int(v) - 127) <= 1 for v in rgb[0, 1])  # PIL rounds its integer blend
+    assert rgb[0, 2].tolist() == [10, 20, 30]
+
+
+def test_premultiplied_alpha_is_composited_onto_white_too() -> None:
+    """RGBa (lower-case a: premultiplied) has an alpha band as well: transparent is white, not black."""
+    image = Image.new("RGBa", (2, 1))
+    image.putdata([(0, 0, 0, 0), (40, 50, 60, 255)])
+    rgb = np.asarray(read_image(image, max_pixels=LIMIT).image)
+    assert rgb[0].tolist() == [[255, 255, 255], [40, 50, 60]]
+
+
+def test_an_rgb_png_colour_key_is_flattened_onto_white(tmp_path: Path) -> None:
+    path = tmp_path / "keyed.png"
+    image = Image.new("RGB", (2, 1), (10, 20, 30))
+    image.putpixel((1, 0), (200, 100, 50))
+    image.save(path, transparency=(10, 20, 30))  # tRNS: pixels of this colour are transparent
+    assert Image.open(path).mode == "RGB"
+    rgb = np.asarray(read_image(path, max_pixels=LIMIT).image)
+    assert rgb[0].tolist() == [[255, 255, 255], [200, 100, 50]]

@@ -106,23 +106,28 @@ def migrate(
     table: pa.Table, meta: IndexMeta, *, ladder: Mapping[int, Migration] = MIGRATIONS
 ) -> tuple[pa.Table, IndexMeta]:
     """Lift a catalog to SCHEMA_VERSION one step at a time, or explain why it cannot be."""
+    check_migratable(meta, ladder=ladder)
+    version = meta.schema_version
+    while version < SCHEMA_VERSION:
+        table, meta = ladder[version + 1](table, meta)
+        version += 1
+        meta = replace(meta, schema_version=version)
+    return table, meta
+
+
+def check_migratable(meta: IndexMeta, *, ladder: Mapping[int, Migration] = MIGRATIONS) -> None:
+    """Raise SchemaVersionError unless `ladder` can lift `meta`'s version to SCHEMA_VERSION."""
     if meta.schema_version > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"this index has schema version {meta.schema_version}, newer than this pixseek "
             f"understands ({SCHEMA_VERSION}); upgrade pixseek"
         )
-    version = meta.schema_version
-    while version < SCHEMA_VERSION:
-        step = ladder.get(version + 1)
-        if step is None:
+    for version in range(meta.schema_version, SCHEMA_VERSION):
+        if version + 1 not in ladder:
             raise SchemaVersionError(
                 f"this index has schema version {version}, which cannot be migrated to "
                 f"{SCHEMA_VERSION}; delete it and run `pixseek index` again"
             )
-        table, meta = step(table, meta)
-        version += 1
-        meta = replace(meta, schema_version=version)
-    return table, meta
 
 
 def needs_migration(meta: IndexMeta) -> bool:

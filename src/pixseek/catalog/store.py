@@ -28,6 +28,7 @@ from pixseek.catalog.schema import (
     RECORD_COLUMNS,
     ImageRecord,
     IndexMeta,
+    check_migratable,
     image_schema,
     migrate,
     needs_migration,
@@ -131,7 +132,7 @@ class Catalog:
         meta = IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())
         if needs_migration(meta):
             if not allow_migration:
-                migrate(pa.table({}), meta, ladder={})  # raises the right message for newer/unmigratable
+                check_migratable(meta)  # newer than us, or no way up: say so, not 'upgrade'
                 raise SchemaVersionError(
                     f"index at {path} has schema version {meta.schema_version}; "
                     "run `pixseek index` on it once to upgrade it"

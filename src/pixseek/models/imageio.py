@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ ImageSource = str | Path | bytes | Image.Image | BinaryIO
 _TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 _EXIF_ORIENTATION = 0x0112
 _WHITE = (255, 255, 255, 255)
+# PIL's pixel limit is one process-wide value; lifting it for one load must not race another.
+_PIL_LIMIT_LOCK = threading.Lock()
 # Errors PIL and its codecs raise for damaged files.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, IndexError, TypeError)
 
@@ -55,7 +58,9 @@ def read_image(
         if isinstance(source, Image.Image):
             _check_pixels(label, source.size, max_pixels)
             width, height = _oriented_size(source)
-            source.load()  # a lazily opened image may still fail here; report it like a file
+            _load_within(
+                source, max_pixels
+            )  # a lazily opened image may still fail here; report it like a file
             return DecodedImage(_to_rgb(label, _exif_transpose(source)), width, height)
         fp, owned = _stream(source, label)
         try:
@@ -77,8 +82,23 @@ def _decode(fp: BinaryIO, label: str, *, max_pixels: int, draft_size: tuple[int,
         width, height = _oriented_size(im)
         if draft_size is not None and im.format == "JPEG":
             im.draft("RGB", _stored_draft_size(im, draft_size))
-        im.load()
+        _load_within(im, max_pixels)
         return DecodedImage(_to_rgb(label, _exif_transpose(im)), width, height)
+
+
+def _load_within(im: Image.Image, max_pixels: int) -> None:
+    """Decode the pixels. Some plugins (TIFF) re-check PIL's own, lower limit while loading, after ours
+    has already passed the header; only then is PIL's limit lifted to ours, for this one load."""
+    try:
+        im.load()
+    except Image.DecompressionBombError:
+        with _PIL_LIMIT_LOCK:
+            saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = max(saved or 0, max_pixels)
+            try:
+                im.load()
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
 
 
 def _label(source: ImageSource) -> str:
@@ -179,7 +199,7 @@ def _exif_transpose(im: Image.Image) -> Image.Image:
 
 def _to_rgb(label: str, im: Image.Image) -> Image.Image:
     """Any mode -> RGB: 16/32-bit greyscale rescaled, transparency flattened onto white."""
-    if im.mode == "RGB":
+    if im.mode == "RGB" and im.info.get("transparency") is None:  # an RGB PNG may carry a tRNS colour key
         return im
     if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         return Image.fromarray(_wide_to_uint8(np.asarray(im)), "L").convert("RGB")
