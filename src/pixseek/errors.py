@@ -79,3 +79,7 @@ class EvaluationError(PixseekError):
 
 class FolderNotFoundError(PixseekError):
     """A folder to index does not exist or is not a folder."""
+
+
+class SourceChangedError(PixseekError):
+    """An indexed file or object no longer matches its row (size or modification time)."""

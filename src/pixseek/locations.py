@@ -30,7 +30,7 @@ def join_root(root: str, path: str) -> str:
     return f"{root.rstrip('/')}/{path}" if is_object_store(root) else str(Path(root) / path)
 
 
-def _s3_options(options: Mapping[str, str]) -> dict[str, object]:
+def s3_options(options: Mapping[str, str]) -> dict[str, object]:
     """pyarrow S3FileSystem keywords from the standard AWS variables, overridden by `options`."""
     env = {
         "endpoint_override": os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
@@ -60,6 +60,6 @@ def object_store_fs(uri: str, storage_options: Mapping[str, str] | None = None) 
     parsed = urlparse(uri)
     base = posixpath.join(parsed.netloc, parsed.path.lstrip("/")).rstrip("/")
     if parsed.scheme == "s3":
-        return pafs.S3FileSystem(**_s3_options(storage_options or {})), base
+        return pafs.S3FileSystem(**s3_options(storage_options or {})), base
     filesystem, base = pafs.FileSystem.from_uri(uri)  # gs://, abfs://: pyarrow's own defaults
     return filesystem, base.rstrip("/")

@@ -21,13 +21,17 @@ from pixseek.catalog.store import check_db_path, check_new_db_path
 from pixseek.errors import ModelMismatchError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
-from pixseek.indexing.sources import open_source
+from pixseek.indexing.report import RunProgress
+from pixseek.indexing.sources import ObjectStoreSource, open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
 from pixseek.settings import Settings
 from pixseek.types import Embedder, SearchHit
 
-__all__ = ["ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "SearchFilter", "SearchHit"]
+__all__ = [
+    "ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "ObjectStoreSource", "RunProgress",
+    "SearchFilter", "SearchHit",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class Index:
         folder: str | Path,
         *,
         progress: Callable[[int, int], None] | None = None,
+        on_progress: Callable[[RunProgress], None] | None = None,
         workers: int | None = None,
         batch_size: int | None = None,
         include_hidden: bool | None = None,
@@ -134,7 +139,8 @@ class Index:
         `lock_timeout` seconds to wait for another writer (0: IndexBusyError at once);
         `commit_rows` rows per commit (smaller: less lost to a crash, more versions to compact);
         `ray_actors` > 0 embeds on Ray Data with that many model replicas (extra `[ray]`);
-        `storage_options` for the object store, on top of the standard AWS_* variables.
+        `storage_options` for the object store, on top of the standard AWS_* variables;
+        `progress(done, to_embed)` follows the model stage, `on_progress(RunProgress)` every count.
         """
         source = open_source(folder, storage_options=storage_options)
         check_new_db_path(self.db)
@@ -157,7 +163,9 @@ class Index:
             stage = self._ray_stage(ray_actors) if ray_actors else None
             catalog.before_write = renew
             try:
-                report = run_index(catalog, embedder, source, opts, progress=progress, stage=stage)
+                report = run_index(
+                    catalog, embedder, source, opts, progress=progress, stage=stage, on_progress=on_progress
+                )
             finally:
                 catalog.before_write = None
         if ray_actors:

@@ -12,7 +12,7 @@ import pyarrow as pa
 from pixseek.errors import SchemaVersionError
 
 # Bump when the table layout changes, and add a step to MIGRATIONS that lifts version N-1 to N.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # float16 halves the catalog (9,630 x 512-d: 9.9 MB instead of 19.7 MB) and keeps top-10 results;
 # see benchmarks/search_bench.py --fp16-agreement for the measurement.
@@ -24,9 +24,19 @@ META_TABLE = "meta"
 # One migration step: (images table, metadata) at version N-1 -> the same at version N.
 Migration = Callable[[pa.Table, "IndexMeta"], tuple[pa.Table, "IndexMeta"]]
 
-# Ladder of steps keyed by the version they produce. Version 1 is the first layout, so it is empty;
-# each future layout change adds exactly one entry with a one-line comment saying what it changes.
-MIGRATIONS: Mapping[int, Migration] = {}
+
+def _add_etag(table: pa.Table, meta: IndexMeta) -> tuple[pa.Table, IndexMeta]:
+    """Version 2 adds `etag`; rows from before it have none, so their next listing re-checks content."""
+    if "etag" in table.column_names:
+        return table, meta
+    return table.append_column(pa.field("etag", pa.string()), pa.nulls(table.num_rows, pa.string())), meta
+
+
+# Ladder of steps keyed by the version they produce. Version 1 is the first layout; each layout change
+# adds exactly one entry with a one-line comment saying what it changes.
+MIGRATIONS: Mapping[int, Migration] = {
+    2: _add_etag,  # the object store's ETag of each row's bytes (None for local files)
+}
 
 
 def image_schema(dim: int) -> pa.Schema:
@@ -42,6 +52,7 @@ def image_schema(dim: int) -> pa.Schema:
             pa.field("width", pa.int32(), nullable=False),
             pa.field("height", pa.int32(), nullable=False),
             pa.field("label", pa.string()),  # first folder level under root; None at the top
+            pa.field("etag", pa.string()),  # object-store ETag when listed with one; None for local files
             pa.field("vector", pa.list_(VECTOR_TYPE, dim), nullable=False),
         ]
     )
@@ -74,6 +85,7 @@ class ImageRecord:
     width: int
     height: int
     label: str | None
+    etag: str | None = None
 
     @property
     def absolute_path(self) -> Path:

@@ -87,30 +87,37 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
     still exits 0 unless --strict. Exit codes: 0 done; 1 error; 2 bad command line; 3 --strict and
     some files failed; 130 interrupted.
     """
-    from pixseek.services import Index
+    from pixseek.services import Index, RunProgress
 
     with handle_errors(json_out=json_out):
         settings = make_settings(db=db, model=model, batch_size=batch_size, workers=workers)
         index = Index(settings.db, model=model, settings=settings)
         columns = (
-            TextColumn("embedding"),
+            TextColumn("listed {task.fields[listed]:,} · embedding"),
             BarColumn(),
             MofNCompleteColumn(),
             _RateColumn(),
+            TextColumn("committed {task.fields[committed]:,}"),
             _EtaColumn(),
             TimeElapsedColumn(),
         )
         with Progress(
             *columns, console=err_console, transient=True, disable=not err_console.is_terminal
         ) as bar:
-            task = bar.add_task("embedding", total=None)
+            task = bar.add_task("embedding", total=None, listed=0, committed=0)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+            def progress(counts: RunProgress) -> None:
+                bar.update(
+                    task,
+                    completed=counts.embedded,
+                    total=counts.to_embed,
+                    listed=counts.listed,
+                    committed=counts.committed,
+                )
 
             report = index.add(
                 folder,
-                progress=progress,
+                on_progress=progress,
                 include_hidden=hidden or None,
                 lock_timeout=wait,
                 ray_actors=ray,

@@ -15,11 +15,12 @@ from pixseek.catalog.schema import rows_table
 from pixseek.errors import ImageReadError
 from pixseek.indexing.decode import decode_stream
 from pixseek.indexing.plan import Plan, Target, diff, resolve
-from pixseek.indexing.report import IndexReport
+from pixseek.indexing.report import IndexReport, RunProgress
 from pixseek.indexing.sources import LocalSource, ObjectFile, Source, decode_items, hash_source_files
 from pixseek.types import Embedder, LoadedImage
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int], None]  # (files done, files to embed)
+OnProgress = Callable[[RunProgress], None]
 Embedded = tuple[LoadedImage | ImageReadError, np.ndarray | None]  # (decoded or why not, its vector)
 
 # Below this many files to decode, starting worker processes costs more than it saves.
@@ -58,14 +59,18 @@ def record_for(target: Target, root: str, width: int, height: int) -> ImageRecor
         width=width,
         height=height,
         label=e.label,
+        etag=e.etag,
     )
 
 
 class _Committer:
     """Buffers finished rows and writes them in atomic batches: new ids appended, old ids replaced."""
 
-    def __init__(self, catalog: Catalog, existing_ids: set[str], opts: RunOptions) -> None:
+    def __init__(
+        self, catalog: Catalog, existing_ids: set[str], opts: RunOptions, on_commit: Callable[[int], None]
+    ) -> None:
         self._catalog = catalog
+        self._on_commit = on_commit
         self._existing = existing_ids
         self._opts = opts
         self._records: list[ImageRecord] = []
@@ -92,6 +97,7 @@ class _Committer:
                 if idx:
                     vectors = np.stack([self._vectors[i] for i in idx])
                     write(rows_table([self._records[i] for i in idx], vectors, dim))
+            self._on_commit(len(self._records))
             self._records, self._vectors = [], []
         self._last = time.monotonic()
         self.seconds += time.perf_counter() - start
@@ -147,6 +153,7 @@ def run_index(
     *,
     progress: Progress | None = None,
     stage: EmbedStage | None = None,
+    on_progress: OnProgress | None = None,
 ) -> IndexReport:
     """Bring the catalog in line with `source` (a Source, or a folder). The caller holds the write lock;
     kill -9 safe at any point."""
@@ -159,27 +166,25 @@ def run_index(
     report.failed = [{"path": _location(root_key, p), "error": e} for p, e in scan_errors + plan.failed]
     targets = [r.target for r in plan.reuse] + [t for group in plan.embed for t in group]
     existing_ids = {t.id for t in targets if t.kind != "added"}
-    committer = _Committer(catalog, existing_ids, opts)
+    counts = RunProgress(listed=plan.unchanged + len(targets) + len(plan.failed))
+    counts.to_embed = sum(len(g) for g in plan.embed)
+    notify = _notifier(counts, progress, on_progress)
 
-    # 1. Rows whose vectors already exist: renames, touched files, copies of indexed content.
-    sources = catalog.vectors_for(sorted({r.source.id for r in plan.reuse}))
-    for reuse in plan.reuse:
-        t, src = reuse.target, reuse.source
-        committer.put(record_for(t, root_key, src.width, src.height), sources[src.id])
-        _count(report, t.kind)
-        report.reused += t.kind != "touched"  # a touched file keeps its own row: nothing new written
-    committer.flush()
+    def committed(rows: int) -> None:
+        counts.committed += rows
+        notify()
+
+    notify()
+    committer = _Committer(catalog, existing_ids, opts, committed)
+    _write_reused(catalog, plan, committer, report, root_key)
 
     # 2. New content: decode, embed once per distinct content, write every copy.
     embed_started = time.perf_counter()
-    total = sum(len(g) for g in plan.embed)
-    done = embedded = 0
-    if progress:
-        progress(0, total)
+    embedded = 0
     stage = stage or local_stage(embedder)
     embedded_stream = stage(decode_items(source, [group[0].entry.path for group in plan.embed]), opts)
     for group, (result, vector) in zip(plan.embed, embedded_stream, strict=True):
-        done += len(group)
+        counts.embedded += len(group)
         if vector is None:
             assert isinstance(result, ImageReadError)
             report.failed.extend(
@@ -193,8 +198,7 @@ def run_index(
                 committer.put(record_for(t, root_key, result.width, result.height), vector)
                 _count(report, t.kind)
             committer.maybe_flush()
-        if progress:
-            progress(done, total)
+        notify()
     committer.flush()
     sweep_started = time.perf_counter()
 
@@ -212,6 +216,33 @@ def run_index(
     report.embedded = embedded
     report.images_per_second = embedded / report.seconds if report.seconds > 0 else 0.0
     return report
+
+
+def _notifier(
+    counts: RunProgress, progress: Progress | None, on_progress: OnProgress | None
+) -> Callable[[], None]:
+    """One call that feeds both progress callbacks from the live counts."""
+
+    def notify() -> None:
+        if progress:
+            progress(counts.embedded, counts.to_embed)
+        if on_progress:
+            on_progress(counts)
+
+    return notify
+
+
+def _write_reused(
+    catalog: Catalog, plan: Plan, committer: _Committer, report: IndexReport, root: str
+) -> None:
+    """Stage 1: rows whose vectors the catalog already holds (renames, touched files, copies)."""
+    sources = catalog.vectors_for(sorted({r.source.id for r in plan.reuse}))
+    for reuse in plan.reuse:
+        t, src = reuse.target, reuse.source
+        committer.put(record_for(t, root, src.width, src.height), sources[src.id])
+        _count(report, t.kind)
+        report.reused += t.kind != "touched"  # a touched file keeps its own row: nothing new written
+    committer.flush()
 
 
 def _location(root: str, path: str) -> str:

@@ -55,12 +55,18 @@ def new_id() -> str:
 
 
 def diff(files: Sequence[FileEntry], existing: Sequence[ImageRecord]) -> Diff:
-    """Split scanned files by (size, mtime_ns) against the rows already indexed under the same root."""
+    """Split scanned files by (size, mtime_ns, and the ETag when listed with one) against the rows already
+    indexed under the same root. A row without an ETag is re-checked once the listing gives one."""
     by_path = {r.path: r for r in existing}
     out = Diff()
     for entry in files:
         row = by_path.pop(entry.path, None)
-        if row is not None and row.size == entry.size and row.mtime_ns == entry.mtime_ns:
+        if (
+            row is not None
+            and row.size == entry.size
+            and row.mtime_ns == entry.mtime_ns
+            and (entry.etag is None or row.etag == entry.etag)
+        ):
             out.unchanged.append(row)
         else:
             out.candidates.append((entry, row))

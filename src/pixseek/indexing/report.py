@@ -46,3 +46,14 @@ class IndexReport:
             f"{self.unchanged} unchanged, {len(self.failed)} failed in {self.seconds:.1f} s "
             f"({speed}, {self.reused} vectors reused)"
         )
+
+
+@dataclass
+class RunProgress:
+    """Live counts of a run, for a progress display: files listed, files to embed and those done (embedded
+    or failed), and rows committed to the catalog so far (reused ones included)."""
+
+    listed: int = 0
+    to_embed: int = 0
+    embedded: int = 0
+    committed: int = 0

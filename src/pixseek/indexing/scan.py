@@ -16,6 +16,7 @@ class FileEntry:
     path: str
     size: int
     mtime_ns: int
+    etag: str | None = None  # an object store's entity tag: catches an overwrite within the same second
 
     @property
     def label(self) -> str | None:

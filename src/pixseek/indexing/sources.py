@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import posixpath
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlparse
 
-from pixseek.errors import FolderNotFoundError
+from pixseek.errors import FolderNotFoundError, SourceChangedError
 from pixseek.indexing.hashing import content_hash_bytes, hash_files
+from pixseek.indexing.object_listing import can_list_etags, list_s3
 from pixseek.indexing.scan import IMAGE_EXTENSIONS, FileEntry, ScanResult, scan
 from pixseek.locations import is_object_store, object_store_fs
+
+log = logging.getLogger(__name__)
 
 
 class Source(Protocol):
@@ -54,7 +59,8 @@ class LocalSource:
 
 @dataclass(frozen=True)
 class ObjectStoreSource:
-    """Every object under a prefix; `path` is the key relative to the prefix, `mtime` the last-modified."""
+    """Every object under a prefix; `path` is the key relative to the prefix, `mtime` the last-modified,
+    `etag` the object's entity tag when the listing gives one."""
 
     uri: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
@@ -69,10 +75,34 @@ class ObjectStoreSource:
         return object_store_fs(self.uri, self.storage_options)
 
     def scan(self, *, include_hidden: bool = False) -> ScanResult:
+        """Image objects under the prefix, with ETags when listed through boto3 (s3:// and extra `[s3]`)."""
+        if urlparse(self.uri).scheme == "s3" and can_list_etags():
+            bucket, _, prefix = self._fs[1].partition("/")
+            listed = [
+                FileEntry(o.path, o.size, o.mtime_ns, o.etag)
+                for o in list_s3(bucket, prefix, self.storage_options, uri=self.uri)
+            ]
+        else:
+            if urlparse(self.uri).scheme == "s3":
+                log.warning(
+                    "boto3 is not installed, so %s is listed without ETags: an object overwritten with the "
+                    "same size within the same second goes unnoticed (pip install 'pixseek[s3]')",
+                    self.uri,
+                )
+            listed = self._list_without_etags()
+        result = ScanResult()
+        for entry in listed:
+            hidden = any(part.startswith(".") for part in entry.path.split("/"))
+            suffix = posixpath.splitext(entry.path)[1].lower()
+            if (include_hidden or not hidden) and suffix in IMAGE_EXTENSIONS:
+                result.files.append(entry)
+        result.files.sort(key=lambda f: f.path)
+        return result
+
+    def _list_without_etags(self) -> list[FileEntry]:
         from pyarrow import fs as pafs
 
         filesystem, base = self._fs
-        result = ScanResult()
         try:
             bucket = filesystem.get_file_info(base.split("/", 1)[0])
             if bucket.type == pafs.FileType.NotFound:
@@ -80,22 +110,36 @@ class ObjectStoreSource:
             infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         except OSError as exc:
             raise FolderNotFoundError(f"cannot list {self.uri}: {exc}") from None
-        for info in infos:
-            if info.type != pafs.FileType.File:
-                continue
-            rel = info.path[len(base) :].lstrip("/")
-            hidden = any(part.startswith(".") for part in rel.split("/"))
-            if (hidden and not include_hidden) or posixpath.splitext(rel)[1].lower() not in IMAGE_EXTENSIONS:
-                continue
-            mtime_ns = info.mtime_ns if info.mtime_ns is not None else 0
-            result.files.append(FileEntry(rel, int(info.size or 0), int(mtime_ns)))
-        result.files.sort(key=lambda f: f.path)
-        return result
+        return [
+            FileEntry(info.path[len(base) :].lstrip("/"), int(info.size or 0), int(info.mtime_ns or 0))
+            for info in infos
+            if info.type == pafs.FileType.File
+        ]
 
     def read(self, path: str) -> bytes:
         filesystem, base = self._fs
         with filesystem.open_input_stream(f"{base}/{path}") as stream:
             return stream.read()
+
+    def check_unchanged(self, path: str, *, size: int, mtime_ns: int) -> None:
+        """FileNotFoundError when the object is gone, SourceChangedError when its size or last-modified
+        differ from what was indexed: one metadata request, no bytes."""
+        from pyarrow import fs as pafs
+
+        filesystem, base = self._fs
+        info = filesystem.get_file_info(f"{base}/{path}")
+        if info.type != pafs.FileType.File:
+            raise FileNotFoundError(f"{self.root}/{path}")
+        if info.size != size or int(info.mtime_ns or 0) != mtime_ns:
+            raise SourceChangedError(f"{self.root}/{path} changed since it was indexed")
+
+    def read_if_unchanged(self, path: str, *, size: int, mtime_ns: int) -> bytes:
+        """The object's bytes, only while it is the one that was indexed (see `check_unchanged`)."""
+        self.check_unchanged(path, size=size, mtime_ns=mtime_ns)
+        data = self.read(path)
+        if len(data) != size:  # overwritten between the check and the read
+            raise SourceChangedError(f"{self.root}/{path} changed since it was indexed")
+        return data
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from pixseek.errors import AmbiguousPathError, QueryError
-from pixseek.services import ImageRecord, Index
+from pixseek.services import ImageRecord, Index, ObjectStoreSource
 from pixseek.settings import Settings
 from pixseek.web.batching import EmbedBatcher, ModelRunner
 from pixseek.web.errors import NotInIndexError
@@ -26,6 +26,13 @@ class AppState:
     batcher: EmbedBatcher
     thumbnails: ThumbnailCache
     metrics: Metrics
+    object_sources: dict[str, ObjectStoreSource] = field(default_factory=dict)  # by root URI
+
+    def object_source(self, root: str) -> ObjectStoreSource:
+        """The store behind rows indexed from `root` (credentials from the AWS_* variables), made once."""
+        if root not in self.object_sources:
+            self.object_sources[root] = ObjectStoreSource(root)
+        return self.object_sources[root]
 
 
 def get_state(request: Request) -> AppState:

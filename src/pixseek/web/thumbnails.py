@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-from pathlib import Path
+from collections.abc import Callable
 
-from pixseek.models.imageio import read_image
+from pixseek.models.imageio import ImageSource, read_image
 
 THUMBNAIL_SIDE = 320
 
@@ -21,13 +21,14 @@ class ThumbnailCache:
         self._items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: Path, *, size: int, mtime_ns: int) -> bytes:
-        key = (str(path), size, mtime_ns)
+    def get(self, location: str, *, size: int, mtime_ns: int, read: Callable[[], ImageSource]) -> bytes:
+        """The thumbnail of the file at `location` (path or URI); `read` gives its path or bytes on a miss."""
+        key = (location, size, mtime_ns)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        data = _make(path, self._max_pixels)
+        data = _make(read(), self._max_pixels)
         with self._lock:
             self._items[key] = data
             while len(self._items) > self._capacity:
@@ -35,9 +36,9 @@ class ThumbnailCache:
         return data
 
 
-def _make(path: Path, max_pixels: int) -> bytes:
+def _make(source: ImageSource, max_pixels: int) -> bytes:
     side = THUMBNAIL_SIDE
-    image = read_image(path, max_pixels=max_pixels, draft_size=(side, side)).image
+    image = read_image(source, max_pixels=max_pixels, draft_size=(side, side)).image
     image.thumbnail((side, side))
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=85)
