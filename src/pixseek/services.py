@@ -29,9 +29,22 @@ from pixseek.settings import Settings
 from pixseek.types import Embedder, SearchHit
 
 __all__ = [
-    "ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "ObjectStoreSource", "RunProgress",
-    "SearchFilter", "SearchHit",
+    "ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "ObjectStoreSource", "Readiness",
+    "RunProgress", "SearchFilter", "SearchHit",
 ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The catalog version a reader serves, its size and model, and its ANN state (unused, pending, ready)."""
+
+    version: int
+    images: int
+    model: str
+    ann: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -237,6 +250,20 @@ class Index:
         catalog = self._read_catalog()
         meta = catalog.meta
         return IndexInfo(catalog.count(), meta.model, meta.dim, catalog.bytes_on_disk(), meta.last_indexed)
+
+    def readiness(self) -> Readiness:
+        """What a load balancer needs: the version being served and whether its ANN index is loaded."""
+        m = self._matrix()
+        folder = self._ann_folder(m, None)
+        ann = "unused" if folder is None else ("ready" if m.ann_loaded else "pending")
+        return Readiness(m.version, len(m), self._read_catalog().meta.model, ann)
+
+    def warm(self) -> None:
+        """Load (or build) the ANN index now if searches will use it, so no user request waits for it."""
+        m = self._matrix()
+        folder = self._ann_folder(m, None)
+        if folder is not None:
+            m.ann(folder)
 
     def labels(self) -> list[str]:
         return sorted({label for label in self._matrix().labels if label is not None})

@@ -22,6 +22,7 @@ class LoadedImage:
     pixels: np.ndarray  # float32 (3, H, W) for the model's input
     width: int
     height: int
+    content_hash: str | None = None  # of the bytes decoded, when the decoder fetched them itself
 
 
 # A picklable callable that decodes and preprocesses one file (runs in worker processes).

@@ -18,7 +18,7 @@ from pixseek.catalog import Catalog, ImageRecord
 from pixseek.catalog.schema import IMAGES_TABLE
 from pixseek.errors import FolderNotFoundError, SchemaVersionError
 from pixseek.indexing import sources
-from pixseek.indexing.plan import diff
+from pixseek.indexing.plan import DEFERRED_HASH, defer_by_etag, diff, resolve
 from pixseek.indexing.scan import FileEntry
 from pixseek.indexing.sources import ObjectStoreSource
 from pixseek.services import Index
@@ -162,3 +162,57 @@ def test_a_version_1_catalog_is_upgraded_by_the_next_index_run(tmp_path: Path) -
     after = Index(db, embedder=FakeEmbedder()).arrays()
     assert after.ids == before.ids
     np.testing.assert_array_equal(after.vectors, before.vectors)
+
+
+@pytest.mark.parametrize(
+    ("etag", "deferred"),
+    [
+        (None, False),  # no ETag (a local file, or no boto3): hashed first, as always
+        ("known", False),  # a catalog row has this ETag: maybe a rename or copy, so hashed first
+        ("fresh", True),  # no row has it: new bytes for sure, hashed by the worker that reads them
+    ],
+)
+def test_only_files_with_an_unknown_etag_defer_their_hash(etag: str | None, deferred: bool) -> None:
+    d = defer_by_etag(diff([FileEntry("a.png", 10, 5, etag)], []), {"known"})
+    assert (len(d.deferred), len(d.candidates)) == ((1, 0) if deferred else (0, 1))
+
+
+def test_deferred_files_with_one_etag_form_one_embedding_group() -> None:
+    entries = [FileEntry("a.png", 1, 1, "x"), FileEntry("b.png", 1, 1, "x"), FileEntry("c.png", 1, 1, "y")]
+    plan = resolve(defer_by_etag(diff(entries, []), set()), [], {})
+    assert sorted(sorted(t.entry.path for t in g) for g in plan.embed) == [["a.png", "b.png"], ["c.png"]]
+    assert {t.content_hash for g in plan.embed for t in g} == {DEFERRED_HASH}
+
+
+def test_each_new_object_is_read_once_and_hashed_where_it_is_decoded(
+    tmp_path: Path, bucket, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "p"
+    written = make_tree(folder, ["a/1.png", "a/2.png", "b/3.jpg"])
+    (folder / "b/copy-of-1.png").write_bytes(written["a/1.png"].read_bytes())
+    s3_server.upload_tree(BUCKET, "set", folder)
+    reads: list[str] = []
+    original_read = ObjectStoreSource.read
+
+    def counting_read(self: ObjectStoreSource, path: str) -> bytes:
+        reads.append(path)
+        return original_read(self, path)
+
+    monkeypatch.setattr(ObjectStoreSource, "read", counting_read)
+    index = Index(tmp_path / "x.db", embedder=FakeEmbedder())
+    report = index.add(URI, workers=0)
+    assert (report.added, report.embedded, report.reused) == (4, 3, 1)
+    assert len(reads) == len(set(reads)) == 3  # the copy shares its ETag group: not even read
+    expected = {
+        rel: hashlib.blake2b((folder / rel).read_bytes(), digest_size=16).hexdigest()
+        for rel in ["a/1.png", "a/2.png", "b/3.jpg", "b/copy-of-1.png"]
+    }
+    assert {r.path: r.content_hash for r in Catalog.open(tmp_path / "x.db").records()} == expected
+
+    reads.clear()  # a rename: its ETag is known, so it is hashed first and its vector reused
+    bucket.copy_object(
+        Bucket=BUCKET, Key="set/b/moved.jpg", CopySource={"Bucket": BUCKET, "Key": "set/b/3.jpg"}
+    )
+    bucket.delete_object(Bucket=BUCKET, Key="set/b/3.jpg")
+    report = index.add(URI, workers=0)
+    assert (report.renamed, report.embedded, reads) == (1, 0, ["b/moved.jpg"])

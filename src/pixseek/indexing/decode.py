@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 
 from pixseek.errors import ImageReadError, PixseekError
+from pixseek.indexing.hashing import content_hash_bytes
 from pixseek.indexing.sources import ObjectFile
 from pixseek.types import ImageLoader, LoadedImage
 
@@ -17,9 +20,15 @@ Decoded = LoadedImage | ImageReadError
 _MAX_CONSECUTIVE_CRASHES = 3
 
 
-def _load(loader: ImageLoader, path: Path | ObjectFile) -> Decoded:
+def load_one(loader: ImageLoader, path: Path | ObjectFile) -> Decoded:
+    """Decode one file; an object is fetched once, and hashed here too (see plan.defer_by_etag)."""
     try:
-        return loader(path.open() if isinstance(path, ObjectFile) else path)
+        if isinstance(path, ObjectFile):
+            data = path.source.read(path.path)
+            return replace(loader(io.BytesIO(data)), content_hash=content_hash_bytes(data))  # type: ignore[arg-type]
+        return loader(path)
+    except OSError as exc:  # an object that vanished or cannot be read since it was listed
+        return ImageReadError(path, f"cannot read: {exc.strerror or exc}")
     except ImageReadError as exc:
         return exc
     except Exception as exc:  # a decoder bug must not stop the run; it is reported per file
@@ -53,7 +62,7 @@ def decode_stream(
                 path = next(todo, None)
                 if path is None:
                     break
-                window.append((path, pool.submit(_load, loader, path)))
+                window.append((path, pool.submit(load_one, loader, path)))
             if not window:
                 return
             path, future = window.popleft()
@@ -70,7 +79,7 @@ def decode_stream(
                 yield ImageReadError(path, "the decoder process crashed on this file")
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = _new_pool(workers)
-                window = deque((p, pool.submit(_load, loader, p)) for p, _ in window)
+                window = deque((p, pool.submit(load_one, loader, p)) for p, _ in window)
                 continue
             crashes = 0
             yield result

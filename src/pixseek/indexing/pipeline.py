@@ -12,9 +12,9 @@ import numpy as np
 
 from pixseek.catalog import Catalog, ImageRecord
 from pixseek.catalog.schema import rows_table
-from pixseek.errors import ImageReadError
+from pixseek.errors import ImageReadError, PixseekError
 from pixseek.indexing.decode import decode_stream
-from pixseek.indexing.plan import Plan, Target, diff, resolve
+from pixseek.indexing.plan import DEFERRED_HASH, Plan, Target, defer_by_etag, diff, resolve
 from pixseek.indexing.report import IndexReport, RunProgress
 from pixseek.indexing.sources import LocalSource, ObjectFile, Source, decode_items, hash_source_files
 from pixseek.types import Embedder, LoadedImage
@@ -47,15 +47,21 @@ class RunOptions:
 EmbedStage = Callable[[Sequence[Path | ObjectFile], RunOptions], Iterator[Embedded]]
 
 
-def record_for(target: Target, root: str, width: int, height: int) -> ImageRecord:
+def record_for(
+    target: Target, root: str, width: int, height: int, content_hash: str | None = None
+) -> ImageRecord:
+    """The row for `target`; `content_hash` is what the worker hashed when hashing was deferred to it."""
     e = target.entry
+    digest = target.content_hash if target.content_hash != DEFERRED_HASH else content_hash
+    if not digest:
+        raise PixseekError(f"{e.path}: no content hash was computed for it (a bug in the embed stage)")
     return ImageRecord(
         id=target.id,
         root=root,
         path=e.path,
         size=e.size,
         mtime_ns=e.mtime_ns,
-        content_hash=target.content_hash,
+        content_hash=digest,
         width=width,
         height=height,
         label=e.label,
@@ -112,6 +118,7 @@ def plan_run(
     t1 = time.perf_counter()
     existing = catalog.records()
     d = diff(scanned.files, [r for r in existing if r.root == source.root])
+    defer_by_etag(d, {r.etag for r in existing if r.etag})  # read new objects once: hash where decoded
     t2 = time.perf_counter()
     hashes = hash_source_files(source, [entry.path for entry, _ in d.candidates], threads=opts.hash_threads)
     known = {r.content_hash: r for r in existing}
@@ -195,7 +202,8 @@ def run_index(
             embedded += 1
             report.reused += len(group) - 1  # copies of the same content share the one embedding
             for t in group:
-                committer.put(record_for(t, root_key, result.width, result.height), vector)
+                row = record_for(t, root_key, result.width, result.height, result.content_hash)
+                committer.put(row, vector)
                 _count(report, t.kind)
             committer.maybe_flush()
         notify()

@@ -14,6 +14,7 @@ from pixseek.catalog import ImageRecord
 from pixseek.indexing.scan import FileEntry
 
 Kind = Literal["added", "updated", "renamed", "touched"]
+DEFERRED_HASH = ""  # a Target's content_hash until the worker that reads the file reports it
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class Diff:
     unchanged: list[ImageRecord] = field(default_factory=list)
     candidates: list[tuple[FileEntry, ImageRecord | None]] = field(default_factory=list)  # new or changed
     missing: list[ImageRecord] = field(default_factory=list)
+    # New content for sure (an ETag no catalog row has): hashed by the worker that reads it anyway.
+    deferred: list[tuple[FileEntry, ImageRecord | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -72,6 +75,22 @@ def diff(files: Sequence[FileEntry], existing: Sequence[ImageRecord]) -> Diff:
             out.candidates.append((entry, row))
     out.missing = sorted(by_path.values(), key=lambda r: r.path)
     return out
+
+
+def defer_by_etag(d: Diff, known_etags: set[str]) -> Diff:
+    """Move out of `candidates` every file whose ETag no catalog row has: its bytes are new, so hashing it
+    up front (one more full read from the store) buys nothing; the worker that decodes it hashes it.
+
+    Files without an ETag (local files) and those whose ETag is known (possible renames, copies and
+    touched objects) stay, to be hashed first. The same content re-uploaded in parts of another size has
+    another ETag: it is then embedded again, which costs time but gives the same vector.
+    """
+    keep: list[tuple[FileEntry, ImageRecord | None]] = []
+    for entry, row in d.candidates:
+        new_content = entry.etag is not None and entry.etag not in known_etags
+        (d.deferred if new_content else keep).append((entry, row))
+    d.candidates = keep
+    return d
 
 
 def resolve(
@@ -111,6 +130,10 @@ def resolve(
             plan.reuse.append(Reuse(target, source))
         else:
             groups.setdefault(digest, []).append(target)
+    for entry, row in d.deferred:  # grouped by ETag: the same ETag is the same bytes
+        new_kind: Kind = "updated" if row is not None else "added"
+        target = Target(entry, row.id if row is not None else make_id(), DEFERRED_HASH, new_kind)
+        groups.setdefault(f"etag:{entry.etag}", []).append(target)
     plan.embed = list(groups.values())
     plan.remove = [r for r in d.missing if r.id not in renamed_ids]
     return plan

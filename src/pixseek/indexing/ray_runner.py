@@ -8,7 +8,6 @@ committing and sweeping stay in the calling process, so the catalog is written b
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pixseek.errors import ImageReadError, PixseekError
+from pixseek.indexing.decode import load_one
 from pixseek.indexing.pipeline import Embedded, EmbedStage, RunOptions
 from pixseek.indexing.sources import ObjectFile, ObjectStoreSource
 from pixseek.types import Embedder, LoadedImage
@@ -42,34 +42,40 @@ class _EmbedBatch:
         self._embedder = factory()
         self._loader = self._embedder.image_loader()
         self._options = dict(storage_options)
+        self._sources: dict[str, ObjectStoreSource] = {}
 
-    def _open(self, uri: str, path: str) -> Path | io.BytesIO:
-        """A local path as is; an object (uri = its source prefix) fetched into memory once."""
-        return ObjectFile(ObjectStoreSource(uri, self._options), path).open() if uri else Path(path)
+    def _item(self, uri: str, path: str) -> Path | ObjectFile:
+        """A local path as is; an object (uri = its source prefix), one source per prefix per actor."""
+        if not uri:
+            return Path(path)
+        if uri not in self._sources:
+            self._sources[uri] = ObjectStoreSource(uri, self._options)
+        return ObjectFile(self._sources[uri], path)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        dim = self._embedder.dim
         n = len(batch["path"])
-        vectors = np.zeros((n, dim), np.float32)
+        vectors = np.zeros((n, self._embedder.dim), np.float32)
         sizes = np.zeros((n, 2), np.int64)
-        errors = [""] * n
+        errors, hashes = [""] * n, [""] * n
         good: list[int] = []
         pixels = []
         for i, (uri, path) in enumerate(zip(batch["uri"], batch["path"], strict=True)):
-            try:
-                img = self._loader(self._open(str(uri), str(path)))
-            except ImageReadError as exc:
-                errors[i] = exc.reason
-                continue
-            except OSError as exc:  # vanished or unreadable between listing and reading
-                errors[i] = f"cannot read: {exc.strerror or exc}"
+            img = load_one(self._loader, self._item(str(uri), str(path)))  # fetched once, hashed if an object
+            if isinstance(img, ImageReadError):
+                errors[i] = img.reason
                 continue
             good.append(i)
             pixels.append(img.pixels)
             sizes[i] = (img.width, img.height)
+            hashes[i] = img.content_hash or ""
         if good:
             vectors[good] = self._embedder.embed_pixels(np.stack(pixels))
-        return {"vector": vectors, "size": sizes, "error": np.asarray(errors, dtype=object)}
+        return {
+            "vector": vectors,
+            "size": sizes,
+            "error": np.asarray(errors, dtype=object),
+            "hash": np.asarray(hashes, dtype=object),
+        }
 
 
 def cluster_info(actors: int) -> dict[str, int]:
@@ -114,14 +120,15 @@ def ray_stage(factory: EmbedderFactory, *, actors: int = 1) -> EmbedStage:
         )
         position = 0
         for batch in ds.iter_batches(batch_size=opts.batch_size, batch_format="numpy"):
-            for vector, (width, height), error in zip(
-                batch["vector"], batch["size"], batch["error"], strict=True
+            for vector, (width, height), error, digest in zip(
+                batch["vector"], batch["size"], batch["error"], batch["hash"], strict=True
             ):
                 path = paths[position]
                 position += 1
                 if error:
                     yield ImageReadError(path, str(error)), None
                 else:
-                    yield LoadedImage(_NO_PIXELS, int(width), int(height)), np.asarray(vector, np.float32)
+                    loaded = LoadedImage(_NO_PIXELS, int(width), int(height), str(digest) or None)
+                    yield loaded, np.asarray(vector, np.float32)
 
     return stage

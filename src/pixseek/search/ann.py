@@ -7,6 +7,8 @@ recall@10 >= 0.95 on clustered (embedding-like) data within a few milliseconds p
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 from pathlib import Path
@@ -16,6 +18,7 @@ import numpy as np
 
 DEFAULT_NPROBE = 32  # recall@10 0.97 at 2.7 ms on 1M clustered 512-d vectors (2 cores)
 FILE_PREFIX = "ann-v"
+log = logging.getLogger(__name__)
 _TRAIN_PER_LIST = 32  # k-means points per centroid: enough for stable lists, cheap to train
 _KMEANS_ITERATIONS = 10  # FAISS's default 25 triples training time for no recall gain here
 
@@ -57,7 +60,12 @@ class IvfIndex:
     def save(self, path: Path) -> None:
         """Write atomically (temp file + rename) so a concurrent reader never sees half an index."""
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        faiss.write_index(self._index, str(tmp))
+        try:
+            faiss.write_index(self._index, str(tmp))
+        except RuntimeError as exc:  # FAISS reports an unwritable path (read-only, full disk) this way
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise OSError(f"cannot write {path}: {exc}") from exc
         tmp.replace(path)
 
     def __len__(self) -> int:
@@ -87,8 +95,11 @@ def load_or_build(
     ann = IvfIndex.load(path, nprobe=nprobe) if path.is_file() else None
     if ann is None or len(ann) != len(vectors):
         ann = IvfIndex.build(vectors, nprobe=nprobe)
-        ann.save(path)
-        for stale in folder.glob(f"{FILE_PREFIX}*.faiss"):
-            if stale != path:
-                stale.unlink(missing_ok=True)
+        try:
+            ann.save(path)
+            for stale in folder.glob(f"{FILE_PREFIX}*.faiss"):
+                if stale != path:
+                    stale.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only catalog (a replica's mount): search from memory all the same
+            log.warning("cannot save the ANN index beside the catalog (%s); it is kept in memory only", exc)
     return ann

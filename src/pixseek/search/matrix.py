@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class SearchMatrix:
         self.vectors = vectors
         self._exact = ExactIndex(vectors)
         self._ann: IvfIndex | None = None
+        self._ann_lock = threading.Lock()
         self._by_key: dict[str, int] = {}  # ids and full paths: unique
         self._by_relative: dict[str, list[int]] = {}  # one relative path may exist under several roots
         for i, (row_id, root, path) in enumerate(zip(ids, roots, paths, strict=True)):
@@ -64,10 +66,16 @@ class SearchMatrix:
         return row
 
     def ann(self, folder: Path) -> IvfIndex:
-        """The FAISS index of this version, loaded from `folder` or built there once."""
-        if self._ann is None:
-            self._ann = load_or_build(self.vectors, folder, self.version)
-        return self._ann
+        """The FAISS index of this version, loaded from `folder` or built there once (one thread builds;
+        the others wait for it rather than build their own)."""
+        with self._ann_lock:
+            if self._ann is None:
+                self._ann = load_or_build(self.vectors, folder, self.version)
+            return self._ann
+
+    @property
+    def ann_loaded(self) -> bool:
+        return self._ann is not None
 
     def search(
         self,

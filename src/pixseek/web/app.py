@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +26,7 @@ from pixseek.web.routes import images, ops, pages, search
 from pixseek.web.thumbnails import ThumbnailCache
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 RequestLog = Callable[[str], None]
 
 
@@ -57,6 +60,8 @@ def create_app(
             thumbnails=ThumbnailCache(max_pixels=settings.max_image_pixels),
             metrics=metrics,
         )
+        warming = threading.Thread(target=_warm, args=(app.state.pixseek,), name="pixseek-warm", daemon=True)
+        warming.start()
         try:
             yield
         finally:
@@ -99,3 +104,14 @@ def create_app(
     for module in (pages, search, images, ops):
         app.include_router(module.router)
     return app
+
+
+def _warm(state: AppState) -> None:
+    """Load the ANN index in the background; /ready answers 503 until it is done."""
+    try:
+        state.index.warm()
+    except Exception as exc:  # reported by /ready; searches still try (and report) on their own
+        log.exception("could not load the search index")
+        state.warm_error = f"{type(exc).__name__}: {exc}"
+    finally:
+        state.warmed.set()

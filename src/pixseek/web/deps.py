@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -27,6 +28,8 @@ class AppState:
     thumbnails: ThumbnailCache
     metrics: Metrics
     object_sources: dict[str, ObjectStoreSource] = field(default_factory=dict)  # by root URI
+    warmed: threading.Event = field(default_factory=threading.Event)  # set once the ANN (if used) is loaded
+    warm_error: str | None = None
 
     def object_source(self, root: str) -> ObjectStoreSource:
         """The store behind rows indexed from `root` (credentials from the AWS_* variables), made once."""

@@ -32,6 +32,19 @@ class Health(BaseModel):
     model: str
 
 
+class Ready(BaseModel):
+    """Readiness: 200 once the model and the search index are loaded, 503 (same body) before."""
+
+    status: str = Field(description="ready, loading, or failed")
+    version: int = Field(
+        description="catalog version being served; a new one is picked up on the next request"
+    )
+    images: int
+    model: str
+    ann: str = Field(description="unused (exact search), pending, or ready")
+    error: str | None = None
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (400, 404, 409, 413, 415, 422)
 }

@@ -1,12 +1,13 @@
-"""Health and Prometheus metrics."""
+"""Liveness (/health), readiness (/ready) and Prometheus metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from pixseek.web.deps import State
-from pixseek.web.schemas import Health
+from pixseek.web.schemas import Health, Ready
 
 router = APIRouter(tags=["ops"])
 
@@ -15,6 +16,23 @@ router = APIRouter(tags=["ops"])
 def health(state: State) -> Health:
     info = state.index.info()
     return Health(status="ok", images=info.images, model=info.model)
+
+
+@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
+def ready(state: State) -> Response:
+    """Readiness for a load balancer: 503 until the ANN index (when searches use one) is loaded.
+
+    /health is liveness: it answers as soon as the app runs.
+    """
+    info = state.index.readiness()
+    if state.warm_error is not None:
+        status, code = "failed", 503
+    elif state.warmed.is_set():
+        status, code = "ready", 200
+    else:
+        status, code = "loading", 503
+    body = Ready(status=status, error=state.warm_error, **info.to_dict())
+    return JSONResponse(body.model_dump(), status_code=code)
 
 
 @router.get("/metrics", response_class=Response)
