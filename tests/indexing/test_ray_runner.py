@@ -32,6 +32,9 @@ def test_ray_run_matches_a_local_run(tmp_path: Path) -> None:
     finally:
         ray.shutdown()
     assert report.added == 7 and [Path(f["path"]).name for f in report.failed] == ["broken.png"]
+    assert (
+        report.ray is not None and report.ray["rows_written_by_workers"] == 0
+    )  # a local catalog: the driver
     local = Index(tmp_path / "local.db", embedder=FakeEmbedder())
     local.add(folder, workers=0)
     a, b = local.arrays(), distributed.arrays()

@@ -32,13 +32,18 @@ class Lease:
 
     def renew(self) -> None:
         """Called before each commit: a writer whose lease was taken over must stop, not write on."""
-        held = _holder(self._conn)
-        if held is None or held[0] != self.owner:
-            raise IndexBusyError(
-                f"this run lost its write lease (now held by {held[0] if held else 'nobody'}); "
-                "another writer took over after it went more than the lease's time without a commit"
-            )
+        check_held(self._conn, self.owner)
         self._conn.open_table(LEASE_TABLE).add(_row(self.owner, self._ttl))
+
+
+def check_held(conn: lancedb.DBConnection, owner: str) -> None:
+    """IndexBusyError unless `owner` still holds the catalog's lease (the fence before every write)."""
+    held = _holder(conn)
+    if held is None or held[0] != owner:
+        raise IndexBusyError(
+            f"this run lost its write lease (now held by {held[0] if held else 'nobody'}); "
+            "another writer took over after it went more than the lease's time without a commit"
+        )
 
 
 def _row(owner: str, ttl: float) -> pa.Table:

@@ -43,8 +43,12 @@ class RunOptions:
         return max(2 * self.batch_size, 4 * self.workers)
 
 
-# Turns files into vectors, yielding one Embedded per path in input order: local processes or Ray.
-EmbedStage = Callable[[Sequence[Path | ObjectFile], RunOptions], Iterator[Embedded]]
+# Turns files into vectors, yielding one Embedded per item in input order: local processes or Ray. `writes`
+# gives, per item, the rows to append for it (new rows only); a stage that can write rows itself (Ray
+# workers, into an object-store catalog) does so and yields (LoadedImage, None) for them.
+Writes = Sequence[list[ImageRecord]]
+EmbedStage = Callable[[Sequence[Path | ObjectFile], RunOptions, Writes | None], Iterator[Embedded]]
+RENEW_SECONDS = 10.0  # how often the run's lease is renewed while workers, not this process, write rows
 
 
 def record_for(
@@ -81,7 +85,7 @@ class _Committer:
         self._opts = opts
         self._records: list[ImageRecord] = []
         self._vectors: list[np.ndarray] = []
-        self._last = time.monotonic()
+        self._last = self._renewed = time.monotonic()
         self.seconds = 0.0  # spent writing
 
     def put(self, record: ImageRecord, vector: np.ndarray) -> None:
@@ -105,8 +109,16 @@ class _Committer:
                     write(rows_table([self._records[i] for i in idx], vectors, dim))
             self._on_commit(len(self._records))
             self._records, self._vectors = [], []
+            self._renewed = time.monotonic()  # every write renews the lease first
         self._last = time.monotonic()
         self.seconds += time.perf_counter() - start
+
+    def keep_alive(self) -> None:
+        """Renew the write lease now and then while the workers write and this process does not."""
+        renew = self._catalog.before_write
+        if renew is not None and time.monotonic() - self._renewed >= RENEW_SECONDS:
+            renew()
+            self._renewed = time.monotonic()
 
 
 def plan_run(
@@ -137,7 +149,10 @@ def _embed_slots(embedder: Embedder, slots: list[LoadedImage | ImageReadError]) 
 def local_stage(embedder: Embedder) -> EmbedStage:
     """Decode in worker processes (bounded prefetch) while this process runs the model in batches."""
 
-    def stage(paths: Sequence[Path | ObjectFile], opts: RunOptions) -> Iterator[Embedded]:
+    def stage(
+        paths: Sequence[Path | ObjectFile], opts: RunOptions, writes: Writes | None = None
+    ) -> Iterator[Embedded]:
+        """Yields vectors for every file: this process commits them (`writes` is not for a local stage)."""
         workers = opts.workers if len(paths) >= MIN_FILES_FOR_WORKERS else 0
         slots: list[LoadedImage | ImageReadError] = []
         decoded = 0
@@ -189,23 +204,29 @@ def run_index(
     embed_started = time.perf_counter()
     embedded = 0
     stage = stage or local_stage(embedder)
-    embedded_stream = stage(decode_items(source, [group[0].entry.path for group in plan.embed]), opts)
-    for group, (result, vector) in zip(plan.embed, embedded_stream, strict=True):
+    items = decode_items(source, [group[0].entry.path for group in plan.embed])
+    for group, (result, vector) in zip(
+        plan.embed, stage(items, opts, _new_rows(plan, root_key)), strict=True
+    ):
         counts.embedded += len(group)
-        if vector is None:
-            assert isinstance(result, ImageReadError)
+        if isinstance(result, ImageReadError):
             report.failed.extend(
                 {"path": _location(root_key, t.entry.path), "error": result.reason} for t in group
             )
         else:
-            assert isinstance(result, LoadedImage)
             embedded += 1
             report.reused += len(group) - 1  # copies of the same content share the one embedding
             for t in group:
-                row = record_for(t, root_key, result.width, result.height, result.content_hash)
-                committer.put(row, vector)
                 _count(report, t.kind)
+                if vector is not None:
+                    committer.put(
+                        record_for(t, root_key, result.width, result.height, result.content_hash), vector
+                    )
+            if vector is None:  # the stage's workers appended these rows themselves
+                report.worker_rows += len(group)
+                counts.committed += len(group)
             committer.maybe_flush()
+        committer.keep_alive()
         notify()
     committer.flush()
     sweep_started = time.perf_counter()
@@ -224,6 +245,21 @@ def run_index(
     report.embedded = embedded
     report.images_per_second = embedded / report.seconds if report.seconds > 0 else 0.0
     return report
+
+
+def _new_rows(plan: Plan, root: str) -> list[list[ImageRecord]]:
+    """Per embedding group, the rows a writing stage may append itself: only groups of new files (an
+    update replaces a row, which stays with this process's commits). Width, height and (when deferred)
+    the content hash are filled in by the worker."""
+    return [
+        [_template(t, root) for t in group] if all(t.kind == "added" for t in group) else []
+        for group in plan.embed
+    ]
+
+
+def _template(t: Target, root: str) -> ImageRecord:
+    e = t.entry
+    return ImageRecord(t.id, root, e.path, e.size, e.mtime_ns, t.content_hash, 0, 0, e.label, e.etag)
 
 
 def _notifier(

@@ -1,23 +1,27 @@
 """Distributed embedding with Ray Data (optional extra `[ray]`): the same run, with the model on a cluster.
 
 Ray replaces the read + decode + embed stage: each actor fetches its files itself (from a shared folder,
-or straight from the object store), so image bytes never pass through the driver. Listing, diffing,
-committing and sweeping stay in the calling process, so the catalog is written by exactly the same code
-(and under the same lock or lease) as a local run.
+or straight from the object store), so image bytes never pass through the driver. Into an object-store
+catalog the actors also append the new rows themselves, fenced by the run's lease. Listing, diffing,
+updates, renames and the sweep stay in the calling process, under the same lock or lease as a local run.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pixseek.catalog import ImageRecord
+from pixseek.catalog.row_writer import RowWriter
 from pixseek.errors import ImageReadError, PixseekError
 from pixseek.indexing.decode import load_one
-from pixseek.indexing.pipeline import Embedded, EmbedStage, RunOptions
+from pixseek.indexing.pipeline import Embedded, EmbedStage, RunOptions, Writes
+from pixseek.indexing.plan import DEFERRED_HASH
 from pixseek.indexing.sources import ObjectFile, ObjectStoreSource
 from pixseek.types import Embedder, LoadedImage
 
@@ -36,13 +40,22 @@ class Provide:
 
 
 class _EmbedBatch:
-    """A Ray actor: loads the model once, then reads, decodes and embeds one batch of files per call."""
+    """A Ray actor: loads the model once, then reads, decodes and embeds one batch of files per call; with
+    a RowWriter it also appends the batch's new rows to the catalog itself (one atomic append per call)."""
 
-    def __init__(self, factory: EmbedderFactory, storage_options: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        factory: EmbedderFactory,
+        storage_options: Mapping[str, str],
+        writer: RowWriter | None,
+        chunk: int,
+    ) -> None:
         self._embedder = factory()
         self._loader = self._embedder.image_loader()
         self._options = dict(storage_options)
         self._sources: dict[str, ObjectStoreSource] = {}
+        self._writer = writer
+        self._chunk = chunk  # images per model call
 
     def _item(self, uri: str, path: str) -> Path | ObjectFile:
         """A local path as is; an object (uri = its source prefix), one source per prefix per actor."""
@@ -68,14 +81,41 @@ class _EmbedBatch:
             pixels.append(img.pixels)
             sizes[i] = (img.width, img.height)
             hashes[i] = img.content_hash or ""
-        if good:
-            vectors[good] = self._embedder.embed_pixels(np.stack(pixels))
+        for start in range(0, len(good), self._chunk):
+            rows = good[start : start + self._chunk]
+            vectors[rows] = self._embedder.embed_pixels(np.stack(pixels[start : start + self._chunk]))
+        written = self._write(batch["write"], good, vectors, sizes, hashes)
         return {
             "vector": vectors,
             "size": sizes,
             "error": np.asarray(errors, dtype=object),
             "hash": np.asarray(hashes, dtype=object),
+            "written": written,
         }
+
+    def _write(
+        self,
+        templates: np.ndarray,
+        good: list[int],
+        vectors: np.ndarray,
+        sizes: np.ndarray,
+        hashes: list[str],
+    ) -> np.ndarray:
+        """Append the new rows of this batch; which items' rows were written."""
+        written = np.zeros(len(templates), bool)
+        if self._writer is None:
+            return written
+        records, rows = [], []
+        for i in good:
+            for fields in json.loads(str(templates[i]) or "[]"):
+                template = ImageRecord(**fields)
+                digest = template.content_hash if template.content_hash != DEFERRED_HASH else hashes[i]
+                width, height = (int(v) for v in sizes[i])
+                records.append(replace(template, width=width, height=height, content_hash=digest))
+                rows.append(i)
+                written[i] = True
+        self._writer.append(records, vectors[rows])
+        return written
 
 
 def cluster_info(actors: int) -> dict[str, int]:
@@ -88,47 +128,58 @@ def cluster_info(actors: int) -> dict[str, int]:
     return {"nodes": len(nodes), "actors": actors, "gpus": int(ray.cluster_resources().get("GPU", 0))}
 
 
-def ray_stage(factory: EmbedderFactory, *, actors: int = 1) -> EmbedStage:
-    """An embed stage that runs `actors` model replicas under Ray Data's map_batches, order preserved."""
+def ray_stage(factory: EmbedderFactory, *, actors: int = 1, writer: RowWriter | None = None) -> EmbedStage:
+    """An embed stage that runs `actors` model replicas under Ray Data's map_batches, order preserved.
+
+    With `writer` (an object-store catalog), the actors append new rows themselves, so the driver only
+    commits updates, renames and the sweep; its own commits stop being the ceiling.
+    """
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise PixseekError('distributed indexing needs Ray: pip install "pixseek[ray]"') from exc
 
-    def stage(paths: Sequence[Path | ObjectFile], opts: RunOptions) -> Iterator[Embedded]:
+    def stage(
+        paths: Sequence[Path | ObjectFile], opts: RunOptions, writes: Writes | None = None
+    ) -> Iterator[Embedded]:
         if not paths:
             return
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # results must line up with `paths`
         objects = [p for p in paths if isinstance(p, ObjectFile)]
         options = dict(objects[0].source.storage_options) if objects else {}
+        to_write = writes if writer is not None and writes is not None else [[] for _ in paths]
         rows = [
-            {"uri": p.source.uri, "path": p.path}
-            if isinstance(p, ObjectFile)
-            else {"uri": "", "path": str(p)}
-            for p in paths
+            {
+                "uri": p.source.uri if isinstance(p, ObjectFile) else "",
+                "path": p.path if isinstance(p, ObjectFile) else str(p),
+                "write": json.dumps([asdict(r) for r in records]) if records else "",
+            }
+            for p, records in zip(paths, to_write, strict=True)
         ]
+        # A writing actor appends once per call, so a call takes a commit's worth of rows.
+        per_call = max(opts.batch_size, opts.commit_rows) if writer is not None else opts.batch_size
         # Fractional CPUs for the read tasks: with whole-CPU reads, actors on 1-CPU nodes can deadlock.
-        ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // opts.batch_size, 64)))
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // per_call, 64)))
         ds = ds.map_batches(
             _EmbedBatch,
-            fn_constructor_args=(factory, options),
-            batch_size=opts.batch_size,
+            fn_constructor_args=(factory, options, writer, opts.batch_size),
+            batch_size=per_call,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=0.5,
         )
         position = 0
         for batch in ds.iter_batches(batch_size=opts.batch_size, batch_format="numpy"):
-            for vector, (width, height), error, digest in zip(
-                batch["vector"], batch["size"], batch["error"], batch["hash"], strict=True
+            for vector, (width, height), error, digest, written in zip(
+                batch["vector"], batch["size"], batch["error"], batch["hash"], batch["written"], strict=True
             ):
                 path = paths[position]
                 position += 1
                 if error:
                     yield ImageReadError(path, str(error)), None
-                else:
-                    loaded = LoadedImage(_NO_PIXELS, int(width), int(height), str(digest) or None)
-                    yield loaded, np.asarray(vector, np.float32)
+                    continue
+                loaded = LoadedImage(_NO_PIXELS, int(width), int(height), str(digest) or None)
+                yield loaded, (None if written else np.asarray(vector, np.float32))
 
     return stage

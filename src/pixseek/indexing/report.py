@@ -23,10 +23,11 @@ class IndexReport:
     reused: int = 0
     ray: dict | None = None  # with --ray: {"nodes", "actors", "gpus", "stage_seconds"}
     stage_seconds: dict[str, float] = field(default_factory=dict, repr=False)  # list, hash, embed, ...
+    worker_rows: int = field(default=0, repr=False)  # rows the Ray workers appended themselves
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        del out["stage_seconds"]  # reported inside "ray"; kept on the object for benchmarks
+        del out["stage_seconds"], out["worker_rows"]  # reported inside "ray"; kept here for benchmarks
         return out
 
     @property

@@ -1,12 +1,9 @@
-"""The facade and Python API, `pixseek.Index`: wires settings -> embedder, catalog and vector index."""
+"""`pixseek.Index`: wires settings -> embedder, catalog and vector index; add, search, get, info."""
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from numbers import Integral
 from pathlib import Path
@@ -15,60 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from pixseek.catalog import Catalog, ImageRecord, IndexMeta, write_lock
-from pixseek.catalog.lease import write_lease
+from pixseek.catalog import Catalog, ImageRecord, IndexMeta
+from pixseek.catalog.lease import Lease
 from pixseek.catalog.store import check_db_path, check_new_db_path
 from pixseek.errors import ModelMismatchError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.indexing.report import RunProgress
-from pixseek.indexing.sources import ObjectStoreSource, open_source
+from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
+from pixseek.services.results import IndexArrays, IndexInfo, Readiness
+from pixseek.services.writing import default_workers, ray_stage_for, write_lock_for
 from pixseek.settings import Settings
 from pixseek.types import Embedder, SearchHit
-
-__all__ = [
-    "ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "ObjectStoreSource", "Readiness",
-    "RunProgress", "SearchFilter", "SearchHit",
-]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Readiness:
-    """The catalog version a reader serves, its size and model, and its ANN state (unused, pending, ready)."""
-
-    version: int
-    images: int
-    model: str
-    ann: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class IndexInfo:
-    """What `pixseek info` reports."""
-
-    images: int
-    model: str
-    dim: int
-    bytes_on_disk: int
-    last_indexed: str | None  # ISO 8601 UTC
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class IndexArrays:
-    """Everything evaluation needs, in one read; `vectors` is (N, D) float32, L2-normalised, read-only."""
-
-    ids: list[str]
-    paths: list[str]
-    labels: list[str | None]
-    vectors: np.ndarray
 
 
 class Index:
@@ -161,11 +118,11 @@ class Index:
         s = self.settings
         opts = RunOptions(
             batch_size=batch_size or s.batch_size,
-            workers=_default_workers(workers if workers is not None else s.workers),
+            workers=default_workers(workers if workers is not None else s.workers),
             include_hidden=s.include_hidden if include_hidden is None else include_hidden,
             **({"commit_rows": commit_rows} if commit_rows else {}),
         )
-        with self._write_lock(lock_timeout) as renew:
+        with write_lock_for(self.db, lock_timeout) as lease:
             if Catalog.exists(self.db):
                 catalog = Catalog.open(self.db, allow_migration=True)
                 self._check_model(embedder, catalog.meta)
@@ -173,8 +130,8 @@ class Index:
                 meta = IndexMeta(embedder.name, self._model_ref(embedder), embedder.fingerprint, embedder.dim)
                 catalog = Catalog.create(self.db, meta)
             self._catalog, self._open_error = catalog, None
-            stage = self._ray_stage(ray_actors) if ray_actors else None
-            catalog.before_write = renew
+            stage = self._ray_stage(ray_actors, lease) if ray_actors else None
+            catalog.before_write = lease.renew if lease is not None else None
             try:
                 report = run_index(
                     catalog, embedder, source, opts, progress=progress, stage=stage, on_progress=on_progress
@@ -184,34 +141,22 @@ class Index:
         if ray_actors:
             from pixseek.indexing.ray_runner import cluster_info
 
-            report.ray = cluster_info(ray_actors) | {"stage_seconds": report.stage_seconds}
+            report.ray = cluster_info(ray_actors) | {
+                "stage_seconds": report.stage_seconds,
+                "rows_written_by_workers": report.worker_rows,
+            }
         local = isinstance(self.db, Path)
         if report.changed and local and catalog.count() >= self.settings.ann_threshold:
             self._matrix().ann(self.db)  # build it now, so the first search is fast
         return report
 
-    @contextmanager
-    def _write_lock(self, timeout: float) -> Iterator[Callable[[], None] | None]:
-        """One writer per catalog: a file lock in a local folder, or a Lance lease in an object store
-        (yields its renew, to call before each commit)."""
-        if isinstance(self.db, str):
-            with write_lease(self.db, timeout=timeout) as lease:
-                yield lease.renew
-            return
-        self.db.mkdir(parents=True, exist_ok=True)
-        with write_lock(self.db, timeout=timeout):
-            yield None
+    def _ray_stage(self, actors: int, lease: Lease | None) -> EmbedStage:
+        factory = None
+        if not self._injected:
+            from pixseek.models.registry import load_embedder
 
-    def _ray_stage(self, actors: int) -> EmbedStage:
-        """Ray workers rebuild the model from its reference; an injected embedder travels pickled."""
-        from pixseek.indexing.ray_runner import Provide, ray_stage
-
-        if self._injected:
-            return ray_stage(Provide(self.embedder), actors=actors)
-        from pixseek.models.registry import load_embedder
-
-        factory = partial(load_embedder, self._model_ref(self.embedder), settings=self.settings)
-        return ray_stage(factory, actors=actors)
+            factory = partial(load_embedder, self._model_ref(self.embedder), settings=self.settings)
+        return ray_stage_for(self.db, lease, actors, self.embedder, factory)
 
     # -- reading ---------------------------------------------------------------------------------
     def _read_catalog(self) -> Catalog:
@@ -386,14 +331,3 @@ class Index:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def _default_workers(workers: int | None) -> int:
-    """Decode processes when not configured: cores // 4, so 0 (one decode thread) on small machines.
-
-    On 2 cores a decode thread gives 93% of model-only throughput and 2 processes 77%: the model
-    already uses every core, and process start-up and pickling cost more than they overlap.
-    """
-    if workers is not None:
-        return workers
-    return (os.cpu_count() or 1) // 4

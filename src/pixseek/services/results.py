@@ -1,0 +1,44 @@
+"""What `pixseek.Index` returns besides search hits: info, readiness, and the arrays evaluation reads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The catalog version a reader serves, its size and model, and its ANN state (unused, pending, ready)."""
+
+    version: int
+    images: int
+    model: str
+    ann: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What `pixseek info` reports."""
+
+    images: int
+    model: str
+    dim: int
+    bytes_on_disk: int
+    last_indexed: str | None  # ISO 8601 UTC
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IndexArrays:
+    """Everything evaluation needs, in one read; `vectors` is (N, D) float32, L2-normalised, read-only."""
+
+    ids: list[str]
+    paths: list[str]
+    labels: list[str | None]
+    vectors: np.ndarray
