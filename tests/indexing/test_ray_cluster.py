@@ -94,6 +94,7 @@ def test_two_nodes_index_s3_into_s3_like_a_local_run(
     distributed = Index("s3://ray-cluster/index", embedder=FakeEmbedder())
     assert report["added"] == len(TREE)
     assert {k: report["ray"][k] for k in ("nodes", "actors", "gpus")} == {"nodes": 2, "actors": 2, "gpus": 0}
+    assert report["ray"]["rows_written_by_workers"] == len(TREE)  # the actors appended them, not the driver
     assert set(report["ray"]["stage_seconds"]) == {"list", "diff", "hash", "read_decode_embed", "commit",
                                                  "sweep_compact"}  # fmt: skip
     assert [f["path"] for f in report["failed"]] == ["s3://ray-cluster/photos/c/broken.png"]
@@ -103,3 +104,43 @@ def test_two_nodes_index_s3_into_s3_like_a_local_run(
     assert sorted(b.paths) == sorted(a.paths) == sorted(TREE)
     for path, vector in zip(a.paths, a.vectors, strict=True):
         assert float(vector @ b.vectors[b.paths.index(path)]) >= 0.999, path
+
+
+def test_kill_9_of_the_driver_after_worker_appends_then_resume_gives_the_exact_set(
+    cluster: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers append rows into the S3 catalog; the driver is killed while they hold; the next run
+    takes over the lease (same machine, dead pid) and embeds only what no worker had committed."""
+    for key, value in {**s3_server.env, "RAY_AUTH_MODE": "disabled"}.items():
+        monkeypatch.setenv(key, value)
+    make_tree(tmp_path / "imgs", TREE)
+    client = s3_server.client()
+    client.create_bucket(Bucket="ray-kill")
+    s3_server.upload_tree("ray-kill", "photos", tmp_path / "imgs")
+    hold, held = tmp_path / "hold", tmp_path / "held"
+    hold.touch()
+    cmd = [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-kill/photos", "s3://ray-kill/index",
+           "--actors", "2", "--hold", str(hold), "--held", str(held), "--hold-after", "2"]  # fmt: skip
+    driver = subprocess.Popen(cmd, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not held.exists():
+        assert driver.poll() is None, driver.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no actor reached its hold point"
+        time.sleep(0.1)
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait(30)
+    hold.unlink()
+    committed = Index("s3://ray-kill/index", embedder=FakeEmbedder()).arrays()
+    assert 4 <= len(committed.ids) < len(TREE)  # at least one actor's first append is in
+    assert len(set(committed.paths)) == len(committed.paths)
+
+    resume = subprocess.run(
+        [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-kill/photos", "s3://ray-kill/index",
+         "--actors", "2"],
+        env=checkout_env(), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert resume.returncode == 0, resume.stderr[-3000:]
+    report = json.loads(resume.stdout.strip().splitlines()[-1])
+    assert (report["unchanged"], report["added"]) == (len(committed.ids), len(TREE) - len(committed.ids))
+    final = Index("s3://ray-kill/index", embedder=FakeEmbedder()).arrays()
+    assert sorted(final.paths) == sorted(TREE) and len(set(final.ids)) == len(TREE)

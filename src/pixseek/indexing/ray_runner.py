@@ -128,11 +128,26 @@ def cluster_info(actors: int) -> dict[str, int]:
     return {"nodes": len(nodes), "actors": actors, "gpus": int(ray.cluster_resources().get("GPU", 0))}
 
 
-def ray_stage(factory: EmbedderFactory, *, actors: int = 1, writer: RowWriter | None = None) -> EmbedStage:
+def gpus_per_actor(cluster_gpus: float, actors: int) -> float:
+    """Each actor's share of the cluster's GPUs: one each when there are enough, else an even fraction
+    (actors then share a GPU); 0 on a CPU-only cluster."""
+    if cluster_gpus <= 0 or actors <= 0:
+        return 0.0
+    return min(1.0, cluster_gpus / actors)
+
+
+def ray_stage(
+    factory: EmbedderFactory,
+    *,
+    actors: int = 1,
+    writer: RowWriter | None = None,
+    gpu_factory: EmbedderFactory | None = None,
+) -> EmbedStage:
     """An embed stage that runs `actors` model replicas under Ray Data's map_batches, order preserved.
 
     With `writer` (an object-store catalog), the actors append new rows themselves, so the driver only
-    commits updates, renames and the sweep; its own commits stop being the ceiling.
+    commits updates, renames and the sweep; its own commits stop being the ceiling. On a cluster with GPUs
+    each actor asks for its share of one (`gpus_per_actor`) and builds its model with `gpu_factory`.
     """
     try:
         import ray
@@ -157,17 +172,22 @@ def ray_stage(factory: EmbedderFactory, *, actors: int = 1, writer: RowWriter | 
             }
             for p, records in zip(paths, to_write, strict=True)
         ]
+        if not ray.is_initialized():
+            ray.init()  # RAY_ADDRESS, or a local cluster when unset: Ray's own convention
+        num_gpus = gpus_per_actor(ray.cluster_resources().get("GPU", 0), actors)
+        model = gpu_factory if num_gpus and gpu_factory is not None else factory
         # A writing actor appends once per call, so a call takes a commit's worth of rows.
         per_call = max(opts.batch_size, opts.commit_rows) if writer is not None else opts.batch_size
         # Fractional CPUs for the read tasks: with whole-CPU reads, actors on 1-CPU nodes can deadlock.
         ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // per_call, 64)))
         ds = ds.map_batches(
             _EmbedBatch,
-            fn_constructor_args=(factory, options, writer, opts.batch_size),
+            fn_constructor_args=(model, options, writer, opts.batch_size),
             batch_size=per_call,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=0.5,
+            num_gpus=num_gpus,
         )
         position = 0
         for batch in ds.iter_batches(batch_size=opts.batch_size, batch_format="numpy"):

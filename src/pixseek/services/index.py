@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from numbers import Integral
 from pathlib import Path
 from types import TracebackType
@@ -151,12 +150,10 @@ class Index:
         return report
 
     def _ray_stage(self, actors: int, lease: Lease | None) -> EmbedStage:
-        factory = None
-        if not self._injected:
-            from pixseek.models.registry import load_embedder
-
-            factory = partial(load_embedder, self._model_ref(self.embedder), settings=self.settings)
-        return ray_stage_for(self.db, lease, actors, self.embedder, factory)
+        model_ref = None if self._injected else self._model_ref(self.embedder)
+        return ray_stage_for(
+            self.db, lease, actors, self.embedder, model_ref=model_ref, settings=self.settings
+        )
 
     # -- reading ---------------------------------------------------------------------------------
     def _read_catalog(self) -> Catalog:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from pixseek.catalog import write_lock
@@ -12,6 +13,7 @@ from pixseek.catalog.lease import Lease, write_lease
 from pixseek.catalog.row_writer import RowWriter
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.locations import Location
+from pixseek.settings import Settings
 from pixseek.types import Embedder
 
 
@@ -28,15 +30,34 @@ def write_lock_for(db: Location, timeout: float) -> Iterator[Lease | None]:
         yield None
 
 
+GPU_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
 def ray_stage_for(
-    db: Location, lease: Lease | None, actors: int, embedder: Embedder, factory: Callable[[], Embedder] | None
+    db: Location,
+    lease: Lease | None,
+    actors: int,
+    embedder: Embedder,
+    *,
+    model_ref: str | None,
+    settings: Settings,
 ) -> EmbedStage:
-    """Ray workers rebuild the model with `factory`, or get `embedder` pickled (an injected one). Into an
-    object-store catalog they append new rows themselves, under this run's lease."""
+    """Ray workers rebuild the model from `model_ref` (ONNX Runtime's CUDA provider on GPU actors, which
+    needs onnxruntime-gpu there), or get `embedder` pickled when it was injected (model_ref None). Into
+    an object-store catalog they append new rows themselves, under this run's lease."""
     from pixseek.indexing.ray_runner import Provide, ray_stage
+    from pixseek.models.registry import load_embedder
 
     writer = RowWriter(str(db), lease.owner, embedder.dim) if lease is not None else None
-    return ray_stage(factory or Provide(embedder), actors=actors, writer=writer)
+    if model_ref is None:
+        return ray_stage(Provide(embedder), actors=actors, writer=writer)
+    on_gpu = settings.model_copy(update={"providers": GPU_PROVIDERS})
+    return ray_stage(
+        partial(load_embedder, model_ref, settings=settings),
+        actors=actors,
+        writer=writer,
+        gpu_factory=partial(load_embedder, model_ref, settings=on_gpu),
+    )
 
 
 def default_workers(workers: int | None) -> int:
