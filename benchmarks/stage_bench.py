@@ -3,6 +3,7 @@
     python benchmarks/stage_bench.py make-photos /tmp/photos330 --copies 6   # Debian's 55 wallpaper JPEGs x6
     python benchmarks/stage_bench.py stages /tmp/photos330 --model efficientnet-lite0 [--s3]
     python benchmarks/stage_bench.py ray-vs-local /tmp/photos330 --model efficientnet-lite0 --actors 1
+    python benchmarks/stage_bench.py bound /tmp/photos330 --model ~/.cache/pixseek/models/clip-vit-b32-random
 
 `stages` times each stage alone on the same files: list, read, hash, decode + preprocess, embed (model
 only, batches of 32), and a whole `Index.add` with its own stage split (write + commit included).
@@ -137,6 +138,42 @@ def ray_vs_local(folder: Path, model: str, actors: int) -> dict:
     return out
 
 
+def bound(folder: Path, model: str, workers: int | None) -> dict:
+    """End-to-end `Index.add` against the bound set by measured stage costs on this machine's cores:
+    cores * 1000 / (decode core-ms + model core-ms) images/s, decode and model sharing every core."""
+    import io
+
+    cores = os.cpu_count() or 1
+    settings = Settings()
+    embedder = load_embedder(model, settings=settings)
+    loader = embedder.image_loader()
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    blobs = [f.read_bytes() for f in files]
+    decode_s, loaded = _timed(lambda: [loader(io.BytesIO(b)) for b in blobs])  # one thread: core-seconds
+    pixels = np.stack([img.pixels for img in loaded])
+    embedder.embed_pixels(pixels[:32])  # warm-up
+    embed_s, _ = _timed(
+        lambda: [embedder.embed_pixels(pixels[i : i + 32]) for i in range(0, len(pixels), 32)]
+    )
+    n = len(files)
+    decode_core_ms = 1000 * decode_s / n
+    model_core_ms = cores * 1000 * embed_s / n  # the model uses every core
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Index(Path(tmp) / "db", model=model).add(folder, workers=workers)
+    bound_rate = cores * 1000 / (decode_core_ms + model_core_ms)
+    return {
+        "model": model,
+        "files": n,
+        "cores": cores,
+        "decode_core_ms": round(decode_core_ms, 1),
+        "model_only_images_per_second": round(n / embed_s, 2),
+        "bound_images_per_second": round(bound_rate, 2),
+        "end_to_end_images_per_second": round(report.images_per_second, 2),
+        "fraction_of_bound": round(report.images_per_second / bound_rate, 3),
+        "stage_seconds": {k: round(v, 2) for k, v in report.stage_seconds.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -150,6 +187,10 @@ def main() -> None:
     st.add_argument("--model", default="efficientnet-lite0")
     st.add_argument("--s3", action="store_true")
     rv = sub.add_parser("ray-vs-local")
+    bd = sub.add_parser("bound", help="end to end against the bound from measured stage costs")
+    bd.add_argument("folder", type=Path)
+    bd.add_argument("--model", default="efficientnet-lite0")
+    bd.add_argument("--workers", type=int, default=None)
     rv.add_argument("folder", type=Path)
     rv.add_argument("--model", default="efficientnet-lite0")
     rv.add_argument("--actors", type=int, default=1)
@@ -158,6 +199,8 @@ def main() -> None:
         result = make_photos(args.out, args.copies)
     elif args.command == "stages":
         result = stages(args.folder, args.model, args.s3)
+    elif args.command == "bound":
+        result = bound(args.folder, args.model, args.workers)
     else:
         result = ray_vs_local(args.folder, args.model, args.actors)
     print(json.dumps(result, indent=2))

@@ -4,7 +4,8 @@
     python -m tests.indexing.ray_driver ADDRESS SOURCE DB --actors N [--hold FILE --held FILE --hold-after K]
 
 With --hold, each actor's model call K + 1 blocks while FILE exists (after creating --held), so a test can
-SIGKILL the driver with rows already appended by the workers (batches and commits of 4 rows then).
+SIGKILL the driver with rows already appended by the workers (model batches and commits of 4 rows then,
+16 files per actor call).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -66,24 +67,33 @@ class _EmbedBatch:
         return ObjectFile(self._sources[uri], path)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Decode in a background thread while the model runs on the chunk before (PIL and ONNX Runtime
+        both release the GIL), as the local pipeline overlaps them."""
         n = len(batch["path"])
         vectors = np.zeros((n, self._embedder.dim), np.float32)
         sizes = np.zeros((n, 2), np.int64)
         errors, hashes = [""] * n, [""] * n
         good: list[int] = []
-        pixels = []
-        for i, (uri, path) in enumerate(zip(batch["uri"], batch["path"], strict=True)):
-            img = load_one(self._loader, self._item(str(uri), str(path)))  # fetched once, hashed if an object
-            if isinstance(img, ImageReadError):
-                errors[i] = img.reason
-                continue
-            good.append(i)
-            pixels.append(img.pixels)
-            sizes[i] = (img.width, img.height)
-            hashes[i] = img.content_hash or ""
-        for start in range(0, len(good), self._chunk):
-            rows = good[start : start + self._chunk]
-            vectors[rows] = self._embedder.embed_pixels(np.stack(pixels[start : start + self._chunk]))
+        items = [
+            self._item(str(uri), str(path)) for uri, path in zip(batch["uri"], batch["path"], strict=True)
+        ]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixseek-decode") as pool:
+            decoded = [pool.submit(load_one, self._loader, item) for item in items]  # fetched once, hashed
+            for start in range(0, n, self._chunk):
+                rows, pixels = [], []
+                for i in range(start, min(start + self._chunk, n)):
+                    img = decoded[i].result()
+                    decoded[i] = None  # type: ignore[call-overload]  # let its pixels go once embedded
+                    if isinstance(img, ImageReadError):
+                        errors[i] = img.reason
+                        continue
+                    rows.append(i)
+                    pixels.append(img.pixels)
+                    sizes[i] = (img.width, img.height)
+                    hashes[i] = img.content_hash or ""
+                if rows:
+                    vectors[rows] = self._embedder.embed_pixels(np.stack(pixels))
+                good.extend(rows)
         written = self._write(batch["write"], good, vectors, sizes, hashes)
         return {
             "vector": vectors,
@@ -176,8 +186,9 @@ def ray_stage(
             ray.init()  # RAY_ADDRESS, or a local cluster when unset: Ray's own convention
         num_gpus = gpus_per_actor(ray.cluster_resources().get("GPU", 0), actors)
         model = gpu_factory if num_gpus and gpu_factory is not None else factory
-        # A writing actor appends once per call, so a call takes a commit's worth of rows.
-        per_call = max(opts.batch_size, opts.commit_rows) if writer is not None else opts.batch_size
+        # Several model batches per call, so decoding overlaps the model inside it; a writing actor appends
+        # once per call, so its calls take a commit's worth of rows.
+        per_call = max(4 * opts.batch_size, opts.commit_rows if writer is not None else 0)
         # Fractional CPUs for the read tasks: with whole-CPU reads, actors on 1-CPU nodes can deadlock.
         ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // per_call, 64)))
         ds = ds.map_batches(
