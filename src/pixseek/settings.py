@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pixseek.locations import as_location
@@ -35,3 +35,4 @@ class Settings(BaseSettings):
     # at 200k) while IVF stays <= 3 ms at recall@10 >= 0.95; see benchmarks/search_bench.py
     ann_threshold: int = Field(default=100_000, ge=0)
     include_hidden: bool = False
+    api_token: SecretStr | None = None  # serve: required as "Authorization: Bearer <token>" when set

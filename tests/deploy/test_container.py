@@ -27,6 +27,8 @@ pytestmark = [
 
 IMAGE = "localhost/pixseek:test"
 TINY_CLIP = REPO / "tests" / "fixtures" / "tiny-clip"
+TOKEN = "container-test-token"  # serve refuses 0.0.0.0 without one
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PATHS = ["animals/cat.png", "animals/dog.jpg", "food/apple.png", "food/pear.jpg", "plants/tree.png"]
 
 
@@ -70,7 +72,7 @@ def replica(podman: Podman, image: str, catalog: Path) -> Iterator[tuple[str, st
     """(container id, base URL) of a replica serving `catalog` read-only; removed by id even on failure."""
     port = free_port()
     cid = podman(
-        "run", "-d", "--no-healthcheck", "-p", f"127.0.0.1:{port}:8000",
+        "run", "-d", "--no-healthcheck", "-p", f"127.0.0.1:{port}:8000", "-e", f"PIXSEEK_API_TOKEN={TOKEN}",
         "-v", f"{catalog}:/data:ro", "-v", f"{TINY_CLIP}:/models/tiny-clip:ro",
         image, "serve", "--db", "/data/db", "--model", "/models/tiny-clip", "--host", "0.0.0.0",
     ).stdout.strip()  # fmt: skip
@@ -130,13 +132,17 @@ def test_replica_answers_image_and_text_searches_from_a_read_only_catalog(
 ) -> None:
     _, url = replica
     photo = catalog.parent / "photos" / "food" / "apple.png"
-    r = httpx.post(f"{url}/search", files={"image": ("q.png", photo.read_bytes())}, data={"k": 3}, timeout=60)
+    files = {"image": ("q.png", photo.read_bytes())}
+    assert httpx.post(f"{url}/search", files=files, timeout=60).status_code == 401  # no token, no search
+    r = httpx.post(f"{url}/search", files=files, data={"k": 3}, headers=AUTH, timeout=60)
     assert r.status_code == 200, r.text
     hits = r.json()["results"]
     assert len(hits) == 3 and hits[0]["path"] == "food/apple.png"
     assert hits[0]["score"] == pytest.approx(1.0, abs=1e-3)
     assert r.json()["model"] == "tiny-clip"
 
-    r = httpx.post(f"{url}/search", data={"text": "a red apple", "k": 10, "label": "animals"}, timeout=60)
+    r = httpx.post(
+        f"{url}/search", data={"text": "a red apple", "k": 10, "label": "animals"}, headers=AUTH, timeout=60
+    )
     assert r.status_code == 200, r.text
     assert {h["path"] for h in r.json()["results"]} == {"animals/cat.png", "animals/dog.jpg"}

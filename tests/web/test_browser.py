@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
 from pixseek.services import Index
 from pixseek.settings import Settings
@@ -244,3 +245,44 @@ def test_docs_render_with_no_internet(browser: Any, server: str) -> None:
     page.wait_for_selector(".swagger-ui .info .title:has-text('pixseek')", timeout=20_000)
     page.wait_for_selector(".opblock-summary-path:has-text('/search')")  # the operations, from /openapi.json
     assert outside == []
+
+
+@pytest.fixture
+def locked_server(web_index: Index, web_settings: Settings) -> Iterator[str]:
+    settings = web_settings.model_copy(update={"api_token": SecretStr("tab-token")})
+    with _serve(web_index, settings) as url:
+        yield url
+
+
+def test_a_locked_server_asks_for_the_token_once_per_tab(
+    browser: Any, locked_server: str, photo_root: Path
+) -> None:
+    page, complaints = _open(browser, locked_server)
+    assert page.is_visible("#token-form") and "needs an API token" in _status(page)
+    assert page.locator("#label option").count() == 1  # no labels before the token: the shell holds no data
+
+    page.fill("#token", "wrong")
+    page.click("#token-form button")
+    _wait_status(page, "not accepted")
+    assert page.is_visible("#token-form")
+
+    page.fill("#token", "tab-token")
+    page.click("#token-form button")
+    page.wait_for_function("() => document.querySelector('#meta').textContent.includes('6 images')")
+    assert page.is_hidden("#token-form")
+    assert page.locator("#label option").all_inner_texts() == ["all", "animals", "food", "plants"]
+
+    page.set_input_files("#file", str(photo_root / "food/apple.png"))
+    page.wait_for_selector(".card")
+    assert page.locator(".card .path").first.inner_text() == "food/apple.png"
+    page.wait_for_function(  # thumbnails fetched with the token, shown as blobs
+        "() => [...document.querySelectorAll('.card img')].every(i => i.complete && i.naturalWidth > 0"
+        " && i.src.startsWith('blob:'))"
+    )
+    assert page.evaluate("() => sessionStorage.getItem('pixseek-token')") == "tab-token"
+    assert "tab-token" not in page.url
+
+    page.reload()  # same tab: no question asked again
+    page.wait_for_function("() => document.querySelector('#meta').textContent.includes('6 images')")
+    assert page.is_hidden("#token-form")
+    assert complaints == []

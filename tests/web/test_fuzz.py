@@ -36,6 +36,7 @@ OPERATIONS = [
     "GET /thumbnail/{id}",
     "GET /health",
     "GET /ready",
+    "GET /info",
     "GET /metrics",
 ]
 # Operations with an input that can be invalid (a typed form field, a required query parameter); the

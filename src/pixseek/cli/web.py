@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 import typer
 
 from pixseek.catalog import Catalog
 from pixseek.cli.app import app, err_console, handle_errors, make_settings
-from pixseek.errors import CatalogError
+from pixseek.errors import CatalogError, QueryError
 
 
 @app.command("serve")
@@ -27,10 +28,24 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
         bool,
         typer.Option("--quiet", "-q", help="Do not log a line per request (METHOD PATH STATUS MS) on stderr"),
     ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Require 'Authorization: Bearer TOKEN' on the API (prefer PIXSEEK_API_TOKEN: a command "
+            "line is visible to other users)",
+        ),
+    ] = None,
+    insecure_public: Annotated[
+        bool,
+        typer.Option("--insecure-public", help="Allow a non-loopback --host without a token"),
+    ] = False,
 ) -> None:
     """Serve the search page at / and the JSON API (docs at /docs).
 
-    Each request is logged as one line on stderr, e.g. `GET /search 200 35.2 ms`, unless --quiet.
+    Each request is logged as one line on stderr, e.g. `GET /search 200 35.2 ms`, unless --quiet. With a
+    token (--token or PIXSEEK_API_TOKEN) every route but /, /health, /ready, the docs and static files
+    needs it; a --host other than a loopback address is refused without one unless --insecure-public.
     """
     import uvicorn
 
@@ -38,8 +53,13 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     from pixseek.web import create_app
 
     upload = int(max_upload_mb * 1024 * 1024) if max_upload_mb else None
-    settings = make_settings(db=db, model=model, max_upload_bytes=upload)
+    settings = make_settings(db=db, model=model, max_upload_bytes=upload, api_token=token)
     with handle_errors():
+        if settings.api_token is None and not insecure_public and not is_loopback(host):
+            raise QueryError(
+                f"--host {host} would let anyone on the network search this index; set a token with "
+                "PIXSEEK_API_TOKEN=... (or --token), or pass --insecure-public to serve it without one"
+            )
         if not Catalog.exists(settings.db):
             raise CatalogError(
                 f"no index at {settings.db}; build one first with: pixseek index FOLDER --db {settings.db}"
@@ -50,6 +70,16 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     web_app = create_app(settings, index=index, request_log=None if quiet else _to_stderr)
     # access_log=False: the app logs each request itself; uvicorn's line would double it.
     uvicorn.run(web_app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost; anything else (0.0.0.0, a LAN address, a name) is public."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _to_stderr(line: str) -> None:

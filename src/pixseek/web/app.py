@@ -17,6 +17,7 @@ from fastapi_offline import FastAPIOffline
 import pixseek
 from pixseek.services import Index
 from pixseek.settings import Settings
+from pixseek.web.auth import BearerAuth, is_open
 from pixseek.web.batching import EmbedBatcher, ModelRunner
 from pixseek.web.deps import AppState
 from pixseek.web.errors import install_error_handlers
@@ -82,6 +83,9 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    if settings.api_token is not None:
+        app.add_middleware(BearerAuth, token=settings.api_token.get_secret_value())
+        _declare_bearer_auth(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
 
     @app.middleware("http")
@@ -115,3 +119,23 @@ def _warm(state: AppState) -> None:
         state.warm_error = f"{type(exc).__name__}: {exc}"
     finally:
         state.warmed.set()
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """The OpenAPI schema says which routes need the token, so /docs offers its Authorize button."""
+    plain = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = plain()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"}
+            }
+            for path, operations in schema.get("paths", {}).items():
+                if not is_open(path):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -32,6 +32,16 @@ class Health(BaseModel):
     model: str
 
 
+class Info(BaseModel):
+    """What the page shows about the index: its size, model, labels, and whether text search works."""
+
+    images: int
+    model: str
+    labels: list[str]
+    has_text: bool
+    max_k: int
+
+
 class Ready(BaseModel):
     """Readiness: 200 once the model and the search index are loaded, 503 (same body) before."""
 

@@ -1,4 +1,4 @@
-"""Liveness (/health), readiness (/ready) and Prometheus metrics."""
+"""Liveness (/health), readiness (/ready), index info (/info) and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from pixseek.web.deps import State
-from pixseek.web.schemas import Health, Ready
+from pixseek.web.schemas import Health, Info, Ready
 
 router = APIRouter(tags=["ops"])
 
@@ -16,6 +16,19 @@ router = APIRouter(tags=["ops"])
 def health(state: State) -> Health:
     info = state.index.info()
     return Health(status="ok", images=info.images, model=info.model)
+
+
+@router.get("/info", response_model=Info)
+def info(state: State) -> Info:
+    """The index's size, model and labels, and whether the model has text search."""
+    summary = state.index.info()
+    return Info(
+        images=summary.images,
+        model=summary.model,
+        labels=state.index.labels(),
+        has_text=state.index.embedder.has_text,
+        max_k=state.settings.max_k,
+    )
 
 
 @router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})

@@ -19,14 +19,18 @@ FAVICON = Path(fastapi_offline.__file__).parent / "static" / "favicon.png"
 
 @router.get("/", response_class=HTMLResponse)
 def index_page(request: Request, state: State) -> HTMLResponse:
-    info = state.index.info()
+    """The page shell. With an API token set it holds no data: the page asks for the token, then fills
+    in the count, model and labels from GET /info."""
+    locked = state.settings.api_token is not None
+    info = None if locked else state.index.info()
     return templates.TemplateResponse(
         request,
         "index.html",
         {
-            "model": info.model,
-            "images": info.images,
-            "labels": state.index.labels(),
+            "locked": locked,
+            "model": info.model if info else "",
+            "images": info.images if info else 0,
+            "labels": [] if locked else state.index.labels(),
             "has_text": state.index.embedder.has_text,
             "max_k": min(state.settings.max_k, 200),
         },

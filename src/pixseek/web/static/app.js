@@ -9,6 +9,61 @@ const DROP_TEXT = dropText.innerHTML;
 let chosen = null; // the File to search by, from the picker, a drop or a paste
 let lastQuery = null; // what the results on screen are for: k and label changes rerun it
 let latest = 0; // numbers each search, so a slow answer never replaces a newer one
+// With an API token set on the server, the page asks for it once and keeps it in this tab's session
+// storage (never in a URL); every call sends it, and thumbnails are fetched with it as blobs.
+const locked = document.body.dataset.locked === "1";
+const TOKEN_KEY = "pixseek-token";
+let token = sessionStorage.getItem(TOKEN_KEY) || "";
+let blobUrls = [];
+
+class Unauthorized extends Error {}
+
+async function api(url, init = {}) {
+  const headers = { ...(init.headers || {}) };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(url, { ...init, headers });
+  if (response.status === 401 && locked) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    token = "";
+    askToken("That token was not accepted. Enter the API token.");
+    throw new Unauthorized();
+  }
+  return response;
+}
+
+function askToken(message) {
+  const tokenForm = $("token-form");
+  tokenForm.hidden = false;
+  results.replaceChildren();
+  setStatus(message, true);
+  $("token").focus();
+}
+
+async function loadInfo() {
+  const response = await api("/info");
+  if (!response.ok) { setStatus(`Error ${response.status}`, true); return; }
+  const info = await response.json();
+  $("meta").textContent = `${info.images} image${info.images === 1 ? "" : "s"} · model `;
+  const code = document.createElement("code");
+  code.textContent = info.model;
+  $("meta").append(code);
+  const select = $("label");
+  select.replaceChildren(new Option("all", ""), ...info.labels.map((l) => new Option(l, l)));
+  $("token-form").hidden = true;
+  setStatus("");
+}
+
+async function thumbnail(img, url) {
+  try {
+    const response = await api(url);
+    if (!response.ok) return;
+    const src = URL.createObjectURL(await response.blob());
+    blobUrls.push(src);
+    img.src = src;
+  } catch (err) {
+    if (!(err instanceof Unauthorized)) throw err;
+  }
+}
 
 function setStatus(text, isError = false) {
   statusLine.textContent = text;
@@ -69,12 +124,13 @@ async function search(query) {
   if (query.like) fd.append("like", query.like);
   setStatus("Searching…");
   try {
-    const response = await fetch("/search", { method: "POST", body: fd });
+    const response = await api("/search", { method: "POST", body: fd });
     const body = await response.json().catch(() => ({}));
     if (mine !== latest) return;
     if (!response.ok) { fail(body.error || `Error ${response.status}`); return; }
     render(body, query);
   } catch (err) {
+    if (err instanceof Unauthorized) return;
     if (mine === latest) fail(`Search failed: ${err}`);
   }
 }
@@ -87,7 +143,8 @@ function card(hit) {
   button.dataset.id = hit.id;
   const img = document.createElement("img");
   img.loading = "lazy";
-  img.src = hit.thumbnail_url;
+  if (locked) thumbnail(img, hit.thumbnail_url);
+  else img.src = hit.thumbnail_url;
   img.alt = hit.path;
   const info = document.createElement("div");
   info.className = "info";
@@ -107,6 +164,8 @@ function card(hit) {
 }
 
 function render(body, query) {
+  for (const url of blobUrls) URL.revokeObjectURL(url);
+  blobUrls = [];
   results.replaceChildren(...body.results.map(card));
   const n = body.results.length;
   const what = describe(query);
@@ -135,4 +194,16 @@ document.addEventListener("paste", (e) => {
 });
 for (const id of ["k", "label"]) {
   $(id).addEventListener("change", () => { if (lastQuery) search(lastQuery); });
+}
+if (locked) {
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    token = $("token").value.trim();
+    if (!token) return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $("token").value = "";
+    loadInfo().catch(() => {});
+  });
+  if (token) loadInfo().catch(() => {});
+  else askToken("This server needs an API token.");
 }
