@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pixseek.errors import AmbiguousPathError, QueryError
-from pixseek.locations import join_root
+from pixseek.locations import Location, join_root
 from pixseek.search.ann import IvfIndex, load_or_build
 from pixseek.search.exact import ExactIndex
 from pixseek.search.filters import SearchFilter, matching_rows
@@ -65,7 +65,7 @@ class SearchMatrix:
             raise QueryError(f"{key!r} is neither an id nor an indexed path")
         return row
 
-    def ann(self, folder: Path) -> IvfIndex:
+    def ann(self, folder: Location) -> IvfIndex:
         """The FAISS index of this version, loaded from `folder` or built there once (one thread builds;
         the others wait for it rather than build their own)."""
         with self._ann_lock:
@@ -84,7 +84,7 @@ class SearchMatrix:
         k: int,
         filters: SearchFilter | None = None,
         exclude_ids: Sequence[str] = (),
-        ann_folder: Path | None = None,
+        ann_folder: Location | None = None,
     ) -> list[list[SearchHit]]:
         """Top-k per query row. With `ann_folder` (and no filter) FAISS answers; otherwise exact,
         over only the rows a filter allows."""

@@ -144,8 +144,7 @@ class Index:
                 "stage_seconds": report.stage_seconds,
                 "rows_written_by_workers": report.worker_rows,
             }
-        local = isinstance(self.db, Path)
-        if report.changed and local and catalog.count() >= self.settings.ann_threshold:
+        if report.changed and catalog.count() >= self.settings.ann_threshold:
             self._matrix().ann(self.db)  # build it now, so the first search is fast
         return report
 
@@ -309,11 +308,10 @@ class Index:
         if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= self.settings.max_k:
             raise QueryError(f"k must be an integer from 1 to {self.settings.max_k}, got {k!r}")
 
-    def _ann_folder(self, m: SearchMatrix, ann: bool | None) -> Path | None:
-        """Where the ANN index lives when this search should use it, else None (exact)."""
+    def _ann_folder(self, m: SearchMatrix, ann: bool | None) -> Location | None:
+        """Where the ANN index lives (beside the catalog: its folder or its prefix) when this search
+        should use it, else None (exact)."""
         use = len(m) >= self.settings.ann_threshold if ann is None else ann
-        if isinstance(self.db, str):
-            return None  # the FAISS file lives beside a local catalog; an object-store one searches exactly
         return self.db if use else None
 
     # -- lifecycle -------------------------------------------------------------------------------
