@@ -16,6 +16,7 @@ from pixseek.errors import ImageReadError, PixseekError
 from pixseek.indexing.decode import decode_stream
 from pixseek.indexing.plan import DEFERRED_HASH, Plan, Target, defer_by_etag, diff, resolve
 from pixseek.indexing.report import IndexReport, RunProgress
+from pixseek.indexing.scan import FileEntry
 from pixseek.indexing.sources import LocalSource, ObjectFile, Source, decode_items, hash_source_files
 from pixseek.types import Embedder, LoadedImage
 
@@ -48,6 +49,7 @@ class RunOptions:
 # workers, into an object-store catalog) does so and yields (LoadedImage, None) for them.
 Writes = Sequence[list[ImageRecord]]
 EmbedStage = Callable[[Sequence[Path | ObjectFile], RunOptions, Writes | None], Iterator[Embedded]]
+CHANGED_WHILE_INDEXED = "changed while it was being indexed; the next run indexes it"
 RENEW_SECONDS = 10.0  # how often the run's lease is renewed while workers, not this process, write rows
 
 
@@ -205,10 +207,13 @@ def run_index(
     embedded = 0
     stage = stage or local_stage(embedder)
     items = decode_items(source, [group[0].entry.path for group in plan.embed])
-    for group, (result, vector) in zip(
+    for group, (decoded, vector) in zip(
         plan.embed, stage(items, opts, _new_rows(plan, root_key)), strict=True
     ):
         counts.embedded += len(group)
+        result = decoded
+        if vector is not None and _changed_since_listed(source, group[0].entry):
+            result = ImageReadError(group[0].entry.path, CHANGED_WHILE_INDEXED)
         if isinstance(result, ImageReadError):
             report.failed.extend(
                 {"path": _location(root_key, t.entry.path), "error": result.reason} for t in group
@@ -231,11 +236,7 @@ def run_index(
     committer.flush()
     sweep_started = time.perf_counter()
 
-    # 3. Sweep deleted files, stamp the run, compact.
-    catalog.delete([r.id for r in plan.remove])
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    catalog.set_meta(replace(catalog.meta, last_indexed=now))
-    catalog.compact(images=bool(plan.reuse or plan.embed or plan.remove))  # only if rows were written
+    _sweep(catalog, plan)
     report.seconds = time.perf_counter() - started
     report.stage_seconds |= {
         "read_decode_embed": sweep_started - embed_started - committer.seconds,
@@ -245,6 +246,26 @@ def run_index(
     report.embedded = embedded
     report.images_per_second = embedded / report.seconds if report.seconds > 0 else 0.0
     return report
+
+
+def _sweep(catalog: Catalog, plan: Plan) -> None:
+    """Stage 3: remove deleted files' rows, stamp the run, compact (only if rows were written)."""
+    catalog.delete([r.id for r in plan.remove])
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    catalog.set_meta(replace(catalog.meta, last_indexed=now))
+    catalog.compact(images=bool(plan.reuse or plan.embed or plan.remove))
+
+
+def _changed_since_listed(source: Source, entry: FileEntry) -> bool:
+    """Whether a local file was rewritten (or removed) after it was listed and hashed: then the vector may
+    be of other bytes than its row's hash and size describe, so that row is not written this run."""
+    if not isinstance(source, LocalSource):
+        return False  # an object is read once, by the worker that hashes it
+    try:
+        st = (source.folder / entry.path).stat()
+    except OSError:
+        return True
+    return st.st_size != entry.size or st.st_mtime_ns != entry.mtime_ns
 
 
 def _new_rows(plan: Plan, root: str) -> list[list[ImageRecord]]:
