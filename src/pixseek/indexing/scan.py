@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+NOT_UTF8 = "its name is not valid UTF-8, so it cannot be stored; rename it to index it"
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 
@@ -52,6 +53,9 @@ def scan(root: Path, *, include_hidden: bool = False) -> ScanResult:
             if entry.name.startswith(".") and not include_hidden:
                 continue
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if not _is_utf8(entry.name):  # the catalog stores UTF-8 paths; this one cannot be stored as is
+                result.errors.append((printable(rel), NOT_UTF8))
+                continue
             try:
                 if entry.is_dir(follow_symlinks=True):
                     st = entry.stat(follow_symlinks=True)
@@ -68,3 +72,17 @@ def scan(root: Path, *, include_hidden: bool = False) -> ScanResult:
             result.files.append(FileEntry(rel, st.st_size, st.st_mtime_ns))
     result.files.sort(key=lambda f: f.path)
     return result
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python holds those as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(name: str) -> str:
+    """A name as it can be shown: bytes that are not UTF-8 as \\xNN escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
