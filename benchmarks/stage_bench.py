@@ -143,7 +143,7 @@ def bound(folder: Path, model: str, workers: int | None) -> dict:
     cores * 1000 / (decode core-ms + model core-ms) images/s, decode and model sharing every core."""
     import io
 
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))  # the cores this process may use (taskset narrows them)
     settings = Settings()
     embedder = load_embedder(model, settings=settings)
     loader = embedder.image_loader()
