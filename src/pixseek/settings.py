@@ -36,3 +36,6 @@ class Settings(BaseSettings):
     ann_threshold: int = Field(default=100_000, ge=0)
     include_hidden: bool = False
     api_token: SecretStr | None = None  # serve: required as "Authorization: Bearer <token>" when set
+    cors_origins: tuple[
+        str, ...
+    ] = ()  # serve: origins allowed to call the API from a browser; none by default

@@ -240,11 +240,14 @@ def test_docs_render_with_no_internet(browser: Any, server: str) -> None:
             outside.append(route.request.url)
             route.abort()
 
+    complaints: list[str] = []
+    page.on("console", lambda m: complaints.append(m.text) if "Content Security Policy" in m.text else None)
     page.route("**/*", only_same_origin)
-    page.goto(server + "/docs")
+    response = page.goto(server + "/docs")
+    assert "script-src 'self'" in response.headers["content-security-policy"]  # the server's own CSP
     page.wait_for_selector(".swagger-ui .info .title:has-text('pixseek')", timeout=20_000)
     page.wait_for_selector(".opblock-summary-path:has-text('/search')")  # the operations, from /openapi.json
-    assert outside == []
+    assert outside == [] and complaints == []
 
 
 @pytest.fixture

@@ -40,6 +40,12 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
         bool,
         typer.Option("--insecure-public", help="Allow a non-loopback --host without a token"),
     ] = False,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin", help="An origin whose pages may call the API (CORS); repeat; none by default"
+        ),
+    ] = None,
 ) -> None:
     """Serve the search page at / and the JSON API (docs at /docs).
 
@@ -53,7 +59,13 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     from pixseek.web import create_app
 
     upload = int(max_upload_mb * 1024 * 1024) if max_upload_mb else None
-    settings = make_settings(db=db, model=model, max_upload_bytes=upload, api_token=token)
+    settings = make_settings(
+        db=db,
+        model=model,
+        max_upload_bytes=upload,
+        api_token=token,
+        cors_origins=tuple(cors_origin or ()) or None,
+    )
     with handle_errors():
         if settings.api_token is None and not insecure_public and not is_loopback(host):
             raise QueryError(

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
@@ -21,6 +22,7 @@ from pixseek.web.auth import BearerAuth, is_open
 from pixseek.web.batching import EmbedBatcher, ModelRunner
 from pixseek.web.deps import AppState
 from pixseek.web.errors import install_error_handlers
+from pixseek.web.headers import SecurityHeaders
 from pixseek.web.limits import BodySizeLimit
 from pixseek.web.metrics import Metrics
 from pixseek.web.routes import images, ops, pages, search
@@ -79,7 +81,7 @@ def create_app(
         version=pixseek.__version__,
         description="Content-based image search: query an index by image, text or example.",
         lifespan=lifespan,
-        favicon_url="/favicon.ico",
+        docs_url=None,  # pages.docs_page serves it, with its script in a file for the CSP
         redoc_url=None,
     )
     install_error_handlers(app)
@@ -87,6 +89,14 @@ def create_app(
         app.add_middleware(BearerAuth, token=settings.api_token.get_secret_value())
         _declare_bearer_auth(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
+    if settings.cors_origins:  # off unless asked for: the page and the API share one origin
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization"],
+        )
+    app.add_middleware(SecurityHeaders)
 
     @app.middleware("http")
     async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -12,8 +12,8 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-OPEN_PATHS = frozenset({"/", "/health", "/ready", "/favicon.ico", "/docs", "/openapi.json"})
-OPEN_PREFIXES = ("/static/", "/docs/")
+OPEN_PATHS = frozenset({"/", "/health", "/ready", "/favicon.ico", "/docs", "/openapi.json"})  # no data
+OPEN_PREFIXES = ("/static/", "/static-offline-docs/")
 UNAUTHORIZED = {"error": "missing or wrong API token: send Authorization: Bearer <token>", "detail": None}
 
 

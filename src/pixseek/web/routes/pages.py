@@ -37,6 +37,12 @@ def index_page(request: Request, state: State) -> HTMLResponse:
     )
 
 
+@router.get("/docs", response_class=HTMLResponse)
+def docs_page(request: Request) -> HTMLResponse:
+    """Swagger UI from the installed package (no internet needed), with no inline script."""
+    return templates.TemplateResponse(request, "docs.html", {})
+
+
 @router.get("/favicon.ico")
 def favicon() -> FileResponse:
     return FileResponse(FAVICON, media_type="image/png")
