@@ -8,16 +8,32 @@ server might decode it, really lands on the secret: a server that followed it wo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 import pixseek.web
+from pixseek.services import Index
+from pixseek.settings import Settings
+from pixseek.web import create_app
 
 SECRET = "top secret, outside the index"
 STATIC = Path(pixseek.web.__file__).resolve().parent / "static"
+
+
+@pytest.fixture(params=["no token", "token"])
+def client(request: pytest.FixtureRequest, web_index: Index, web_settings: Settings) -> Iterator[TestClient]:
+    """Every probe runs twice: on an open server, and on one with an API token (sent, so the probe is
+    judged by the path checks and not stopped by the 401)."""
+    token = request.param == "token"
+    settings = web_settings.model_copy(update={"api_token": SecretStr("t")}) if token else web_settings
+    headers = {"Authorization": "Bearer t"} if token else {}
+    with TestClient(create_app(settings, index=web_index), headers=headers) as c:
+        yield c
 
 
 @pytest.fixture
