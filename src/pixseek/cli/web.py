@@ -11,6 +11,8 @@ from pixseek.catalog import Catalog
 from pixseek.cli.app import app, err_console, handle_errors, make_settings
 from pixseek.errors import CatalogError, QueryError
 
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
 
 @app.command("serve")
 def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
@@ -81,7 +83,15 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     err_console.print(f"pixseek: serving {settings.db} on http://{host}:{port}  (API docs: /docs)")
     web_app = create_app(settings, index=index, request_log=None if quiet else _to_stderr)
     # access_log=False: the app logs each request itself; uvicorn's line would double it.
-    uvicorn.run(web_app, host=host, port=port, log_level="warning", access_log=False)
+    # SIGTERM/SIGINT: stop accepting at once, let requests in flight finish, but wait at most this long.
+    uvicorn.run(
+        web_app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 def is_loopback(host: str) -> bool:
