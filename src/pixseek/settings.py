@@ -36,6 +36,6 @@ class Settings(BaseSettings):
     ann_threshold: int = Field(default=100_000, ge=0)
     include_hidden: bool = False
     api_token: SecretStr | None = None  # serve: required as "Authorization: Bearer <token>" when set
-    cors_origins: tuple[
-        str, ...
-    ] = ()  # serve: origins allowed to call the API from a browser; none by default
+    max_concurrent: int = Field(default=64, ge=1)  # serve: requests in flight before 503
+    rate_limit: float | None = Field(default=None, gt=0)  # serve: requests per second per client (429)
+    cors_origins: tuple[str, ...] = ()  # serve: origins whose pages may call the API (none by default)

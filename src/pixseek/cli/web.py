@@ -42,6 +42,12 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
         bool,
         typer.Option("--insecure-public", help="Allow a non-loopback --host without a token"),
     ] = False,
+    max_concurrent: Annotated[
+        int | None, typer.Option(min=1, help="Requests in flight before answering 503 [default: 64]")
+    ] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option(min=0.001, help="Requests per second per client address (429 beyond)")
+    ] = None,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option(
@@ -67,6 +73,8 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
         max_upload_bytes=upload,
         api_token=token,
         cors_origins=tuple(cors_origin or ()) or None,
+        max_concurrent=max_concurrent,
+        rate_limit=rate_limit,
     )
     with handle_errors():
         if settings.api_token is None and not insecure_public and not is_loopback(host):

@@ -26,6 +26,7 @@ from pixseek.web.headers import SecurityHeaders
 from pixseek.web.limits import BodySizeLimit
 from pixseek.web.metrics import Metrics
 from pixseek.web.routes import images, ops, pages, search
+from pixseek.web.throttle import ConcurrencyLimit, RateLimit
 from pixseek.web.thumbnails import ThumbnailCache
 
 HERE = Path(__file__).parent
@@ -96,6 +97,9 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization"],
         )
+    if settings.rate_limit is not None:
+        app.add_middleware(RateLimit, rate=settings.rate_limit)
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent)
     app.add_middleware(SecurityHeaders)
 
     @app.middleware("http")
