@@ -113,9 +113,10 @@ def soak(minutes: float, clients: int) -> dict:
         written = make_tree(folder, [f"c{i % 4}/{i:03d}.png" for i in range(200)])
         assert _index(folder, db) == 0
         port = _free_port()
+        server_log = (tmp / "serve.log").open("w")  # a file, not a pipe nobody reads (it could fill up)
         server = subprocess.Popen(
             [sys.executable, "-m", "pixseek", "serve", "--db", str(db), "--port", str(port), "--quiet"],
-            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=ENV, stdout=subprocess.DEVNULL, stderr=server_log,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -126,7 +127,7 @@ def soak(minutes: float, clients: int) -> dict:
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"serve did not start: {server.stderr.read().decode()[-2000:]}")
+                raise SystemExit(f"serve did not start: {(tmp / 'serve.log').read_text()[-2000:]}")
             time.sleep(0.2)
         uploads = [p.read_bytes() for p in list(written.values())[:20]]
         load = Clients(url, uploads, clients)
@@ -162,6 +163,9 @@ def soak(minutes: float, clients: int) -> dict:
         writer_thread.join(600)
         server.send_signal(signal.SIGTERM)
         server.wait(60)
+        server_log.close()
+        log_lines = (tmp / "serve.log").read_text().splitlines()
+        server_log_tail = [line for line in log_lines if line.strip()][-40:]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     warm = [s for s in samples if s[0] >= minutes * 60 / 5] or samples
@@ -182,6 +186,7 @@ def soak(minutes: float, clients: int) -> dict:
         "5xx": server_errors,
         "connection_errors": len(load.errors),
         "first_errors": load.errors[:5],
+        "server_log_tail": server_log_tail,
         "routes": routes,
         "index_runs": index_runs,
         "index_failures": index_failures,

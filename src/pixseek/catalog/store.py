@@ -88,6 +88,27 @@ def _writes(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+_READ_ATTEMPTS = 3
+
+
+def _reads(method: Callable[..., T]) -> Callable[..., T]:
+    """A Catalog read that a concurrent writer's compaction can break (it deletes the files of versions
+    older than the one it makes, perhaps the one this read began on): retried on the latest version."""
+
+    @functools.wraps(method)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> T:
+        for attempt in range(_READ_ATTEMPTS):
+            try:
+                return method(self, *args, **kwargs)
+            except (OSError, RuntimeError, ValueError):
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+                self._images.checkout_latest()
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -173,11 +194,13 @@ class Catalog:
         self._conn.open_table(META_TABLE).add(meta.to_table(), mode="overwrite")
         self._meta = meta
 
+    @_reads
     def version(self) -> int:
         """The images table's latest version; a cheap check (one manifest read)."""
         self._images.checkout_latest()
         return int(self._images.version)
 
+    @_reads
     def count(self) -> int:
         self._images.checkout_latest()
         return int(self._images.count_rows())
@@ -194,6 +217,7 @@ class Catalog:
         return total
 
     # -- reads -----------------------------------------------------------------------------------
+    @_reads
     def records(self, *, root: str | None = None) -> list[ImageRecord]:
         """Rows without vectors, optionally only those under one indexed root."""
         self._images.checkout_latest()
@@ -202,18 +226,21 @@ class Catalog:
             query = query.where(f"root = {_quote(root)}")
         return [ImageRecord(**row) for row in query.to_arrow().select(RECORD_COLUMNS).to_pylist()]
 
+    @_reads
     def holds_root(self, root: str) -> bool:
         """Whether any row was indexed from `root` (an absolute folder or prefix)."""
         self._images.checkout_latest()
         query = self._images.search().where(f"root = {_quote(root)}").select(["id"]).limit(1)
         return query.to_arrow().num_rows > 0
 
+    @_reads
     def record(self, row_id: str) -> ImageRecord | None:
         self._images.checkout_latest()
         query = self._images.search().where(f"id = {_quote(row_id)}").select(RECORD_COLUMNS).limit(1)
         rows = query.to_arrow().select(RECORD_COLUMNS).to_pylist()
         return ImageRecord(**rows[0]) if rows else None
 
+    @_reads
     def vectors_for(self, ids: list[str]) -> dict[str, np.ndarray]:
         """float32 vectors of the given rows (missing ids are simply absent)."""
         out: dict[str, np.ndarray] = {}

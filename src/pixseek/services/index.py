@@ -220,6 +220,11 @@ class Index:
             [m.ids[i] for i in rows], [m.paths[i] for i in rows], [m.labels[i] for i in rows], m.vectors[rows]
         )
 
+    def resolve(self, id_or_path: str) -> str:
+        """The id of a row given by id or path, from memory (no catalog read); QueryError if none."""
+        m = self._matrix()
+        return m.ids[m.row(id_or_path)]
+
     def get(self, id_or_path: str) -> ImageRecord:
         """A row by id, by path relative to its root, or by absolute path."""
         m = self._matrix()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
@@ -15,6 +16,8 @@ from pixseek.web.batching import EmbedBatcher, ModelRunner
 from pixseek.web.errors import NotInIndexError
 from pixseek.web.metrics import Metrics
 from pixseek.web.thumbnails import ThumbnailCache
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,10 +51,19 @@ State = Annotated[AppState, Depends(get_state)]
 def find_record(index: Index, id_or_path: str) -> ImageRecord:
     """An indexed image by id or indexed path; NotInIndexError (404) for anything else, and
     AmbiguousPathError (409) for a relative path held under several roots."""
+    return _found(index.get, id_or_path)
+
+
+def find_id(index: Index, id_or_path: str) -> str:
+    """The id of an indexed image, like find_record, from the in-memory index (no catalog read)."""
+    return _found(index.resolve, id_or_path)
+
+
+def _found(lookup: Callable[[str], T], id_or_path: str) -> T:
     if "\x00" in id_or_path:
         raise NotInIndexError("not in the index")
     try:
-        return index.get(id_or_path)
+        return lookup(id_or_path)
     except AmbiguousPathError:
         raise  # 409, listing the matches
     except QueryError:

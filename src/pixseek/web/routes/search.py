@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pixseek.errors import ImageTooLargeError, QueryError
 from pixseek.search import combine_terms
 from pixseek.services import SearchFilter
-from pixseek.web.deps import AppState, State, find_record
+from pixseek.web.deps import AppState, State, find_id
 from pixseek.web.schemas import ERROR_RESPONSES, SearchResponse, SearchResult
 
 router = APIRouter(tags=["search"])
@@ -56,9 +56,9 @@ async def search(
     if text is not None and text.strip():
         vectors.append(await _embed_text(state, text))
     if like is not None and like.strip():
-        record = await run_in_threadpool(find_record, state.index, like)
-        vectors.append(await run_in_threadpool(lambda: state.index.query_vector(like=record.id)))
-        exclude.append(record.id)
+        row_id = await run_in_threadpool(find_id, state.index, like)
+        vectors.append(await run_in_threadpool(lambda: state.index.query_vector(like=row_id)))
+        exclude.append(row_id)
     if not vectors:
         raise QueryError("give an image, text or like (an indexed id) to search by")
     query = combine_terms([(v, 1.0) for v in vectors]).astype(np.float32)
