@@ -56,8 +56,8 @@ async def search(
     if text is not None and text.strip():
         vectors.append(await _embed_text(state, text))
     if like is not None and like.strip():
-        row_id = await run_in_threadpool(find_id, state.index, like)
-        vectors.append(await run_in_threadpool(lambda: state.index.query_vector(like=row_id)))
+        row_id, vector = await run_in_threadpool(_like, state, like)  # one trip to the thread pool
+        vectors.append(vector)
         exclude.append(row_id)
     if not vectors:
         raise QueryError("give an image, text or like (an indexed id) to search by")
@@ -85,6 +85,12 @@ async def search(
         model=state.index.embedder.name,
         took_ms=round(1000 * (time.perf_counter() - start), 2),
     )
+
+
+def _like(state: AppState, like: str) -> tuple[str, np.ndarray]:
+    """The id and stored vector of an indexed image given by id or path (404 if none, 409 if ambiguous)."""
+    row_id = find_id(state.index, like)
+    return row_id, state.index.query_vector(like=row_id)
 
 
 async def _embed_upload(state: AppState, upload: UploadFile) -> np.ndarray:
