@@ -220,10 +220,11 @@ class Index:
             [m.ids[i] for i in rows], [m.paths[i] for i in rows], [m.labels[i] for i in rows], m.vectors[rows]
         )
 
-    def resolve(self, id_or_path: str) -> str:
-        """The id of a row given by id or path, from memory (no catalog read); QueryError if none."""
+    def stored(self, id_or_path: str) -> tuple[str, np.ndarray]:
+        """The id and stored vector of a row given by id or path, from one catalog version in memory."""
         m = self._matrix()
-        return m.ids[m.row(id_or_path)]
+        row = m.row(id_or_path)
+        return m.ids[row], m.vectors[row]
 
     def get(self, id_or_path: str) -> ImageRecord:
         """A row by id, by path relative to its root, or by absolute path."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
+import numpy as np
 from fastapi import Depends, Request
 
 from pixseek.errors import AmbiguousPathError, QueryError
@@ -54,9 +55,9 @@ def find_record(index: Index, id_or_path: str) -> ImageRecord:
     return _found(index.get, id_or_path)
 
 
-def find_id(index: Index, id_or_path: str) -> str:
-    """The id of an indexed image, like find_record, from the in-memory index (no catalog read)."""
-    return _found(index.resolve, id_or_path)
+def find_stored(index: Index, id_or_path: str) -> tuple[str, np.ndarray]:
+    """The id and stored vector of an indexed image, like find_record, from memory (no catalog read)."""
+    return _found(index.stored, id_or_path)
 
 
 def _found(lookup: Callable[[str], T], id_or_path: str) -> T:

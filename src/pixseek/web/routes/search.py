@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pixseek.errors import ImageTooLargeError, QueryError
 from pixseek.search import combine_terms
 from pixseek.services import SearchFilter
-from pixseek.web.deps import AppState, State, find_id
+from pixseek.web.deps import AppState, State, find_stored
 from pixseek.web.schemas import ERROR_RESPONSES, SearchResponse, SearchResult
 
 router = APIRouter(tags=["search"])
@@ -88,9 +88,9 @@ async def search(
 
 
 def _like(state: AppState, like: str) -> tuple[str, np.ndarray]:
-    """The id and stored vector of an indexed image given by id or path (404 if none, 409 if ambiguous)."""
-    row_id = find_id(state.index, like)
-    return row_id, state.index.query_vector(like=row_id)
+    """The id and stored vector of an indexed image given by id or path (404 if none, 409 if ambiguous),
+    from one catalog version: one version check, not one per step."""
+    return find_stored(state.index, like)
 
 
 async def _embed_upload(state: AppState, upload: UploadFile) -> np.ndarray:
