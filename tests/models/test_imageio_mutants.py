@@ -44,3 +44,21 @@ def test_a_mode_without_an_rgb_conversion_is_named_in_a_typed_error() -> None:
     with pytest.raises(ImageReadError) as info:
         read_image(image, max_pixels=LIMIT)
     assert (info.value.path, info.value.reason) == ("<image>", "cannot convert mode HSV to RGB")
+
+
+def test_an_opened_tiff_over_pils_own_guard_is_loaded_within_our_limit(tmp_path: Path) -> None:
+    """A caller opened the TIFF with PIL's guard lifted, then restored it: loading inside read_image must
+    lift it again up to our limit. The file holds 64 bytes of a 13,400 x 13,400 image, so what remains is
+    the decoder's own verdict, a truncated file, and not a failure of the limit arithmetic."""
+    path = tmp_path / "huge.tif"
+    path.write_bytes(_tiff_claiming(13_400, 13_400))
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        image = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    with pytest.raises(ImageReadError) as info:
+        read_image(image, max_pixels=200_000_000)
+    assert "truncated" in info.value.reason and "TypeError" not in info.value.reason, info.value.reason
+    assert saved == Image.MAX_IMAGE_PIXELS  # PIL's guard is back as it was

@@ -109,6 +109,18 @@ def _reads(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _read_meta(conn: lancedb.DBConnection) -> IndexMeta:
+    """The metadata row. Every run rewrites that table and then compacts it, deleting the files of the
+    version a reader may have just opened: such a read is retried on the table as it is now."""
+    for attempt in range(_READ_ATTEMPTS):
+        try:
+            return IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())
+        except (OSError, RuntimeError):
+            if attempt == _READ_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -150,7 +162,7 @@ class Catalog:
                 f"no pixseek index at {path}; create one with `pixseek index FOLDER --db {path}`"
             )
         conn = lancedb.connect(str(path))
-        meta = IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())
+        meta = _read_meta(conn)
         if needs_migration(meta):
             if not allow_migration:
                 check_migratable(meta)  # newer than us, or no way up: say so, not 'upgrade'
