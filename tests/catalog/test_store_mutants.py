@@ -34,3 +34,20 @@ def test_a_reader_of_an_older_catalog_is_told_exactly_how_to_upgrade_it(tmp_path
     assert str(info.value) == (
         f"index at {db} has schema version 1; run `pixseek index` on it once to upgrade it"
     )
+
+
+def test_an_object_store_catalog_exists_when_its_metadata_table_is_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """For a URI, existence is asked of the store: the metadata table's committed manifest, by its name."""
+    from pixseek.catalog import store as store_module
+
+    asked: list[tuple[str, str]] = []
+
+    def committed(uri: str, table: str) -> bool:
+        asked.append((uri, table))
+        return True
+
+    monkeypatch.setattr(store_module, "remote_table_committed", committed)
+    assert Catalog.exists("s3://bucket/catalogs/x") is True
+    assert asked == [("s3://bucket/catalogs/x", "meta")]
