@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pixseek.indexing.scan import NOT_UTF8, scan
+from pixseek.indexing.scan import scan
 from pixseek.services import Index
 from tests.fakes import FakeEmbedder
 from tests.indexing.images import make_tree, write_image
+
+NOT_UTF8 = "its name is not valid UTF-8, so it cannot be stored; rename it to index it"  # written out
 
 
 def test_a_name_that_is_not_utf8_is_reported_and_the_rest_is_indexed(tmp_path: Path) -> None:
