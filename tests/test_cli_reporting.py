@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import site
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +15,8 @@ from typer.testing import CliRunner
 import pixseek.models.registry as registry
 from pixseek.cli import app
 from tests.fakes import FakeEmbedder
+from tests.file_modes import needs_root, run_obeying_file_modes
 from tests.indexing.images import make_tree
-from tests.subprocess_env import checkout_env
 
 runner = CliRunner()
 
@@ -97,40 +96,16 @@ def test_json_errors_for_a_missing_folder_and_a_bad_query(tmp_path: Path) -> Non
     assert bad.exit_code == 1 and "zzz.png" in json.loads(bad.stdout)["error"]
 
 
-def _non_root(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run as 'nobody': root ignores file modes, so permission errors need another user.
-
-    HOME moves to /tmp, so PYTHONUSERBASE keeps this interpreter's user site: a package pip found there
-    (and so did not install again) must still import.
-    """
-    return subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd],
-        env=checkout_env(HOME="/tmp", PIXSEEK_MODEL_CACHE="/tmp", PYTHONUSERBASE=site.getuserbase()),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv to drop privileges"
-)
-
 _CLI = [sys.executable, "-m", "tests.fake_model_cli"]
 
 
 @needs_root
 def test_a_read_only_catalog_folder_is_one_clear_line(tmp_path: Path) -> None:
-    tmp_path.chmod(0o755)
     folder = tmp_path / "imgs"
     make_tree(folder, ["a/1.png"])
     db = tmp_path / "db"
-    db.mkdir(mode=0o555)  # not writable by nobody
-    for parent in [tmp_path, *tmp_path.parents]:
-        if parent != Path("/"):
-            parent.chmod(parent.stat().st_mode | 0o011)  # nobody may traverse to the test folder
-    run = _non_root([*_CLI, "index", str(folder), "--db", str(db), "--workers", "0"])
+    db.mkdir(mode=0o555)  # not writable, once file modes are obeyed
+    run = run_obeying_file_modes([*_CLI, "index", str(folder), "--db", str(db), "--workers", "0"])
     assert run.returncode == 1, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr
