@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # exact search below, FAISS ANN at/above: exact costs ~8 ms/query at 100k x 512-d on 2 cores (17 ms
     # at 200k) while IVF stays <= 3 ms at recall@10 >= 0.95; see benchmarks/search_bench.py
     ann_threshold: int = Field(default=100_000, ge=0)
+    # from this many rows, a local catalog's vectors stay on disk: IVF-PQ codes in RAM plus an exact refine
+    # from the memory-mapped vector file (search/compressed.py); 1M x 512-d float32 is 2 GB in RAM
+    compressed_threshold: int = Field(default=1_000_000, ge=1_000)  # PQ training needs some rows
     include_hidden: bool = False
     api_token: SecretStr | None = None  # serve: required as "Authorization: Bearer <token>" when set
     max_concurrent: int = Field(default=64, ge=1)  # serve: requests in flight before 503

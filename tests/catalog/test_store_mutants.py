@@ -51,3 +51,68 @@ def test_an_object_store_catalog_exists_when_its_metadata_table_is_committed(
     monkeypatch.setattr(store_module, "remote_table_committed", committed)
     assert Catalog.exists("s3://bucket/catalogs/x") is True
     assert asked == [("s3://bucket/catalogs/x", "meta")]
+
+
+def test_an_object_store_catalog_is_created_with_both_tables_and_no_staging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The object-store branch of create, on a local folder given as a plain string (as a URI is kept):
+    the images table with the catalog's schema, then the metadata table, written in place."""
+    from pixseek.catalog import store as store_module
+
+    uri = str(tmp_path / "remote.db")
+    monkeypatch.setattr(store_module, "as_location", str)
+    created = Catalog.create(uri, META)
+    assert created.meta == META and created.count() == 0 and created.path == uri
+    assert sorted(p.name for p in Path(uri).iterdir()) == ["images.lance", "meta.lance"]
+    reopened = Catalog.open(Path(uri))
+    assert reopened.meta == META
+    assert reopened._images.schema.field("vector").type.list_size == META.dim
+    Catalog.create(uri, META)  # again over the same prefix: both tables are overwritten, not refused
+    assert Catalog.open(Path(uri)).count() == 0
+
+
+def test_a_creation_killed_before_its_metadata_table_is_redone(tmp_path: Path) -> None:
+    """A first run killed after the images table, or inside the staging step, leaves folders that the
+    next create must replace rather than trip over."""
+    import shutil
+
+    db = tmp_path / "x.db"
+    Catalog.create(db, META)
+    shutil.rmtree(db / "meta.lance")  # as if killed before the rename
+    (db / "meta-staging.lance").mkdir()
+    (db / "meta-staging.lance" / "half-written").write_bytes(b"\0" * 10)
+    again = Catalog.create(db, META)
+    assert again.meta == META and Catalog.open(db).meta == META
+    assert sorted(p.name for p in db.iterdir()) == ["images.lance", "meta.lance"]
+
+
+class _FlakyConnection:
+    """A LanceDB connection whose first `failures` opens fail, as when a compaction removed the files of
+    the metadata version a reader was opening."""
+
+    def __init__(self, conn: object, failures: int) -> None:
+        self._conn = conn
+        self.failures = failures
+
+    def open_table(self, name: str) -> object:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("meta fragment removed by a concurrent compaction")
+        return self._conn.open_table(name)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_metadata_read_is_retried_after_a_compaction_broke_it(tmp_path: Path, failures: int) -> None:
+    from pixseek.catalog.store import _read_meta
+
+    conn = Catalog.create(tmp_path / "x.db", META)._conn
+    assert _read_meta(_FlakyConnection(conn, failures)) == META
+
+
+def test_a_metadata_read_gives_up_after_three_failures_with_the_cause(tmp_path: Path) -> None:
+    from pixseek.catalog.store import _read_meta
+
+    conn = Catalog.create(tmp_path / "x.db", META)._conn
+    with pytest.raises(OSError, match=r"^meta fragment removed by a concurrent compaction$"):
+        _read_meta(_FlakyConnection(conn, 3))

@@ -225,31 +225,62 @@ def test_a_creation_the_filesystem_refuses_names_the_catalog_and_the_cause(tmp_p
 class _FlakyTable:
     """The images table, whose first `failures` full reads fail as when a compaction removes files."""
 
-    def __init__(self, table: object, failures: int) -> None:
+    def __init__(self, table: object, failures: list[int]) -> None:
         self._table = table
-        self.failures = failures
+        self.failures = failures  # shared by every handle the catalog opens
 
-    def to_arrow(self) -> pa.Table:
-        if self.failures:
-            self.failures -= 1
+    def search(self) -> object:
+        if self.failures[0]:
+            self.failures[0] -= 1
             raise OSError("fragment file removed by a concurrent compaction")
-        return self._table.to_arrow()  # type: ignore[attr-defined]
+        return self._table.search()  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._table, name)
+
+
+def _flaky(cat: Catalog, failures: int) -> None:
+    left = [failures]
+    opened = cat._pinned_images
+    cat._pinned_images = lambda: _FlakyTable(opened(), left)  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("failures", [1, 2])
 def test_a_snapshot_retries_a_read_that_a_compaction_broke(tmp_path: Path, failures: int) -> None:
     cat = Catalog.create(tmp_path / "x.db", META)
     _add(cat, [_record("a")])
-    cat._images = _FlakyTable(cat._images, failures)  # type: ignore[assignment]
+    _flaky(cat, failures)
     assert cat.snapshot().ids == ["a"]
 
 
 def test_a_snapshot_gives_up_after_three_failed_reads(tmp_path: Path) -> None:
     cat = Catalog.create(tmp_path / "x.db", META)
     _add(cat, [_record("a")])
-    cat._images = _FlakyTable(cat._images, 3)  # type: ignore[assignment]
+    _flaky(cat, 3)
     with pytest.raises(OSError, match="concurrent compaction"):
         cat.snapshot()
+
+
+def test_vector_batches_stream_one_version_in_the_snapshots_row_order(tmp_path: Path) -> None:
+    """Past RAM, the metadata comes from a snapshot without vectors and the vectors from batches: both must
+    be the same version in the same order, even after deletes, upserts and a compaction reordered rows."""
+    cat = Catalog.create(tmp_path / "x.db", META)
+    rng = np.random.default_rng(3)
+    for start in range(0, 30, 10):
+        records = [_record(f"r{i:02d}") for i in range(start, start + 10)]
+        cat.append(rows_table(records, rng.standard_normal((10, 4)).astype(np.float32) + 2, 4))
+    cat.delete(["r04", "r17"])
+    cat.upsert(rows_table([_record("r05")], np.array([[9, 0, 0, 1]], np.float32), 4))
+    cat.compact()
+    full = cat.snapshot()
+    light = cat.snapshot(vectors=False)
+    assert light.vectors is None and light.version == full.version
+    assert light.ids == full.ids and light.paths == full.paths and len(full.ids) == 28
+    batches = list(cat.vector_batches(full.version, rows_per_batch=6))
+    streamed = np.concatenate(batches)
+    np.testing.assert_array_equal(streamed, full.vectors)
+    expected_r05 = np.array([9, 0, 0, 1], np.float32) / np.sqrt(82)  # the upserted row, normalised
+    np.testing.assert_allclose(streamed[full.ids.index("r05")], expected_r05, atol=1e-3)
+    assert all(len(b) <= 6 for b in batches)
+    cat.append(rows_table([_record("late")], np.ones((1, 4), np.float32), 4))
+    assert sum(len(b) for b in cat.vector_batches(full.version)) == 28  # pinned: a later commit is not seen

@@ -8,7 +8,7 @@ import functools
 import os
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,14 +44,14 @@ _META_STAGING = "meta-staging"  # the metadata table while a new catalog is bein
 
 @dataclass(frozen=True)
 class CatalogSnapshot:
-    """Every row of one catalog version, vectors as an L2-normalised float32 matrix."""
+    """Every row of one catalog version, vectors as an L2-normalised float32 matrix (None when left out)."""
 
     version: int
     ids: list[str]
     roots: list[str]
     paths: list[str]
     labels: list[str | None]
-    vectors: np.ndarray
+    vectors: np.ndarray | None
 
 
 def check_db_path(path: Location) -> None:
@@ -264,15 +264,19 @@ class Catalog:
             out.update(zip(table.column("id").to_pylist(), matrix, strict=True))
         return out
 
-    def snapshot(self) -> CatalogSnapshot:
-        """All rows of the latest version, read once; retried if a compaction removed files mid-read."""
-        for attempt in range(3):
+    def snapshot(self, *, vectors: bool = True) -> CatalogSnapshot:
+        """All rows of the latest version, read once from a handle pinned to it (so `vector_batches` of the
+        same version yields the same row order); retried if a compaction removed files mid-read.
+        Without `vectors`, a catalog larger than memory still fits: the matrix is left out."""
+        columns = ["id", "root", "path", "label", *(["vector"] if vectors else [])]
+        for attempt in range(_READ_ATTEMPTS):
             try:
-                version = self.version()
-                table = self._images.to_arrow()
+                pinned = self._pinned_images()
+                version = pinned.version
+                table = pinned.search().select(columns).limit(None).to_arrow()
                 break
             except (OSError, RuntimeError, ValueError):
-                if attempt == 2:
+                if attempt == _READ_ATTEMPTS - 1:
                     raise
         return CatalogSnapshot(
             version=version,
@@ -280,8 +284,20 @@ class Catalog:
             roots=table.column("root").to_pylist(),
             paths=table.column("path").to_pylist(),
             labels=table.column("label").to_pylist(),
-            vectors=_vectors(table.column("vector"), self._meta.dim),
+            vectors=_vectors(table.column("vector"), self._meta.dim) if vectors else None,
         )
+
+    def _pinned_images(self) -> lancedb.table.Table:
+        """A handle of its own on the latest version: pinning it leaves self._images alone."""
+        return self._conn.open_table(IMAGES_TABLE)
+
+    def vector_batches(self, version: int, *, rows_per_batch: int = 65_536) -> Iterator[np.ndarray]:
+        """The L2-normalised vectors of one version, in the snapshot's row order, a batch at a time: a
+        catalog larger than memory streams through in bounded pieces."""
+        table = self._pinned_images()
+        table.checkout(version)
+        for batch in table.search().select(["vector"]).limit(None).to_batches(rows_per_batch):
+            yield _vectors(batch.column("vector"), self._meta.dim)
 
     # -- writes (callers hold the write lock) ----------------------------------------------------
     @_writes

@@ -1,9 +1,10 @@
-"""One catalog version held in memory: the float32 matrix, exact and ANN search over it, row lookup."""
+"""One catalog version held in memory: its rows' metadata, the float32 matrix (or, past RAM, a compressed
+index over vectors left on disk), exact and ANN search, row lookup."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,19 @@ import numpy as np
 from pixseek.errors import AmbiguousPathError, QueryError
 from pixseek.locations import Location, join_root
 from pixseek.search.ann import IvfIndex, load_or_build
+from pixseek.search.compressed import CompressedIndex
 from pixseek.search.exact import ExactIndex
 from pixseek.search.filters import SearchFilter, matching_rows
 from pixseek.types import SearchHit
 
 
 class SearchMatrix:
-    """Loaded once per catalog version; everything a query needs, with no I/O except the ANN file."""
+    """Loaded once per catalog version; everything a query needs, with no I/O except the ANN files.
+
+    Given `vectors`, searches are exact (or IVF-Flat with an ANN folder). Given `compressed` instead (a
+    catalog past the compressed threshold), every search goes through that index, loaded or built on
+    first use, and a row's vector is read from its file.
+    """
 
     def __init__(
         self,
@@ -27,14 +34,21 @@ class SearchMatrix:
         roots: list[str],
         paths: list[str],
         labels: list[str | None],
-        vectors: np.ndarray,
+        vectors: np.ndarray | None,
+        dim: int | None = None,
+        compressed: Callable[[], CompressedIndex] | None = None,
     ) -> None:
-        vectors.setflags(write=False)
+        if (vectors is None) == (compressed is None):
+            raise ValueError("give either the vectors or a compressed index, not both or neither")
+        if vectors is not None:
+            vectors.setflags(write=False)
         self.version = version
         self.ids, self.roots, self.paths, self.labels = ids, roots, paths, labels
         self.vectors = vectors
-        self._exact = ExactIndex(vectors)
-        self._ann: IvfIndex | None = None
+        self.dim = vectors.shape[1] if vectors is not None else dim
+        self._exact = ExactIndex(vectors) if vectors is not None else None
+        self._compressed_source = compressed
+        self._ann: IvfIndex | CompressedIndex | None = None
         self._ann_lock = threading.Lock()
         self._by_key: dict[str, int] = {}  # ids and full paths: unique
         self._by_relative: dict[str, list[int]] = {}  # one relative path may exist under several roots
@@ -65,13 +79,36 @@ class SearchMatrix:
             raise QueryError(f"{key!r} is neither an id nor an indexed path")
         return row
 
-    def ann(self, folder: Location) -> IvfIndex:
+    @property
+    def compressed(self) -> bool:
+        return self.vectors is None
+
+    def ann(self, folder: Location | None) -> IvfIndex | CompressedIndex:
         """The FAISS index of this version, loaded from `folder` or built there once (one thread builds;
-        the others wait for it rather than build their own)."""
+        the others wait for it rather than build their own); the compressed index when there is one."""
         with self._ann_lock:
             if self._ann is None:
-                self._ann = load_or_build(self.vectors, folder, self.version)
+                if self._compressed_source is not None:
+                    self._ann = self._compressed_source()
+                else:
+                    assert self.vectors is not None and folder is not None
+                    self._ann = load_or_build(self.vectors, folder, self.version)
             return self._ann
+
+    def _compressed(self) -> CompressedIndex:
+        index = self.ann(None)
+        assert isinstance(index, CompressedIndex)
+        return index
+
+    def vector(self, row: int) -> np.ndarray:
+        """The stored float32 vector of one row."""
+        return self.row_vectors(np.array([row]))[0]
+
+    def row_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """Stored float32 vectors of the given sorted rows (read from the vector file past RAM)."""
+        if self.vectors is not None:
+            return self.vectors[rows]
+        return self._compressed().row_vectors(np.asarray(rows))
 
     @property
     def ann_loaded(self) -> bool:
@@ -87,15 +124,16 @@ class SearchMatrix:
         ann_folder: Location | None = None,
     ) -> list[list[SearchHit]]:
         """Top-k per query row. With `ann_folder` (and no filter) FAISS answers; otherwise exact,
-        over only the rows a filter allows."""
+        over only the rows a filter allows. Past RAM, the compressed index answers, filtered or not."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        if queries.shape[1] != self.vectors.shape[1]:
-            dims = (queries.shape[1], self.vectors.shape[1])
-            raise QueryError("query vectors have dim {}, the index has {}".format(*dims))
+        if queries.shape[1] != self.dim:
+            raise QueryError(f"query vectors have dim {queries.shape[1]}, the index has {self.dim}")
         excluded = set(exclude_ids)
         want = k + len(excluded)
         rows = matching_rows(filters, self.paths, self.labels)
-        if rows is None and ann_folder is not None:
+        if self._exact is None:
+            scores, idx = self._compressed().search(queries, want, rows=rows)
+        elif rows is None and ann_folder is not None:
             scores, idx = self.ann(ann_folder).search(queries, want)
         else:
             scores, idx = self._exact.search(queries, want, rows=rows)

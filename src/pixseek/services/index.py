@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
@@ -21,6 +22,7 @@ from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
+from pixseek.search.compressed import load_or_build as load_or_build_compressed
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness
 from pixseek.services.writing import default_workers, ray_stage_for, write_lock_for
 from pixseek.settings import Settings
@@ -144,8 +146,10 @@ class Index:
                 "stage_seconds": report.stage_seconds,
                 "rows_written_by_workers": report.worker_rows,
             }
-        if report.changed and catalog.count() >= self.settings.ann_threshold:
-            self._matrix().ann(self.db)  # build it now, so the first search is fast
+        if report.changed and catalog.count() >= min(
+            self.settings.ann_threshold, self.settings.compressed_threshold
+        ):
+            self._matrix().ann(self.db)  # build it now (IVF-Flat or compressed), so the first search is fast
         return report
 
     def _ray_stage(self, actors: int, lease: Lease | None) -> EmbedStage:
@@ -174,10 +178,18 @@ class Index:
         catalog = self._read_catalog()
         if self._loaded is not None and self._loaded.version == catalog.version():
             return False
-        snap = catalog.snapshot()
+        past_ram = not is_object_store(self.db) and catalog.count() >= self.settings.compressed_threshold
+        snap = catalog.snapshot(vectors=not past_ram)
+        dim = catalog.meta.dim
+        compressed = None
+        if past_ram:  # vectors stay on disk: the compressed index is loaded (or built) on first use
+            batches = functools.partial(catalog.vector_batches, snap.version)
+            compressed = functools.partial(
+                load_or_build_compressed, Path(self.db), snap.version, len(snap.ids), dim, batches
+            )
         self._loaded = SearchMatrix(
             version=snap.version, ids=snap.ids, roots=snap.roots, paths=snap.paths, labels=snap.labels,
-            vectors=snap.vectors,
+            vectors=snap.vectors, dim=dim, compressed=compressed,
         )  # fmt: skip
         return True
 
@@ -195,15 +207,15 @@ class Index:
     def readiness(self) -> Readiness:
         """What a load balancer needs: the version being served and whether its ANN index is loaded."""
         m = self._matrix()
-        folder = self._ann_folder(m, None)
-        ann = "unused" if folder is None else ("ready" if m.ann_loaded else "pending")
+        used = m.compressed or self._ann_folder(m, None) is not None
+        ann = "ready" if m.ann_loaded else ("pending" if used else "unused")
         return Readiness(m.version, len(m), self._read_catalog().meta.model, ann)
 
     def warm(self) -> None:
         """Load (or build) the ANN index now if searches will use it, so no user request waits for it."""
         m = self._matrix()
         folder = self._ann_folder(m, None)
-        if folder is not None:
+        if folder is not None or m.compressed:
             m.ann(folder)
 
     def labels(self) -> list[str]:
@@ -213,18 +225,19 @@ class Index:
         """All rows, or only those indexed from `root` (an index may hold several folders)."""
         m = self._matrix()
         if root is None:
-            return IndexArrays(list(m.ids), list(m.paths), list(m.labels), m.vectors)
+            every = m.vectors if m.vectors is not None else m.row_vectors(np.arange(len(m)))
+            return IndexArrays(list(m.ids), list(m.paths), list(m.labels), every)
         wanted = str(root).rstrip("/") if is_object_store(root) else str(Path(root).resolve())
         rows = [i for i, r in enumerate(m.roots) if r == wanted]
-        return IndexArrays(
-            [m.ids[i] for i in rows], [m.paths[i] for i in rows], [m.labels[i] for i in rows], m.vectors[rows]
-        )
+        vectors = m.row_vectors(np.array(rows, dtype=np.int64))
+        picked = ([m.ids[i] for i in rows], [m.paths[i] for i in rows], [m.labels[i] for i in rows])
+        return IndexArrays(*picked, vectors)
 
     def stored(self, id_or_path: str) -> tuple[str, np.ndarray]:
         """The id and stored vector of a row given by id or path, from one catalog version in memory."""
         m = self._matrix()
         row = m.row(id_or_path)
-        return m.ids[row], m.vectors[row]
+        return m.ids[row], m.vector(row)
 
     def get(self, id_or_path: str) -> ImageRecord:
         """A row by id, by path relative to its root, or by absolute path."""
@@ -268,7 +281,7 @@ class Index:
                 raise QueryError("a text query is empty: give some words to search for")
             vecs = self.embedder.embed_texts([v for v, _ in texts])
             out += [(vec, w) for vec, (_, w) in zip(vecs, texts, strict=True)]
-        out += [(m.vectors[m.row(value)], w) for value, w in likes]
+        out += [(m.vector(m.row(value)), w) for value, w in likes]
         return out
 
     def search(

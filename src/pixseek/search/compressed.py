@@ -1,0 +1,215 @@
+"""Search past RAM: FAISS IVF-PQ codes in memory, full vectors memory-mapped from disk for a refine step.
+
+Chosen by measurement (`pixseek bench search`, docs/scaling.md): 4-bit fast-scan PQ with one sub-quantizer
+per 4 dimensions (64 B a 512-d vector) ranks candidates; the best `refine * k` of them are re-scored
+exactly against the float16 vectors (the catalog's own precision) read from a file beside the catalog.
+RAM holds the codes plus 8 B a row of list ids: about 0.7 GB at 10M, against 20 GB for the float32
+matrix. The page cache keeps what it can of the vector file; a query touches only `refine * k` rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from pixseek.search.exact import top_k
+
+PQ_PREFIX = "pq-v"
+VECTORS_PREFIX = "vectors-v"
+DEFAULT_NPROBE = 32
+DEFAULT_REFINE = 50  # candidates per wanted hit re-scored exactly: recall@10 0.99 at 1M clustered
+EXACT_BELOW = 50_000  # a filter allowing fewer rows is searched exactly over those rows' vectors
+_DIMS_PER_SUB_QUANTIZER = 4
+_TRAIN_PER_LIST = 32
+_KMEANS_ITERATIONS = 10
+_ADD_CHUNK = 100_000
+log = logging.getLogger(__name__)
+
+
+def file_names(version: int) -> tuple[str, str]:
+    """(codes, vectors) file names of one catalog version."""
+    return f"{PQ_PREFIX}{version}.faiss", f"{VECTORS_PREFIX}{version}.f16"
+
+
+def default_nlist(n: int) -> int:
+    return max(1, min(n // _TRAIN_PER_LIST, int(2 * math.sqrt(n))))
+
+
+class CompressedIndex:
+    """IVF-PQ over L2-normalised rows, with an exact float16 refine; rows are the catalog snapshot's order."""
+
+    def __init__(
+        self,
+        index: faiss.Index,
+        vectors: np.ndarray,
+        *,
+        nprobe: int = DEFAULT_NPROBE,
+        refine: int = DEFAULT_REFINE,
+    ) -> None:
+        if index.ntotal != len(vectors):
+            raise ValueError(f"codes hold {index.ntotal} rows, the vector file {len(vectors)}")
+        self._index = index
+        self._ivf = faiss.extract_index_ivf(index)
+        self.vectors = vectors  # (N, D) float16, usually a read-only memory map
+        self.nprobe = nprobe
+        self.refine = refine
+
+    # -- build, save, load -------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls, batches: Iterable[np.ndarray], n: int, dim: int, folder: Path, version: int, *, seed: int = 0
+    ) -> CompressedIndex:
+        """Stream `batches` (float32 or float16 rows, n in all) into the vector file, train on a sample of
+        it, then encode it chunk by chunk: peak memory is one chunk plus the codes, whatever n is."""
+        codes_name, vectors_name = file_names(version)
+        vectors_path = folder / vectors_name
+        tmp_vectors = _tmp(vectors_path)
+        try:
+            written = _write_vectors(batches, tmp_vectors, n, dim)
+            if written != n:
+                raise ValueError(f"expected {n} rows, read {written}")
+            vectors = np.memmap(tmp_vectors, dtype=np.float16, mode="r", shape=(n, dim))
+            index = _train(vectors, seed)
+            for start in range(0, n, _ADD_CHUNK):
+                index.add(np.asarray(vectors[start : start + _ADD_CHUNK], dtype=np.float32))
+            _write_index(index, folder / codes_name)
+            tmp_vectors.replace(vectors_path)  # the vector file last: its presence means both are whole
+        finally:
+            tmp_vectors.unlink(missing_ok=True)
+        remove_other_versions(folder, version)
+        return cls.load(folder, version)  # type: ignore[return-value]
+
+    @classmethod
+    def load(cls, folder: Path, version: int, **params: int) -> CompressedIndex | None:
+        """The saved index of this catalog version, or None when there is none (or it is incomplete)."""
+        codes_name, vectors_name = file_names(version)
+        codes, vectors_path = folder / codes_name, folder / vectors_name
+        if not (codes.is_file() and vectors_path.is_file()):
+            return None
+        index = faiss.read_index(str(codes))
+        dim = index.d
+        rows = vectors_path.stat().st_size // (2 * dim)
+        if rows != index.ntotal or rows == 0:
+            return None
+        vectors = np.memmap(vectors_path, dtype=np.float16, mode="r", shape=(rows, dim))
+        return cls(index, vectors, **params)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def code_bytes(self) -> int:
+        """Bytes the index holds in RAM (codes and list ids), not counting the mapped vector file."""
+        return len(faiss.serialize_index(self._index))
+
+    # -- search ------------------------------------------------------------------------------------
+    def search(
+        self, queries: np.ndarray, k: int, *, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k per query; `rows` (sorted row indices, from a filter) restricts the candidates.
+
+        A selective filter is searched exactly over its rows; a broad one through the lists, with nprobe
+        raised by the inverse of the fraction it keeps, so a filter never costs recall.
+        """
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if rows is not None and len(rows) <= EXACT_BELOW:
+            scores, idx = top_k(queries @ self.row_vectors(rows).T, k)
+            return scores, (np.where(idx >= 0, rows[np.maximum(idx, 0)], -1) if len(rows) else idx)
+        nprobe, selector = self.nprobe, None
+        if rows is not None:
+            nprobe = math.ceil(self.nprobe * len(self) / len(rows))
+            selector = faiss.IDSelectorBatch(rows.astype(np.int64))
+        params = faiss.SearchParametersIVF(nprobe=min(nprobe, self._ivf.nlist), sel=selector)
+        _, candidates = self._index.search(queries, max(k, self.refine * k), params=params)
+        out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        out_idx = np.full((len(queries), k), -1, dtype=np.int64)
+        for q, row_candidates in enumerate(candidates):
+            found = np.unique(row_candidates[row_candidates >= 0])  # sorted: the file is read in order
+            scores, best = top_k((self.row_vectors(found) @ queries[q])[None, :], k)
+            out_scores[q], out_idx[q] = scores[0], np.where(best[0] >= 0, found[np.maximum(best[0], 0)], -1)
+        return out_scores, out_idx
+
+    def row_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """float32 vectors of the given (sorted) rows, read from the vector file."""
+        return np.asarray(self.vectors[rows], dtype=np.float32)
+
+
+def load_or_build(
+    folder: Path, version: int, n: int, dim: int, batches: Callable[[], Iterable[np.ndarray]]
+) -> CompressedIndex:
+    """The compressed index of one catalog version, from its files beside the catalog or built there once
+    from `batches` (the version's vectors, in row order). A read-only catalog (a replica's mount) gets
+    one built in a private temporary folder, with a warning: run `pixseek index` where it is writable."""
+    found = CompressedIndex.load(folder, version)
+    if found is not None and len(found) == n:
+        return found
+    try:
+        return CompressedIndex.build(batches(), n, dim, folder, version)
+    except OSError as exc:
+        private = Path(tempfile.mkdtemp(prefix="pixseek-pq-"))
+        log.warning("cannot save the compressed index beside the catalog (%s); building in %s", exc, private)
+        return CompressedIndex.build(batches(), n, dim, private, version)
+
+
+def remove_other_versions(folder: Path, version: int) -> None:
+    keep = set(file_names(version))
+    for prefix in (PQ_PREFIX, VECTORS_PREFIX):
+        for stale in folder.glob(f"{prefix}*"):
+            if stale.name not in keep and not stale.name.startswith("."):
+                stale.unlink(missing_ok=True)
+
+
+def sub_quantizers(dim: int) -> int:
+    """One per 4 dimensions, or the largest even divisor of dim below that (PQ needs equal sub-vectors)."""
+    most = max(2, dim // _DIMS_PER_SUB_QUANTIZER)
+    return next((m for m in range(most, 1, -1) if dim % m == 0 and m % 2 == 0), 1)
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _write_vectors(batches: Iterable[np.ndarray], path: Path, n: int, dim: int) -> int:
+    written = 0
+    with path.open("wb") as out:
+        for batch in batches:
+            rows = np.asarray(batch).reshape(-1, dim)
+            written += len(rows)
+            if written > n:
+                raise ValueError(f"expected {n} rows, read more")
+            out.write(np.ascontiguousarray(rows, dtype=np.float16).tobytes())
+        out.flush()
+        os.fsync(out.fileno())
+    return written
+
+
+def _train(vectors: np.ndarray, seed: int) -> faiss.Index:
+    n, dim = vectors.shape
+    nlist = default_nlist(n)
+    index = faiss.index_factory(dim, f"IVF{nlist},PQ{sub_quantizers(dim)}x4fs", faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.extract_index_ivf(index)
+    ivf.cp.niter = _KMEANS_ITERATIONS
+    ivf.cp.min_points_per_centroid = _TRAIN_PER_LIST
+    ivf.cp.seed = seed
+    train_n = min(n, max(nlist * _TRAIN_PER_LIST, 65_536))
+    sample_rows = np.sort(np.random.default_rng(seed).choice(n, size=train_n, replace=False))
+    index.train(np.asarray(vectors[sample_rows], dtype=np.float32))
+    return index
+
+
+def _write_index(index: faiss.Index, path: Path) -> None:
+    tmp = _tmp(path)
+    try:
+        faiss.write_index(index, str(tmp))
+        tmp.replace(path)
+    except RuntimeError as exc:  # FAISS reports an unwritable path (read-only, full disk) this way
+        raise OSError(f"cannot write {path}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,213 @@
+"""The compressed index (search past RAM): recall against numpy brute force, filters, files, failures."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixseek.search import compressed
+from pixseek.search.compressed import CompressedIndex, load_or_build, sub_quantizers
+
+DIM = 64
+
+
+def _clustered(n: int, seed: int = 0, *, cluster: int | None = None) -> np.ndarray:
+    return _clustered_with_labels(n, seed, cluster=cluster)[0]
+
+
+def _clustered_with_labels(
+    n: int, seed: int = 0, *, cluster: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points around 40 fixed centres (all of them, or only `cluster`), and which centre each is near."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).standard_normal((40, DIM))
+    labels = rng.integers(0, 40, n) if cluster is None else np.full(n, cluster)
+    x = centres[labels] + 0.5 * rng.standard_normal((n, DIM))
+    x = x.astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), labels
+
+
+def _stored(data: np.ndarray) -> np.ndarray:
+    """What the index re-scores against: the float16 rows, as float32."""
+    return data.astype(np.float16).astype(np.float32)
+
+
+def _brute(data: np.ndarray, queries: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[list[int]]:
+    allowed = np.arange(len(data)) if rows is None else rows
+    out = []
+    for q in queries:
+        scores = _stored(data)[allowed] @ q
+        out.append([int(allowed[i]) for i in sorted(range(len(allowed)), key=lambda i: (-scores[i], i))[:k]])
+    return out
+
+
+def _recall(truth: list[list[int]], got: np.ndarray) -> float:
+    return float(np.mean([len(set(t) & set(g.tolist())) / len(t) for t, g in zip(truth, got, strict=True)]))
+
+
+def _batches(data: np.ndarray, size: int = 700):
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, Path]:
+    folder = tmp_path_factory.mktemp("pq")
+    data = _clustered(6000)
+    CompressedIndex.build(_batches(data), len(data), DIM, folder, version=7)
+    return data, folder
+
+
+def test_files_are_named_by_version_and_no_temporary_file_is_left(built: tuple[np.ndarray, Path]) -> None:
+    _, folder = built
+    assert sorted(p.name for p in folder.iterdir()) == ["pq-v7.faiss", "vectors-v7.f16"]
+    assert (folder / "vectors-v7.f16").stat().st_size == 6000 * DIM * 2  # float16 rows, nothing else
+
+
+def test_recall_against_brute_force(built: tuple[np.ndarray, Path]) -> None:
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    assert index is not None and len(index) == 6000
+    queries = _clustered(60, seed=1)
+    _, got = index.search(queries, 10)
+    assert _recall(_brute(data, queries, 10), got) >= 0.95
+
+
+def test_exhaustive_settings_give_exactly_the_brute_force_order(built: tuple[np.ndarray, Path]) -> None:
+    """Every list probed and every row refined: the refine step alone decides, so the order is exact."""
+    data, folder = built
+    index = CompressedIndex.load(folder, 7, nprobe=100_000, refine=600)
+    queries = _clustered(20, seed=2)
+    scores, got = index.search(queries, 10)
+    assert got.tolist() == _brute(data, queries, 10)
+    expected = np.sort(_stored(data) @ queries.T, axis=0)[::-1][:10].T
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_selective_filter_is_exact_over_its_rows(built: tuple[np.ndarray, Path]) -> None:
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    rows = np.arange(3, 6000, 97)  # 62 rows
+    queries = _clustered(10, seed=3)
+    _, got = index.search(queries, 5, rows=rows)
+    assert got.tolist() == _brute(data, queries, 5, rows)
+
+
+def test_a_broad_filter_keeps_recall_and_never_leaks_other_rows(
+    built: tuple[np.ndarray, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compressed, "EXACT_BELOW", 0)  # force the list search with a selector
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    rows = np.arange(0, 6000, 10)  # 10 % of the rows: nprobe is raised tenfold
+    queries = _clustered(40, seed=4)
+    _, got = index.search(queries, 10, rows=rows)
+    assert set(got.ravel().tolist()) <= set(rows.tolist())
+    assert _recall(_brute(data, queries, 10, rows), got) >= 0.95
+
+
+def test_a_filter_far_from_the_query_still_finds_its_nearest_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The allowed rows sit in lists the query would never probe: nprobe grows as the filter narrows."""
+    monkeypatch.setattr(compressed, "EXACT_BELOW", 0)
+    data, labels = _clustered_with_labels(6000)
+    CompressedIndex.build(_batches(data), len(data), DIM, tmp_path, version=1)
+    index = CompressedIndex.load(tmp_path, 1, nprobe=4)
+    rows = np.flatnonzero(labels == 5)  # one cluster of 40
+    queries = _clustered(10, seed=6, cluster=17)
+    _, got = index.search(queries, 10, rows=rows)
+    assert _recall(_brute(data, queries, 10, rows), got) >= 0.95
+
+
+def test_an_empty_filter_finds_nothing(built: tuple[np.ndarray, Path]) -> None:
+    _, folder = built
+    index = CompressedIndex.load(folder, 7)
+    scores, got = index.search(_clustered(2, seed=5), 3, rows=np.array([], dtype=np.int64))
+    assert got.tolist() == [[-1, -1, -1], [-1, -1, -1]]
+    assert np.isneginf(scores).all()
+
+
+def test_stored_vectors_are_read_back_from_the_file(built: tuple[np.ndarray, Path]) -> None:
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    np.testing.assert_array_equal(index.row_vectors(np.array([0, 5, 5999])), _stored(data)[[0, 5, 5999]])
+
+
+def test_missing_or_truncated_files_mean_no_index(tmp_path: Path, built: tuple[np.ndarray, Path]) -> None:
+    _, folder = built
+    assert CompressedIndex.load(folder, 8) is None  # another version
+    (tmp_path / "pq-v7.faiss").write_bytes((folder / "pq-v7.faiss").read_bytes())
+    assert CompressedIndex.load(tmp_path, 7) is None  # the vector file (written last) is missing
+    (tmp_path / "vectors-v7.f16").write_bytes((folder / "vectors-v7.f16").read_bytes()[: 100 * DIM * 2])
+    assert CompressedIndex.load(tmp_path, 7) is None  # a vector file of the wrong length
+
+
+def test_a_new_version_replaces_the_old_files(tmp_path: Path) -> None:
+    data = _clustered(2000)
+    CompressedIndex.build(_batches(data), 2000, DIM, tmp_path, version=1)
+    (tmp_path / "images.lance").mkdir()  # the catalog's own files are left alone
+    CompressedIndex.build(_batches(data[:1500]), 1500, DIM, tmp_path, version=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images.lance", "pq-v2.faiss", "vectors-v2.f16"]
+
+
+def test_a_short_or_long_stream_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    data = _clustered(1000)
+    with pytest.raises(ValueError, match="expected 1200 rows, read 1000"):
+        CompressedIndex.build(_batches(data), 1200, DIM, tmp_path, version=1)
+    with pytest.raises(ValueError, match="expected 900 rows, read more"):
+        CompressedIndex.build(_batches(data), 900, DIM, tmp_path, version=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_or_build_reuses_the_saved_files(tmp_path: Path) -> None:
+    data = _clustered(1500)
+    first = load_or_build(tmp_path, 3, 1500, DIM, lambda: _batches(data))
+    stamp = (tmp_path / "pq-v3.faiss").stat().st_mtime_ns
+    second = load_or_build(tmp_path, 3, 1500, DIM, lambda: pytest.fail("rebuilt although saved"))
+    assert len(first) == len(second) == 1500
+    assert (tmp_path / "pq-v3.faiss").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_catalog_folder_builds_privately_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _read_only_case(tmp_path, caplog)
+
+
+def test_a_catalog_folder_that_refuses_writes_builds_privately_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above for root, who ignores file modes: the write itself is made to fail."""
+    real_open = Path.open
+
+    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object):
+        if "w" in mode and self.parent == tmp_path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing)
+    _read_only_case(tmp_path, caplog)
+
+
+def _read_only_case(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = _clustered(1200)
+    tmp_path.chmod(0o555)
+    try:
+        with caplog.at_level(logging.WARNING):
+            index = load_or_build(tmp_path, 1, 1200, DIM, lambda: _batches(data))
+    finally:
+        tmp_path.chmod(0o755)
+    assert len(index) == 1200
+    assert list(tmp_path.iterdir()) == []
+    assert "cannot save the compressed index beside the catalog" in caplog.text
+
+
+@pytest.mark.parametrize(("dim", "expected"), [(512, 128), (1280, 320), (64, 16), (6, 2), (10, 2)])
+def test_sub_quantizers_split_the_dimensions_evenly(dim: int, expected: int) -> None:
+    assert sub_quantizers(dim) == expected

@@ -1,0 +1,85 @@
+"""pixseek.Index past the compressed threshold: vectors stay on disk, and searches still agree with exact
+search over the same catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixseek.catalog import Catalog, ImageRecord, IndexMeta
+from pixseek.catalog.schema import rows_table
+from pixseek.services import Index, SearchFilter
+from pixseek.settings import Settings
+
+DIM = 32
+N = 2400
+META = IndexMeta("fake", "fake", "f" * 12, DIM)
+
+
+def _vectors(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(7).standard_normal((12, DIM))
+    x = (centres[rng.integers(0, 12, n)] + 0.6 * rng.standard_normal((n, DIM))).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A catalog written in three commits, one row deleted, so row order is not insertion order."""
+    path = tmp_path_factory.mktemp("past-ram") / "db"
+    catalog = Catalog.create(path, META)
+    for start in range(0, N, 800):
+        records = [
+            ImageRecord(f"id{i:05d}", "/photos", f"{'ab'[i % 2]}/{i}.jpg", 1, 1, "h", 1, 1, "ab"[i % 2])
+            for i in range(start, start + 800)
+        ]
+        catalog.append(rows_table(records, _vectors(800, start), DIM))
+    catalog.delete(["id00003"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def past_ram(db: Path) -> Index:
+    return Index(db, settings=Settings(compressed_threshold=1000))
+
+
+def test_the_vectors_stay_on_disk_and_the_index_files_sit_beside_the_catalog(
+    past_ram: Index, db: Path
+) -> None:
+    assert past_ram.readiness().ann == "pending"
+    past_ram.warm()
+    assert past_ram.readiness().ann == "ready"
+    assert past_ram._matrix().vectors is None
+    version = past_ram.readiness().version
+    assert {p.name for p in db.iterdir()} >= {f"pq-v{version}.faiss", f"vectors-v{version}.f16"}
+
+
+def test_like_searches_match_exact_search_on_the_same_catalog(past_ram: Index, db: Path) -> None:
+    exact = Index(db)  # under every threshold: the float32 matrix in RAM
+    agree = []
+    for row_id in ["id00000", "id00777", "id01601", "id02399"]:
+        want = [h.id for h in exact.search(like=row_id, k=10)]
+        got = [h.id for h in past_ram.search(like=row_id, k=10)]
+        assert row_id not in got
+        agree.append(len(set(want) & set(got)) / 10)
+    assert np.mean(agree) >= 0.95
+
+
+def test_filters_and_stored_vectors_work_past_ram(past_ram: Index, db: Path) -> None:
+    exact = Index(db)
+    only_b = SearchFilter(label="b")
+    want = [h.id for h in exact.search(like="id00010", k=10, filters=only_b)]
+    got = past_ram.search(like="id00010", k=10, filters=only_b)
+    assert [h.id for h in got] == want  # 1,200 allowed rows: searched exactly
+    assert all(h.label == "b" for h in got)
+    row_id, vector = past_ram.stored("id01234")
+    np.testing.assert_allclose(vector, exact.stored("id01234")[1], atol=1e-3)  # float16 on disk, both
+    assert row_id == "id01234"
+
+
+def test_the_threshold_has_a_floor_where_pq_can_still_be_trained() -> None:
+    assert Settings(compressed_threshold=1000).compressed_threshold == 1000
+    with pytest.raises(ValueError, match="greater than or equal to 1000"):
+        Settings(compressed_threshold=10)
