@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,6 +31,7 @@ app.add_typer(bench_app, name="bench")
 # soft_wrap: messages and paths are never broken mid-line (they may be copied or parsed).
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 
 # Each module adds its commands to `app`, `model_app` or `bench_app` on import.
 _COMMAND_MODULES = ("models", "indexing", "web", "evaluation")

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pixseek.cli.app import app, bench_app, console, err_console, handle_errors, make_settings, print_json
+from pixseek.cli.app import (
+    JsonOption,
+    app,
+    bench_app,
+    console,
+    err_console,
+    handle_errors,
+    make_settings,
+    print_json,
+)
 from pixseek.errors import EvaluationError, ModelNotFoundError, QueryError
 
 if TYPE_CHECKING:
@@ -17,7 +26,6 @@ if TYPE_CHECKING:
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Index folder")]
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 
 
 def _say(message: str) -> None:

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from pixseek.cli.app import (
     EXIT_FILES_FAILED,
+    JsonOption,
     app,
     console,
     err_console,
@@ -33,7 +34,6 @@ DbOption = Annotated[
     typer.Option("--db", help="Index folder or s3://B/P URI [default: ./pixseek.db]"),
 ]
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 TermsOption = list[str] | None
 
 

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pixseek.cli.app import bench_app, console, err_console, handle_errors, model_app, print_json
+from pixseek.cli.app import JsonOption, bench_app, console, err_console, handle_errors, model_app, print_json
 from pixseek.cli.app import make_settings as _make_settings
 from pixseek.errors import ModelError
 from pixseek.settings import Settings
@@ -23,7 +23,6 @@ EFFICIENTNETS = ("efficientnet-lite0", "efficientnet-lite2")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CALIBRATION_IMAGES = 64
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 CacheOption = Annotated[Path | None, typer.Option("--model-cache", help="Model cache folder")]
 
 

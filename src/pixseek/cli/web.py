@@ -1,14 +1,25 @@
-"""`pixseek serve`: the web app and JSON API over one index."""
+"""`pixseek serve`: the web app and JSON API over one index; `pixseek bench search`: serving at N vectors."""
 
 from __future__ import annotations
 
 import ipaddress
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pixseek.catalog import Catalog
-from pixseek.cli.app import app, err_console, handle_errors, make_settings
+from pixseek.cli.app import (
+    JsonOption,
+    app,
+    bench_app,
+    console,
+    err_console,
+    handle_errors,
+    make_settings,
+    print_json,
+)
 from pixseek.errors import CatalogError, QueryError
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
@@ -115,3 +126,46 @@ def is_loopback(host: str) -> bool:
 def _to_stderr(line: str) -> None:
     """One request line, as is (no markup, no wrapping); sys.stderr is looked up per call."""
     typer.echo(line, err=True)
+
+
+@bench_app.command("search")
+def bench_search_command(  # noqa: PLR0917 - Typer maps parameters to options
+    n: Annotated[int, typer.Option("--n", min=1_000, help="Synthetic vectors in the catalog")] = 1_000_000,
+    data: Annotated[
+        str, typer.Option(help="clustered (embedding-like) or random (uniform on the sphere)")
+    ] = ("clustered"),
+    index: Annotated[
+        str, typer.Option(help="auto (what serve picks at this size), exact, ivf-flat or ivf-pq")
+    ] = "auto",
+    queries: Annotated[
+        int, typer.Option(min=10, help="Queries timed, and checked against exact search")
+    ] = 200,
+    dim: Annotated[int, typer.Option(min=8, help="Vector dimensions")] = 512,
+    keep: Annotated[
+        Path | None,
+        typer.Option(help="Build the catalog in this new folder and keep it [default: a temp folder]"),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Search at N vectors through the serving path: build time, p50/p99 latency, recall@10, RSS, disk."""
+    from pixseek.services import search_bench
+
+    with handle_errors(json_out=json_out):
+        if data not in ("clustered", "random") or index not in ("auto", "exact", "ivf-flat", "ivf-pq"):
+            raise QueryError("--data is clustered or random; --index is auto, exact, ivf-flat or ivf-pq")
+        opts = search_bench.SearchBenchOptions(n=n, data=data, dim=dim, queries=queries, index=index)  # type: ignore[arg-type]
+        if keep is not None and keep.exists():
+            raise QueryError(f"{keep} exists; give a new folder to --keep")
+        with tempfile.TemporaryDirectory(prefix="pixseek-bench-search-") as tmp:
+            db = keep or Path(tmp) / "db"
+            result = search_bench.run(db, opts, settings=make_settings())
+    if json_out:
+        print_json(result)
+        return
+    r = result
+    console.print(
+        f"{r['n']:,} {r['data']} vectors, {r['index']}: build {r['build_seconds']:.1f} s, "
+        f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, recall@10 {r['recall_at_10']:.3f}, "
+        f"RSS {r['rss_mb']:.0f} MB, {r['bytes_on_disk'] / 1e9:.2f} GB on disk",
+        highlight=False,
+    )
