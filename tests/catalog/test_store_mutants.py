@@ -77,11 +77,14 @@ def test_a_creation_killed_before_its_metadata_table_is_redone(tmp_path: Path) -
     next create must replace rather than trip over."""
     import shutil
 
+    import lancedb
+    import pyarrow as pa
+
     db = tmp_path / "x.db"
     Catalog.create(db, META)
     shutil.rmtree(db / "meta.lance")  # as if killed before the rename
-    (db / "meta-staging.lance").mkdir()
-    (db / "meta-staging.lance" / "half-written").write_bytes(b"\0" * 10)
+    stale = pa.table({"left": ["by a killed run"]})  # a whole staging table, even another schema
+    lancedb.connect(db).create_table("meta-staging", stale)
     again = Catalog.create(db, META)
     assert again.meta == META and Catalog.open(db).meta == META
     assert sorted(p.name for p in db.iterdir()) == ["images.lance", "meta.lance"]
@@ -116,3 +119,37 @@ def test_a_metadata_read_gives_up_after_three_failures_with_the_cause(tmp_path: 
     conn = Catalog.create(tmp_path / "x.db", META)._conn
     with pytest.raises(OSError, match=r"^meta fragment removed by a concurrent compaction$"):
         _read_meta(_FlakyConnection(conn, 3))
+
+
+def test_a_snapshot_without_vectors_never_reads_the_vector_column(tmp_path: Path) -> None:
+    """Past RAM the vectors must stay on disk: the light snapshot asks the table for the metadata only."""
+    import numpy as np
+
+    from pixseek.catalog.schema import rows_table
+    from tests.catalog.test_store_reads import _record
+
+    cat = Catalog.create(tmp_path / "x.db", META)
+    cat.append(rows_table([_record("a"), _record("b")], np.eye(2, 4, dtype=np.float32) + 0.1, 4))
+    asked: list[list[str]] = []
+    opened = cat._pinned_images
+
+    class Spy:
+        def __init__(self, table: object) -> None:
+            self._table = table
+            self.version = table.version  # type: ignore[attr-defined]
+
+        def search(self) -> object:
+            query = self._table.search()  # type: ignore[attr-defined]
+            select = query.select
+
+            def recording(columns: list[str]) -> object:
+                asked.append(list(columns))
+                return select(columns)
+
+            query.select = recording
+            return query
+
+    cat._pinned_images = lambda: Spy(opened())  # type: ignore[method-assign]
+    light = cat.snapshot(vectors=False)
+    assert light.ids == ["a", "b"] and light.vectors is None
+    assert asked == [["id", "root", "path", "label"]]

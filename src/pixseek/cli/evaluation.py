@@ -82,6 +82,10 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
     seed: Annotated[int, typer.Option(help="Seed for the split, folds and classifiers")] = 42,
     folds: Annotated[int | None, typer.Option(min=2, help="Also run stratified K-fold")] = None,
     gamma: Annotated[str, typer.Option(help="SVM gamma: scale, auto or a number")] = "scale",
+    feedback: Annotated[
+        bool,
+        typer.Option("--feedback/--no-feedback", help="Also measure relevance feedback"),
+    ] = True,
     json_out: JsonOption = False,
 ) -> None:
     """Classification study and retrieval metrics on a labelled folder or an existing index.
@@ -126,6 +130,10 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
         options = StudyOptions(seed=seed, folds=folds, gamma=gamma_value)
         result = run_study(data, options=options, embedder=embedder, model=embedder.name, progress=_say)
         report = result.report | extra | {"model_fingerprint": embedder.fingerprint}
+        if feedback:
+            from pixseek.evaluation.feedback import compare
+
+            report["feedback"] = compare(data.vectors, [str(y) for y in data.labels], progress=_say)
         save_classifier(
             out, result.svm, model=embedder.name, fingerprint=embedder.fingerprint, dim=embedder.dim
         )

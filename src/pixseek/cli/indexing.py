@@ -184,11 +184,27 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
         str | None, typer.Option("--glob", "--path-glob", help="Only relative paths matching this glob")
     ] = None,
     ann: Annotated[bool | None, typer.Option("--ann/--exact", help="Force FAISS ANN or exact search")] = None,
+    more: Annotated[
+        list[str] | None, typer.Option("--more", help="A result you marked relevant (id or path); repeat")
+    ] = None,
+    less: Annotated[
+        list[str] | None, typer.Option("--less", help="A result you marked not relevant (id or path); repeat")
+    ] = None,
+    include_marked: Annotated[
+        bool, typer.Option("--include-marked", help="Also list the marked images (relevant ones first)")
+    ] = False,
+    feedback: Annotated[
+        str, typer.Option(help="Relevance feedback method: maxsim, rocchio or svm")
+    ] = "maxsim",
     db: DbOption = None,
     model: ModelOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Search by example images, text, or an indexed image; weights with TERM^WEIGHT, e.g. beach^2."""
+    """Search by example images, text, or an indexed image; weights with TERM^WEIGHT, e.g. beach^2.
+
+    Relevance feedback: rerun with --more ID for results you liked and --less ID for the others; with
+    --more, the query itself may be left out.
+    """
     from pixseek.services import Index, SearchFilter
 
     with handle_errors(json_out=json_out):
@@ -208,6 +224,10 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
             k=k,
             filters=SearchFilter(label=label, folder=folder, path_glob=glob),
             ann=ann,
+            positive=more or (),
+            negative=less or (),
+            include_marked=include_marked,
+            feedback=feedback,
         )
     if json_out:
         results = [

@@ -55,7 +55,7 @@ def render_markdown(report: dict[str, Any], *, plots: Sequence[Path] = ()) -> st
     if report.get("dropped"):
         lines.append("")
     lines += _inputs(report) + _dataset(report) + _overall(report) + _per_class(report) + _comparison(report)
-    lines += _cv(report) + _retrieval(report)
+    lines += _cv(report) + _retrieval(report) + _feedback(report)
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem.replace('_', ' ')}]({p.as_posix()})" for p in plots] + [""]
     return "\n".join(lines)
@@ -166,3 +166,23 @@ def _retrieval(report: dict[str, Any]) -> list[str]:
         "has the query's class."
     )
     return ["## Retrieval (leave-one-out)", "", *_table(["Metric", "Value"], rows), note, ""]
+
+
+def _feedback(report: dict[str, Any]) -> list[str]:
+    block = report.get("feedback")
+    if not block:
+        return []
+    header = ["Method", "Round", "P@10", "Residual P@10", "Residual P@10 without feedback"]
+    rows = []
+    for method, result in block["compared"].items():
+        name = f"{method} (default)" if method == block["method"] else method
+        for i, (r, plain) in enumerate(zip(result["rounds"], block["without_feedback"], strict=True)):
+            figures = [r["precision_at_10"], r["residual_precision_at_10"], plain["residual_precision_at_10"]]
+            rows.append((name if i == 0 else "", i, *(f"{x:.4f}" for x in figures)))
+    note = (
+        f"A simulated user over {block['queries']} queries: round 0 is the plain top-10; after each round "
+        "every result not seen before is marked relevant (same class) or not, and the next round re-queries "
+        "with all marks. P@10 lists the marked relevant images first; residual P@10 counts only images not "
+        "shown before; without feedback, the same user pages through the plain ranking (ranks 11-20, 21-30)."
+    )
+    return ["## Relevance feedback (simulated user)", "", *_table(header, rows), note, ""]

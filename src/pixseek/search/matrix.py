@@ -79,6 +79,9 @@ class SearchMatrix:
             raise QueryError(f"{key!r} is neither an id nor an indexed path")
         return row
 
+    def hit(self, row: int, score: float) -> SearchHit:
+        return SearchHit(self.ids[row], self.paths[row], score, self.labels[row], self.roots[row])
+
     @property
     def compressed(self) -> bool:
         return self.vectors is None
@@ -140,7 +143,7 @@ class SearchMatrix:
         results = []
         for score_row, idx_row in zip(scores, idx, strict=True):
             hits = [
-                SearchHit(self.ids[i], self.paths[i], float(s), self.labels[i], self.roots[i])
+                self.hit(i, float(s))
                 for s, i in zip(score_row, idx_row, strict=True)
                 if i >= 0 and self.ids[i] not in excluded
             ]

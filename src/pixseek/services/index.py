@@ -23,6 +23,8 @@ from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
 from pixseek.search.compressed import load_or_build as load_or_build_compressed
+from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
+from pixseek.services.feedback import feedback_search
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness
 from pixseek.services.writing import default_workers, ray_stage_for, write_lock_for
 from pixseek.settings import Settings
@@ -296,15 +298,52 @@ class Index:
         k: int = 5,
         filters: SearchFilter | None = None,
         ann: bool | None = None,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
+        include_marked: bool = False,
+        feedback: str = DEFAULT_FEEDBACK,
     ) -> list[SearchHit]:
-        """Top-k for one combined query; images given by `like` are left out of their own results."""
+        """Top-k for one combined query; images given by `like` are left out of their own results.
+
+        `positive`/`negative` (ids or paths the user marked relevant or not) re-rank with relevance
+        feedback (`feedback` names the method); marked images are left out unless `include_marked`.
+        With relevant marks, the query terms may be left out.
+        """
         self._check_k(k)
         m = self._matrix()
-        query = self._query(m, image, text, like, minus_image, minus_text, minus_like)
+        terms = (image, text, like, minus_image, minus_text, minus_like)
         exclude = [m.ids[m.row(v)] for v, _ in as_terms(like)]
+        if positive or negative:
+            query = self._query(m, *terms) if any(t is not None for t in terms) else None
+            return self.search_feedback(
+                query, positive=positive, negative=negative, k=k, filters=filters, exclude_ids=exclude,
+                include_marked=include_marked, feedback=feedback, ann=ann,
+            )  # fmt: skip
+        query = self._query(m, *terms)
         return m.search(
             query, k=k, filters=filters, exclude_ids=exclude, ann_folder=self._ann_folder(m, ann)
         )[0]
+
+    def search_feedback(
+        self,
+        query: np.ndarray | None,
+        *,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
+        k: int = 5,
+        filters: SearchFilter | None = None,
+        exclude_ids: Sequence[str] = (),
+        include_marked: bool = False,
+        feedback: str = DEFAULT_FEEDBACK,
+        ann: bool | None = None,
+    ) -> list[SearchHit]:
+        """Top-k for a query vector (or none) and the user's relevant / irrelevant marks (see `search`)."""
+        self._check_k(k)
+        m = self._matrix()
+        return feedback_search(
+            m, query, list(positive), list(negative), k=k, filters=filters, exclude_ids=exclude_ids,
+            include_marked=include_marked, method=feedback, ann_folder=self._ann_folder(m, ann),
+        )  # fmt: skip
 
     def search_vectors(
         self,

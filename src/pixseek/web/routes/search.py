@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
@@ -12,12 +13,20 @@ from fastapi.concurrency import run_in_threadpool
 
 from pixseek.errors import ImageTooLargeError, QueryError
 from pixseek.search import combine_terms
+from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.services import SearchFilter
+from pixseek.types import SearchHit
 from pixseek.web.deps import AppState, State, find_stored
 from pixseek.web.schemas import ERROR_RESPONSES, SearchResponse, SearchResult
 
 router = APIRouter(tags=["search"])
 
+_MARK_DOC = {
+    "positive": "An indexed id or path the user marked relevant (repeat the field for several)",
+    "negative": "An indexed id or path the user marked not relevant (repeat the field for several)",
+    "include_marked": "Also list the marked images (relevant ones first); by default they are left out",
+    "feedback": "Relevance feedback method: maxsim (default), rocchio or svm",
+}
 _FILTER_DOC = {
     "label": "Only images whose first folder level is this label",
     "folder": "Only images under this folder (relative path prefix)",
@@ -36,12 +45,29 @@ async def search(
     label_form: Annotated[str | None, Form(alias="label", description=_FILTER_DOC["label"])] = None,
     folder_form: Annotated[str | None, Form(alias="folder", description=_FILTER_DOC["folder"])] = None,
     glob_form: Annotated[str | None, Form(alias="path_glob", description=_FILTER_DOC["path_glob"])] = None,
+    positive_form: Annotated[
+        list[str] | None, Form(alias="positive", description=_MARK_DOC["positive"])
+    ] = None,
+    negative_form: Annotated[
+        list[str] | None, Form(alias="negative", description=_MARK_DOC["negative"])
+    ] = None,
+    include_marked_form: Annotated[
+        bool | None, Form(alias="include_marked", description=_MARK_DOC["include_marked"])
+    ] = None,
+    feedback_form: Annotated[str | None, Form(alias="feedback", description=_MARK_DOC["feedback"])] = None,
     k: Annotated[int | None, Query(description="How many results (default 5)")] = None,
+    positive: Annotated[list[str] | None, Query(description=_MARK_DOC["positive"])] = None,
+    negative: Annotated[list[str] | None, Query(description=_MARK_DOC["negative"])] = None,
+    include_marked: Annotated[bool | None, Query(description=_MARK_DOC["include_marked"])] = None,
+    feedback: Annotated[str | None, Query(description=_MARK_DOC["feedback"])] = None,
     label: Annotated[str | None, Query(description=_FILTER_DOC["label"])] = None,
     folder: Annotated[str | None, Query(description=_FILTER_DOC["folder"])] = None,
     path_glob: Annotated[str | None, Query(description=_FILTER_DOC["path_glob"])] = None,
 ) -> SearchResponse:
-    """Top-k most similar indexed images. Give any of `image`, `text` and `like`; several are combined."""
+    """Top-k most similar indexed images. Give any of `image`, `text` and `like`; several are combined.
+
+    Relevance feedback: `positive` and `negative` carry the ids the user marked; the server keeps no state.
+    """
     start = time.perf_counter()
     top_k = k_form if k_form is not None else (k if k is not None else 5)
     filters = SearchFilter(
@@ -59,14 +85,17 @@ async def search(
         row_id, vector = await run_in_threadpool(_like, state, like)  # one trip to the thread pool
         vectors.append(vector)
         exclude.append(row_id)
-    if not vectors:
-        raise QueryError("give an image, text or like (an indexed id) to search by")
-    query = combine_terms([(v, 1.0) for v in vectors]).astype(np.float32)
-
-    t0 = time.perf_counter()
-    hits = await run_in_threadpool(
-        lambda: state.index.search_vectors(query[None, :], k=top_k, filters=filters, exclude_ids=exclude)[0]
+    marks = Marks(
+        positive=[m for m in (positive_form or positive or []) if m.strip()],
+        negative=[m for m in (negative_form or negative or []) if m.strip()],
+        include_marked=include_marked_form if include_marked_form is not None else bool(include_marked),
+        method=feedback_form or feedback or DEFAULT_FEEDBACK,
     )
+    if not vectors and not marks.positive:
+        raise QueryError("give an image, text or like (an indexed id), or mark a result relevant")
+    query = combine_terms([(v, 1.0) for v in vectors]).astype(np.float32) if vectors else None
+    t0 = time.perf_counter()
+    hits = await run_in_threadpool(_hits, state, query, marks, top_k, filters, exclude)
     state.metrics.search_seconds.observe(time.perf_counter() - t0)
     results = [
         SearchResult(
@@ -85,6 +114,39 @@ async def search(
         model=state.index.embedder.name,
         took_ms=round(1000 * (time.perf_counter() - start), 2),
     )
+
+
+@dataclass(frozen=True)
+class Marks:
+    """The relevance marks one request carries (the server keeps none between requests)."""
+
+    positive: list[str]
+    negative: list[str]
+    include_marked: bool
+    method: str
+
+
+def _hits(  # noqa: PLR0917 - one thread-pool trip with everything the search needs
+    state: AppState,
+    query: np.ndarray | None,
+    marks: Marks,
+    k: int,
+    filters: SearchFilter,
+    exclude: list[str],
+) -> list[SearchHit]:
+    if marks.positive or marks.negative:
+        return state.index.search_feedback(
+            query,
+            positive=marks.positive,
+            negative=marks.negative,
+            k=k,
+            filters=filters,
+            exclude_ids=exclude,
+            include_marked=marks.include_marked,
+            feedback=marks.method,
+        )
+    assert query is not None
+    return state.index.search_vectors(query[None, :], k=k, filters=filters, exclude_ids=exclude)[0]
 
 
 def _like(state: AppState, like: str) -> tuple[str, np.ndarray]:

@@ -1,0 +1,76 @@
+"""Search with relevance feedback over one catalog version: candidates from ordinary searches around the
+query and each relevant mark, re-scored by a `search.feedback` method."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pixseek.errors import QueryError
+from pixseek.locations import Location
+from pixseek.search import SearchFilter, SearchMatrix
+from pixseek.search.feedback import FeedbackMethod, check_method, rocchio_vector, scores
+from pixseek.types import SearchHit
+
+MAX_MARKS = 200  # per kind, per request: marks travel with every request
+_CANDIDATES_PER_HIT = 4  # candidates fetched around each probe, per hit wanted
+
+
+def feedback_search(
+    m: SearchMatrix,
+    query: np.ndarray | None,
+    positive: Sequence[str],
+    negative: Sequence[str],
+    *,
+    k: int,
+    filters: SearchFilter | None = None,
+    exclude_ids: Sequence[str] = (),
+    include_marked: bool = False,
+    method: str = "maxsim",
+    ann_folder: Location | None = None,
+) -> list[SearchHit]:
+    """Top-k after the user's marks. Marked images are left out unless `include_marked`, which lists the
+    relevant ones first (they are known to be relevant) and the irrelevant ones where they score."""
+    chosen: FeedbackMethod = check_method(method)
+    if len(positive) > MAX_MARKS or len(negative) > MAX_MARKS:
+        raise QueryError(f"at most {MAX_MARKS} relevant and {MAX_MARKS} irrelevant marks per search")
+    pos_rows = _rows(m, positive)
+    neg_rows = [r for r in _rows(m, negative) if r not in set(pos_rows)]  # a row marked both ways: relevant
+    relevant, irrelevant = _vectors(m, pos_rows), _vectors(m, neg_rows)
+    if query is None and not pos_rows:
+        raise QueryError("relevance feedback needs a query or at least one image marked relevant")
+    probes = [] if query is None else [np.asarray(query, dtype=np.float32)]
+    probes += list(relevant)
+    if chosen == "rocchio":  # one moved query, plus each relevant mark so include_marked can show it
+        probes = [rocchio_vector(query, relevant, irrelevant), *relevant]
+    marked = {m.ids[r] for r in (*pos_rows, *neg_rows)}
+    hidden = set(exclude_ids) | (set() if include_marked else marked)
+    want = k + len(hidden) + _CANDIDATES_PER_HIT * k
+    found = m.search(np.stack(probes), k=want, filters=filters, ann_folder=ann_folder)
+    candidates = sorted(
+        {m.row(h.id) for hits in found for h in hits} | (set(pos_rows) if include_marked else set())
+    )
+    candidates = [r for r in candidates if m.ids[r] not in hidden]
+    if not candidates:
+        return []
+    rows = np.array(candidates, dtype=np.int64)
+    score = scores(chosen, m.row_vectors(rows), query, relevant, irrelevant)
+    first = np.isin(rows, pos_rows)  # known relevant: first, when they are shown at all
+    order = np.lexsort((rows, -score, ~first))[:k]
+    return [m.hit(int(rows[i]), float(score[i])) for i in order]
+
+
+def _rows(m: SearchMatrix, keys: Sequence[str]) -> list[int]:
+    out: list[int] = []
+    for key in keys:
+        row = m.row(key)
+        if row not in out:
+            out.append(row)
+    return out
+
+
+def _vectors(m: SearchMatrix, rows: list[int]) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, m.dim or 0), dtype=np.float32)
+    return np.stack([m.vector(r) for r in rows]).astype(np.float32)
