@@ -71,6 +71,9 @@ def test_eval_folder_writes_the_report(tmp_path: Path, dataset: Path) -> None:
     assert report["indexing"]["failed"][0]["path"].endswith("broken.png")
     assert report["cv"]["folds"] == 2
     assert json.loads((out / "report.json").read_text())["retrieval"] == report["retrieval"]
+    assert report["feedback"]["method"] == "maxsim" and len(report["feedback"]["rounds"]) == 3
+    assert report["feedback"]["queries"] == 30
+    assert "## Relevance feedback (simulated user)" in (out / "report.md").read_text()
     names = {p.name for p in out.iterdir()}
     assert names >= {"report.md", "confusion_matrix.png", "model_comparison.png", "per_class_f1.png"}
     assert names >= {"classifier.skops", "classifier.json", "index.db"}

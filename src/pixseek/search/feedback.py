@@ -36,6 +36,8 @@ def check_method(method: str) -> FeedbackMethod:
 
 def rocchio_vector(query: np.ndarray | None, relevant: np.ndarray, irrelevant: np.ndarray) -> np.ndarray:
     """The moved query, L2-normalised; without a query, the relevant marks' mean stands in for it."""
+    if query is None and not len(relevant):
+        raise QueryError("relevance feedback needs a query or at least one image marked relevant")
     a, b, c = ROCCHIO_WEIGHTS
     dim = relevant.shape[1] if query is None else len(query)
     moved = np.zeros(dim, dtype=np.float64)
