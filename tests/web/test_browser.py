@@ -289,3 +289,44 @@ def test_a_locked_server_asks_for_the_token_once_per_tab(
     page.wait_for_function("() => document.querySelector('#meta').textContent.includes('6 images')")
     assert page.is_hidden("#token-form")
     assert complaints == []
+
+
+def test_relevance_feedback_marks_refine_and_clear(browser: Any, server: str, tmp_path: Path) -> None:
+    """On a phone: mark two results relevant and one not, refine (the marks stay on screen, relevant
+    first), then clear them."""
+    page, complaints = _open(browser, server)
+    assert page.is_hidden("#feedback")
+    page.fill("#text", "a tree in the park")
+    page.click("#go")
+    _wait_status(page, "for text")
+    cards = page.locator(".card")
+    liked = [cards.nth(i).locator(".path").inner_text() for i in (3, 4)]
+    disliked = cards.nth(1).locator(".path").inner_text()
+    cards.nth(3).locator(".mark.more").click()
+    cards.nth(4).locator(".mark.more").click()
+    cards.nth(1).locator(".mark.less").click()
+    assert page.is_visible("#feedback")
+    assert page.inner_text("#marks-count") == "2 relevant · 1 not relevant"
+    assert cards.nth(3).locator(".mark.more").get_attribute("aria-pressed") == "true"
+    cards.nth(4).locator(".mark.more").click()  # a second click takes the mark back
+    assert page.inner_text("#marks-count") == "1 relevant · 1 not relevant"
+    cards.nth(4).locator(".mark.more").click()
+
+    page.click("#refine")
+    status = _wait_status(page, "refined")
+    assert re.fullmatch(
+        r"6 results for text “a tree in the park”, refined by 2 relevant and 1 not relevant in \d+ ms", status
+    ), status
+    paths = page.locator(".card .path").all_inner_texts()
+    assert sorted(paths[:2]) == sorted(liked)  # known relevant first
+    assert disliked in paths  # marked images stay visible, with their marks
+    assert page.locator(".card.more").count() == 2 and page.locator(".card.less").count() == 1
+    _screenshot(page, tmp_path / "feedback-phone.png")
+    assert _no_sideways_scroll(page)
+
+    page.click("#clear-marks")
+    status = _wait_status(page, "results for text")
+    page.wait_for_function("() => !document.querySelector('#status').textContent.includes('refined')")
+    assert page.is_hidden("#feedback")
+    assert page.locator(".card.more, .card.less").count() == 0
+    assert complaints == []

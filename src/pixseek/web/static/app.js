@@ -9,6 +9,9 @@ const DROP_TEXT = dropText.innerHTML;
 let chosen = null; // the File to search by, from the picker, a drop or a paste
 let lastQuery = null; // what the results on screen are for: k and label changes rerun it
 let latest = 0; // numbers each search, so a slow answer never replaces a newer one
+// Relevance feedback: id -> {kind: "more" | "less", path}. The server keeps no state: every search sends
+// the marks; they belong to the query on screen, so a new query starts without them.
+const marks = new Map();
 // With an API token set on the server, the page asks for it once and keeps it in this tab's session
 // storage (never in a URL); every call sends it, and thumbnails are fetched with it as blobs.
 const locked = document.body.dataset.locked === "1";
@@ -97,7 +100,7 @@ function choose(file) {
   preview.src = URL.createObjectURL(file);
   preview.hidden = false;
   dropText.textContent = file.name || "pasted image";
-  search({ image: file });
+  newQuery({ image: file });
 }
 
 function options() {
@@ -110,9 +113,44 @@ function options() {
 
 // What the results are for, in words: "like animals/cat.png", "for text “a cat”", "for image photo.jpg".
 function describe(query) {
-  if (query.like) return `like ${query.likeName || query.like}`;
-  if (query.text) return `for text “${query.text}”`;
-  return `for image ${query.image.name || "pasted image"}`;
+  let what = "marked relevant";
+  if (query.like) what = `like ${query.likeName || query.like}`;
+  else if (query.text) what = `for text “${query.text}”`;
+  else if (query.image) what = `for image ${query.image.name || "pasted image"}`;
+  if (!query.refined) return what;
+  const [more, less] = markCounts();
+  return `${what}, refined by ${more} relevant and ${less} not relevant`;
+}
+
+function markCounts() {
+  const kinds = [...marks.values()].map((m) => m.kind);
+  return [kinds.filter((k) => k === "more").length, kinds.filter((k) => k === "less").length];
+}
+
+function showMarks() {
+  const [more, less] = markCounts();
+  $("feedback").hidden = more + less === 0;
+  $("marks-count").textContent = `${more} relevant · ${less} not relevant`;
+  $("refine").disabled = more === 0 && !lastQuery;
+  for (const el of results.querySelectorAll(".card")) {
+    const kind = marks.get(el.dataset.id)?.kind;
+    el.classList.toggle("more", kind === "more");
+    el.classList.toggle("less", kind === "less");
+    el.querySelector(".mark.more").setAttribute("aria-pressed", String(kind === "more"));
+    el.querySelector(".mark.less").setAttribute("aria-pressed", String(kind === "less"));
+  }
+}
+
+function toggleMark(hit, kind) {
+  if (marks.get(hit.id)?.kind === kind) marks.delete(hit.id);
+  else marks.set(hit.id, { kind, path: hit.path });
+  showMarks();
+}
+
+function newQuery(query) {
+  marks.clear();
+  showMarks();
+  search(query);
 }
 
 async function search(query) {
@@ -122,6 +160,10 @@ async function search(query) {
   if (query.image) fd.append("image", query.image, query.image.name || "pasted.png");
   if (query.text) fd.append("text", query.text);
   if (query.like) fd.append("like", query.like);
+  if (query.refined) {
+    for (const [id, mark] of marks) fd.append(mark.kind === "more" ? "positive" : "negative", id);
+    fd.append("include_marked", "true"); // the marked images stay on screen, relevant ones first
+  }
   setStatus("Searching…");
   try {
     const response = await api("/search", { method: "POST", body: fd });
@@ -135,12 +177,25 @@ async function search(query) {
   }
 }
 
+function markButton(hit, kind, label, title) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = `mark ${kind}`;
+  b.textContent = label;
+  b.title = title;
+  b.setAttribute("aria-pressed", "false");
+  b.addEventListener("click", () => toggleMark(hit, kind));
+  return b;
+}
+
 function card(hit) {
+  const box = document.createElement("div");
+  box.className = "card";
+  box.dataset.id = hit.id;
   const button = document.createElement("button");
   button.type = "button";
-  button.className = "card";
+  button.className = "open";
   button.title = `More like ${hit.path}`;
-  button.dataset.id = hit.id;
   const img = document.createElement("img");
   img.loading = "lazy";
   if (locked) thumbnail(img, hit.thumbnail_url);
@@ -158,15 +213,23 @@ function card(hit) {
   button.append(img, info);
   button.addEventListener("click", () => {
     clearDrop(); // the results are no longer for the uploaded image
-    search({ like: hit.id, likeName: hit.path }); // the id: a path may be held under several roots
+    newQuery({ like: hit.id, likeName: hit.path }); // the id: a path may be held under several roots
   });
-  return button;
+  const row = document.createElement("div");
+  row.className = "marks";
+  row.append(
+    markButton(hit, "more", "+ relevant", `Mark ${hit.path} relevant`),
+    markButton(hit, "less", "− not", `Mark ${hit.path} not relevant`),
+  );
+  box.append(button, row);
+  return box;
 }
 
 function render(body, query) {
   for (const url of blobUrls) URL.revokeObjectURL(url);
   blobUrls = [];
   results.replaceChildren(...body.results.map(card));
+  showMarks();
   const n = body.results.length;
   const what = describe(query);
   setStatus(n ? `${n} result${n === 1 ? "" : "s"} ${what} in ${body.took_ms.toFixed(0)} ms` : `No results ${what}.`);
@@ -175,8 +238,8 @@ function render(body, query) {
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = hasText ? textBox.value.trim() : "";
-  if (text) search({ text });
-  else if (chosen) search({ image: chosen });
+  if (text) newQuery({ text });
+  else if (chosen) newQuery({ image: chosen });
   else fail(hasText ? "Type some text or give an image." : "Give an image to search by (this model has no text search).");
 });
 fileInput.addEventListener("change", () => { if (fileInput.files.length) choose(fileInput.files[0]); });
@@ -191,6 +254,15 @@ drop.addEventListener("drop", (e) => choose(e.dataTransfer.files[0]));
 document.addEventListener("paste", (e) => {
   const item = [...e.clipboardData.items].find((i) => i.type.startsWith("image/"));
   if (item) choose(item.getAsFile());
+});
+$("refine").addEventListener("click", () => {
+  const base = lastQuery ? { ...lastQuery } : {};
+  search({ ...base, refined: true });
+});
+$("clear-marks").addEventListener("click", () => {
+  marks.clear();
+  showMarks();
+  if (lastQuery) search({ ...lastQuery, refined: false });
 });
 for (const id of ["k", "label"]) {
   $(id).addEventListener("change", () => { if (lastQuery) search(lastQuery); });
