@@ -7,11 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+import pixseek.models.registry as registry
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta
 from pixseek.catalog.schema import rows_table
+from pixseek.cli import app
 from pixseek.services import Index, SearchFilter
 from pixseek.settings import Settings
+from tests.fakes import FakeEmbedder
+from tests.indexing.images import make_tree
 
 DIM = 32
 N = 2400
@@ -83,3 +88,25 @@ def test_the_threshold_has_a_floor_where_pq_can_still_be_trained() -> None:
     assert Settings(compressed_threshold=1000).compressed_threshold == 1000
     with pytest.raises(ValueError, match="greater than or equal to 1000"):
         Settings(compressed_threshold=10)
+
+
+def test_rebuild_ann_replaces_the_saved_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pixseek index --rebuild-ann` on an unchanged folder: the saved index files are deleted and built
+    afresh (new files), a stale file from an older version goes too, and searches still work."""
+    monkeypatch.setattr(registry, "load_embedder", lambda name_or_path, *, settings: FakeEmbedder())
+    folder, db = tmp_path / "imgs", tmp_path / "db"
+    make_tree(folder, [f"{c}/{i}.png" for c in "ab" for i in range(4)])
+    env = {"PIXSEEK_ANN_THRESHOLD": "1"}
+    args = ["index", str(folder), "--db", str(db), "--workers", "0", "--model", "fake"]
+    assert CliRunner().invoke(app, args, env=env).exit_code == 0
+    saved = sorted(db.glob("ann-v*.faiss"))
+    assert len(saved) == 1
+    before = saved[0].stat().st_ino, saved[0].stat().st_mtime_ns
+    (db / "ann-v1.faiss").write_bytes(b"stale")
+    result = CliRunner().invoke(app, [*args, "--rebuild-ann"], env=env)
+    assert result.exit_code == 0, result.output
+    after = sorted(db.glob("ann-v*.faiss"))
+    assert [p.name for p in after] == [saved[0].name]  # same version, the stale one gone
+    assert (after[0].stat().st_ino, after[0].stat().st_mtime_ns) != before  # written again
+    index = Index(db, embedder=FakeEmbedder(), settings=Settings(ann_threshold=1))
+    assert len(index.search(like="a/1.png", k=3)) == 3

@@ -72,6 +72,9 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for another run's lock")] = 0.0,
     ray: Annotated[int, typer.Option(min=0, help="Embed on Ray Data with N model replicas")] = 0,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 3 if any file failed to index")] = False,
+    rebuild_ann: Annotated[
+        bool, typer.Option("--rebuild-ann", help="Delete the saved ANN index and build it afresh")
+    ] = False,
     storage_option: Annotated[
         list[str] | None,
         typer.Option(
@@ -121,6 +124,7 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
                 include_hidden=hidden or None,
                 lock_timeout=wait,
                 ray_actors=ray,
+                rebuild_ann=rebuild_ann,
                 storage_options=_key_values(storage_option),
             )
     if report.images_seen == 0:

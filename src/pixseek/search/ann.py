@@ -140,3 +140,21 @@ def _load_or_build_remote(vectors: np.ndarray, uri: str, name: str, nprobe: int)
         except OSError as exc:  # a read-only key: search from memory all the same
             log.warning("cannot save the ANN index beside the catalog (%s); it is kept in memory only", exc)
     return ann
+
+
+def remove_saved(where: Location) -> None:
+    """Delete every saved ANN file beside a catalog (IVF-Flat, and the compressed index's files), so the
+    next use builds afresh (`pixseek index --rebuild-ann`)."""
+    from pixseek.search.compressed import PQ_PREFIX, VECTORS_PREFIX
+
+    if is_object_store(where):
+        from pyarrow import fs as pafs
+
+        filesystem, base = object_store_fs(str(where))
+        for info in filesystem.get_file_info(pafs.FileSelector(base)):
+            if info.base_name.startswith(FILE_PREFIX):
+                filesystem.delete_file(info.path)
+        return
+    for prefix in (FILE_PREFIX, PQ_PREFIX, VECTORS_PREFIX):
+        for saved in Path(where).glob(f"{prefix}*"):
+            saved.unlink(missing_ok=True)

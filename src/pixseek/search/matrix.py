@@ -113,6 +113,11 @@ class SearchMatrix:
             return self.vectors[rows]
         return self._compressed().row_vectors(np.asarray(rows))
 
+    def forget_ann(self) -> None:
+        """Drop the loaded ANN index; the next `ann()` loads or builds it again."""
+        with self._ann_lock:
+            self._ann = None
+
     @property
     def ann_loaded(self) -> bool:
         return self._ann is not None

@@ -22,6 +22,7 @@ from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
+from pixseek.search.ann import remove_saved as remove_saved_ann
 from pixseek.search.compressed import load_or_build as load_or_build_compressed
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.services.feedback import feedback_search
@@ -105,6 +106,7 @@ class Index:
         commit_rows: int | None = None,
         ray_actors: int | None = None,
         storage_options: Mapping[str, str] | None = None,
+        rebuild_ann: bool = False,
     ) -> IndexReport:
         """Index `folder` (a local folder, or an object-store prefix such as s3://bucket/photos)
         incrementally. Validates everything before the first write.
@@ -113,7 +115,8 @@ class Index:
         `commit_rows` rows per commit (smaller: less lost to a crash, more versions to compact);
         `ray_actors` > 0 embeds on Ray Data with that many model replicas (extra `[ray]`);
         `storage_options` for the object store, on top of the standard AWS_* variables;
-        `progress(done, to_embed)` follows the model stage, `on_progress(RunProgress)` every count.
+        `progress(done, to_embed)` follows the model stage, `on_progress(RunProgress)` every count;
+        `rebuild_ann` deletes the saved ANN files and builds the one this size uses afresh.
         """
         source = open_source(folder, storage_options=storage_options)
         check_new_db_path(self.db)
@@ -148,9 +151,11 @@ class Index:
                 "stage_seconds": report.stage_seconds,
                 "rows_written_by_workers": report.worker_rows,
             }
-        if report.changed and catalog.count() >= min(
-            self.settings.ann_threshold, self.settings.compressed_threshold
-        ):
+        if rebuild_ann:
+            remove_saved_ann(self.db)
+            self._matrix().forget_ann()
+        uses_ann = catalog.count() >= min(self.settings.ann_threshold, self.settings.compressed_threshold)
+        if uses_ann and (report.changed or rebuild_ann):
             self._matrix().ann(self.db)  # build it now (IVF-Flat or compressed), so the first search is fast
         return report
 
