@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
@@ -23,9 +22,9 @@ from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
 from pixseek.search.ann import remove_saved as remove_saved_ann
-from pixseek.search.compressed import load_or_build as load_or_build_compressed
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.services.feedback import feedback_search
+from pixseek.services.loading import load_matrix
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness
 from pixseek.services.writing import default_workers, ray_stage_for, write_lock_for
 from pixseek.settings import Settings
@@ -185,19 +184,7 @@ class Index:
         catalog = self._read_catalog()
         if self._loaded is not None and self._loaded.version == catalog.version():
             return False
-        past_ram = not is_object_store(self.db) and catalog.count() >= self.settings.compressed_threshold
-        snap = catalog.snapshot(vectors=not past_ram)
-        dim = catalog.meta.dim
-        compressed = None
-        if past_ram:  # vectors stay on disk: the compressed index is loaded (or built) on first use
-            batches = functools.partial(catalog.vector_batches, snap.version)
-            compressed = functools.partial(
-                load_or_build_compressed, Path(self.db), snap.version, len(snap.ids), dim, batches
-            )
-        self._loaded = SearchMatrix(
-            version=snap.version, ids=snap.ids, roots=snap.roots, paths=snap.paths, labels=snap.labels,
-            vectors=snap.vectors, dim=dim, compressed=compressed,
-        )  # fmt: skip
+        self._loaded = load_matrix(catalog, self.db, self.settings)
         return True
 
     def _matrix(self) -> SearchMatrix:

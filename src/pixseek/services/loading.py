@@ -1,0 +1,28 @@
+"""Which in-memory form a catalog version gets: the float32 matrix, or past the compressed threshold the
+row metadata alone, with a compressed index over vectors left on disk."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pixseek.catalog import Catalog
+from pixseek.locations import Location, is_object_store
+from pixseek.search import SearchMatrix
+from pixseek.search.compressed import load_or_build
+from pixseek.settings import Settings
+
+
+def load_matrix(catalog: Catalog, db: Location, settings: Settings) -> SearchMatrix:
+    """The latest version of `catalog` (at `db`), in the form its size calls for."""
+    past_ram = not is_object_store(db) and catalog.count() >= settings.compressed_threshold
+    snap = catalog.snapshot(vectors=not past_ram)
+    dim = catalog.meta.dim
+    compressed = None
+    if past_ram:  # vectors stay on disk: the compressed index is loaded (or built) on first use
+        batches = functools.partial(catalog.vector_batches, snap.version)
+        compressed = functools.partial(load_or_build, Path(db), snap.version, len(snap.ids), dim, batches)
+    return SearchMatrix(
+        version=snap.version, ids=snap.ids, roots=snap.roots, paths=snap.paths, labels=snap.labels,
+        vectors=snap.vectors, dim=dim, compressed=compressed,
+    )  # fmt: skip
