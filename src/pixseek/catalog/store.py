@@ -47,11 +47,24 @@ class CatalogSnapshot:
     """Every row of one catalog version, vectors as an L2-normalised float32 matrix (None when left out)."""
 
     version: int
-    ids: list[str]
-    roots: list[str]
-    paths: list[str]
-    labels: list[str | None]
+    rows: pa.Table  # id, root, path, label: Arrow, compact at any size
     vectors: np.ndarray | None
+
+    @property
+    def ids(self) -> list[str]:
+        return self.rows.column("id").to_pylist()
+
+    @property
+    def roots(self) -> list[str]:
+        return self.rows.column("root").to_pylist()
+
+    @property
+    def paths(self) -> list[str]:
+        return self.rows.column("path").to_pylist()
+
+    @property
+    def labels(self) -> list[str | None]:
+        return self.rows.column("label").to_pylist()
 
 
 def check_db_path(path: Location) -> None:
@@ -280,10 +293,7 @@ class Catalog:
                     raise
         return CatalogSnapshot(
             version=version,
-            ids=table.column("id").to_pylist(),
-            roots=table.column("root").to_pylist(),
-            paths=table.column("path").to_pylist(),
-            labels=table.column("label").to_pylist(),
+            rows=table.select(["id", "root", "path", "label"]).combine_chunks(),
             vectors=_vectors(table.column("vector"), self._meta.dim) if vectors else None,
         )
 

@@ -75,11 +75,12 @@ def simulate(
         scores = sims.columns([int(q)])[:, 0].copy()
         plain_order = _ranked(scores, q)
         for r in range(ROUNDS + 1):
-            plain[r] += relevant[plain_order[r * K : (r + 1) * K]].mean()
-            order = _ranked(scores, q)
-            with_marks[r, 0] += relevant[order[:K]].mean()
+            # sums over K, not means: on a set too small to fill 10 results, an empty slot is not relevant
+            plain[r] += relevant[plain_order[r * K : (r + 1) * K]].sum() / K
+            order = _ranked(scores, q)[: n - 1]  # the query itself is never a result
+            with_marks[r, 0] += relevant[order[:K]].sum() / K
             fresh = order[~shown[order]][:K]
-            with_marks[r, 1] += relevant[fresh].mean()
+            with_marks[r, 1] += relevant[fresh].sum() / K
             for i in fresh:
                 (positive if relevant[i] else negative).append(int(i))
             shown[fresh] = True

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek.errors import AmbiguousPathError, QueryError
-from pixseek.locations import Location, join_root
+from pixseek.errors import QueryError
+from pixseek.locations import Location
 from pixseek.search.ann import IvfIndex, load_or_build
 from pixseek.search.compressed import CompressedIndex
 from pixseek.search.exact import ExactIndex
-from pixseek.search.filters import SearchFilter, matching_rows
+from pixseek.search.filters import SearchFilter
+from pixseek.search.rows import RowTable
 from pixseek.types import SearchHit
 
 
@@ -30,10 +31,7 @@ class SearchMatrix:
         self,
         *,
         version: int,
-        ids: list[str],
-        roots: list[str],
-        paths: list[str],
-        labels: list[str | None],
+        rows: RowTable,
         vectors: np.ndarray | None,
         dim: int | None = None,
         compressed: Callable[[], CompressedIndex] | None = None,
@@ -43,41 +41,21 @@ class SearchMatrix:
         if vectors is not None:
             vectors.setflags(write=False)
         self.version = version
-        self.ids, self.roots, self.paths, self.labels = ids, roots, paths, labels
+        self.rows = rows
+        self.ids, self.roots, self.paths, self.labels = rows.ids, rows.roots, rows.paths, rows.labels
         self.vectors = vectors
         self.dim = vectors.shape[1] if vectors is not None else dim
         self._exact = ExactIndex(vectors) if vectors is not None else None
         self._compressed_source = compressed
         self._ann: IvfIndex | CompressedIndex | None = None
         self._ann_lock = threading.Lock()
-        self._by_key: dict[str, int] = {}  # ids and full paths: unique
-        self._by_relative: dict[str, list[int]] = {}  # one relative path may exist under several roots
-        for i, (row_id, root, path) in enumerate(zip(ids, roots, paths, strict=True)):
-            self._by_relative.setdefault(path, []).append(i)
-            self._by_key[join_root(root, path)] = i
-            self._by_key[row_id] = i
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def row(self, id_or_path: str | Path) -> int:
-        """Row of an id, a path relative to its root, or an absolute (or resolvable) path.
-
-        A relative path held under several roots is an AmbiguousPathError listing them, never a guess.
-        """
-        key = str(id_or_path)
-        row = self._by_key.get(key)
-        relative = self._by_relative.get(key, []) if row is None else []
-        if len(relative) > 1:
-            matches = [join_root(self.roots[i], self.paths[i]) for i in relative]
-            raise AmbiguousPathError(key, matches)
-        if relative:
-            row = relative[0]
-        if row is None and Path(key).exists():
-            row = self._by_key.get(str(Path(key).resolve()))
-        if row is None:
-            raise QueryError(f"{key!r} is neither an id nor an indexed path")
-        return row
+        """Row of an id, a path relative to its root, or an absolute (or resolvable) path (see RowTable)."""
+        return self.rows.row(id_or_path)
 
     def hit(self, row: int, score: float) -> SearchHit:
         return SearchHit(self.ids[row], self.paths[row], score, self.labels[row], self.roots[row])
@@ -138,7 +116,7 @@ class SearchMatrix:
             raise QueryError(f"query vectors have dim {queries.shape[1]}, the index has {self.dim}")
         excluded = set(exclude_ids)
         want = k + len(excluded)
-        rows = matching_rows(filters, self.paths, self.labels)
+        rows = self.rows.matching(filters)
         if self._exact is None:
             scores, idx = self._compressed().search(queries, want, rows=rows)
         elif rows is None and ann_folder is not None:

@@ -213,7 +213,7 @@ class Index:
             m.ann(folder)
 
     def labels(self) -> list[str]:
-        return sorted({label for label in self._matrix().labels if label is not None})
+        return self._matrix().rows.distinct_labels()
 
     def arrays(self, *, root: str | Path | None = None) -> IndexArrays:
         """All rows, or only those indexed from `root` (an index may hold several folders)."""

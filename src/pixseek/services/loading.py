@@ -1,5 +1,5 @@
-"""Which in-memory form a catalog version gets: the float32 matrix, or past the compressed threshold the
-row metadata alone, with a compressed index over vectors left on disk."""
+"""Which in-memory form a catalog version gets: row metadata as Arrow arrays always, and the float32
+matrix, or past the compressed threshold a compressed index over vectors left on disk."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pixseek.catalog import Catalog
 from pixseek.locations import Location, is_object_store
 from pixseek.search import SearchMatrix
 from pixseek.search.compressed import load_or_build
+from pixseek.search.rows import RowTable
 from pixseek.settings import Settings
 
 
@@ -21,8 +22,7 @@ def load_matrix(catalog: Catalog, db: Location, settings: Settings) -> SearchMat
     compressed = None
     if past_ram:  # vectors stay on disk: the compressed index is loaded (or built) on first use
         batches = functools.partial(catalog.vector_batches, snap.version)
-        compressed = functools.partial(load_or_build, Path(db), snap.version, len(snap.ids), dim, batches)
-    return SearchMatrix(
-        version=snap.version, ids=snap.ids, roots=snap.roots, paths=snap.paths, labels=snap.labels,
-        vectors=snap.vectors, dim=dim, compressed=compressed,
-    )  # fmt: skip
+        n = snap.rows.num_rows
+        compressed = functools.partial(load_or_build, Path(db), snap.version, n, dim, batches)
+    rows = RowTable.from_table(snap.rows)
+    return SearchMatrix(version=snap.version, rows=rows, vectors=snap.vectors, dim=dim, compressed=compressed)
