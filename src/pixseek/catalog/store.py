@@ -44,7 +44,10 @@ _META_STAGING = "meta-staging"  # the metadata table while a new catalog is bein
 
 @dataclass(frozen=True)
 class CatalogSnapshot:
-    """Every row of one catalog version, vectors as an L2-normalised float32 matrix (None when left out)."""
+    """Every row of one catalog version, vectors as an L2-normalised float32 matrix (None when left out).
+
+    `ids`, `roots`, `paths` and `labels` build Python lists on every access: fine for small catalogs and
+    tests; large ones read `rows` (Arrow) instead."""
 
     version: int
     rows: pa.Table  # id, root, path, label: Arrow, compact at any size

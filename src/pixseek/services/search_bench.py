@@ -165,7 +165,8 @@ def run(db: Path, opts: SearchBenchOptions, *, settings: Settings) -> dict[str, 
     catalog = Catalog.open(db)
     snap = catalog.snapshot(vectors=False)
     truth_rows = exact_truth(catalog, snap.version, queries)
-    truth = [{snap.ids[r] for r in row if r >= 0} for row in truth_rows]
+    ids = snap.rows.column("id")
+    truth = [{ids[int(r)].as_py() for r in row if r >= 0} for row in truth_rows]
     del snap
     start = time.perf_counter()
     Index(db, settings=settings).warm()  # builds and saves the index this size gets (nothing for exact)
