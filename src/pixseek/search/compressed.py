@@ -108,11 +108,6 @@ class CompressedIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    @property
-    def code_bytes(self) -> int:
-        """Bytes the index holds in RAM (codes and list ids), not counting the mapped vector file."""
-        return len(faiss.serialize_index(self._index))
-
     # -- search ------------------------------------------------------------------------------------
     def search(
         self, queries: np.ndarray, k: int, *, rows: np.ndarray | None = None
