@@ -63,3 +63,13 @@ def test_large_sets_sample_queries_and_compute_columns_on_demand(
     sampled = feedback.simulate(vectors, labels)
     assert sampled["queries"] == 7
     assert sampled["rounds"] == everyone["rounds"]
+
+
+def test_marked_relevant_images_rank_first_even_when_the_method_scores_them_lower() -> None:
+    """Rocchio moves the query to e0 + 0.75 e1: an unmarked image right there outscores the relevant mark
+    e1 itself (cosine 1.0 against 0.6), yet the simulated list shows the marked image first."""
+    moved = np.array([1.0, 0.75, 0.0]) / 1.25
+    v = np.array([[1, 0, 0], [0, 1, 0], moved, [0, 0, 1]], dtype=np.float32)  # query, mark, unmarked, other
+    sims = feedback._Similarities(v)
+    scores = feedback._rescore("rocchio", v=v, sims=sims, q=0, positive=[1], negative=[])
+    assert int(np.argmax(np.delete(scores, 0))) + 1 == 1
