@@ -9,123 +9,21 @@ updates, renames and the sweep stay in the calling process, under the same lock 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from pixseek.catalog import ImageRecord
 from pixseek.catalog.row_writer import RowWriter
 from pixseek.errors import ImageReadError, PixseekError
-from pixseek.indexing.decode import load_one
 from pixseek.indexing.pipeline import Embedded, EmbedStage, RunOptions, Writes
-from pixseek.indexing.plan import DEFERRED_HASH
-from pixseek.indexing.sources import ObjectFile, ObjectStoreSource
-from pixseek.types import Embedder, LoadedImage
+from pixseek.indexing.ray_actor import CALLS_PER_ACTOR, EmbedBatch, EmbedderFactory, Provide
+from pixseek.indexing.sources import ObjectFile
+from pixseek.types import LoadedImage
 
-EmbedderFactory = Callable[[], Embedder]
+__all__ = ["Provide", "cluster_info", "gpus_per_actor", "ray_stage"]
 _NO_PIXELS = np.zeros((0,), np.float32)
-
-
-@dataclass(frozen=True)
-class Provide:
-    """A picklable factory that hands out an embedder that is itself picklable (e.g. a test double)."""
-
-    embedder: Embedder
-
-    def __call__(self) -> Embedder:
-        return self.embedder
-
-
-class _EmbedBatch:
-    """A Ray actor: loads the model once, then reads, decodes and embeds one batch of files per call; with
-    a RowWriter it also appends the batch's new rows to the catalog itself (one atomic append per call)."""
-
-    def __init__(
-        self,
-        factory: EmbedderFactory,
-        storage_options: Mapping[str, str],
-        writer: RowWriter | None,
-        chunk: int,
-    ) -> None:
-        self._embedder = factory()
-        self._loader = self._embedder.image_loader()
-        self._options = dict(storage_options)
-        self._sources: dict[str, ObjectStoreSource] = {}
-        self._writer = writer
-        self._chunk = chunk  # images per model call
-
-    def _item(self, uri: str, path: str) -> Path | ObjectFile:
-        """A local path as is; an object (uri = its source prefix), one source per prefix per actor."""
-        if not uri:
-            return Path(path)
-        if uri not in self._sources:
-            self._sources[uri] = ObjectStoreSource(uri, self._options)
-        return ObjectFile(self._sources[uri], path)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        """Decode in a background thread while the model runs on the chunk before (PIL and ONNX Runtime
-        both release the GIL), as the local pipeline overlaps them."""
-        n = len(batch["path"])
-        vectors = np.zeros((n, self._embedder.dim), np.float32)
-        sizes = np.zeros((n, 2), np.int64)
-        errors, hashes = [""] * n, [""] * n
-        good: list[int] = []
-        items = [
-            self._item(str(uri), str(path)) for uri, path in zip(batch["uri"], batch["path"], strict=True)
-        ]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixseek-decode") as pool:
-            decoded = [pool.submit(load_one, self._loader, item) for item in items]  # fetched once, hashed
-            for start in range(0, n, self._chunk):
-                rows, pixels = [], []
-                for i in range(start, min(start + self._chunk, n)):
-                    img = decoded[i].result()
-                    decoded[i] = None  # type: ignore[call-overload]  # let its pixels go once embedded
-                    if isinstance(img, ImageReadError):
-                        errors[i] = img.reason
-                        continue
-                    rows.append(i)
-                    pixels.append(img.pixels)
-                    sizes[i] = (img.width, img.height)
-                    hashes[i] = img.content_hash or ""
-                if rows:
-                    vectors[rows] = self._embedder.embed_pixels(np.stack(pixels))
-                good.extend(rows)
-        written = self._write(batch["write"], good, vectors, sizes, hashes)
-        return {
-            "vector": vectors,
-            "size": sizes,
-            "error": np.asarray(errors, dtype=object),
-            "hash": np.asarray(hashes, dtype=object),
-            "written": written,
-        }
-
-    def _write(
-        self,
-        templates: np.ndarray,
-        good: list[int],
-        vectors: np.ndarray,
-        sizes: np.ndarray,
-        hashes: list[str],
-    ) -> np.ndarray:
-        """Append the new rows of this batch; which items' rows were written."""
-        written = np.zeros(len(templates), bool)
-        if self._writer is None:
-            return written
-        records, rows = [], []
-        for i in good:
-            for fields in json.loads(str(templates[i]) or "[]"):
-                template = ImageRecord(**fields)
-                digest = template.content_hash if template.content_hash != DEFERRED_HASH else hashes[i]
-                width, height = (int(v) for v in sizes[i])
-                records.append(replace(template, width=width, height=height, content_hash=digest))
-                rows.append(i)
-                written[i] = True
-        self._writer.append(records, vectors[rows])
-        return written
 
 
 def cluster_info(actors: int) -> dict[str, int]:
@@ -190,13 +88,17 @@ def ray_stage(
         # once per call, so its calls take a commit's worth of rows.
         per_call = max(4 * opts.batch_size, opts.commit_rows if writer is not None else 0)
         # Fractional CPUs for the read tasks: with whole-CPU reads, actors on 1-CPU nodes can deadlock.
-        ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // per_call, 64)))
+        # About a call's worth of rows per block, and enough blocks to keep every actor's calls busy.
+        blocks = max(1, min(-(-len(rows) // per_call), max(64, 8 * actors)))
+        ds = ray.data.from_items(rows, override_num_blocks=blocks)
         ds = ds.map_batches(
-            _EmbedBatch,
+            EmbedBatch,
             fn_constructor_args=(model, options, writer, opts.batch_size),
             batch_size=per_call,
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=actors),
+            compute=ray.data.ActorPoolStrategy(
+                size=actors, max_concurrent_calls_per_actor=CALLS_PER_ACTOR, enable_true_multi_threading=True
+            ),
             num_cpus=0.5,
             num_gpus=num_gpus,
         )
