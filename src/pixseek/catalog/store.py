@@ -312,6 +312,12 @@ class Catalog:
         for batch in table.search().select(["vector"]).limit(None).to_batches(rows_per_batch):
             yield _vectors(batch.column("vector"), self._meta.dim)
 
+    def column(self, version: int, name: str) -> pa.Array:
+        """One metadata column of one version, in the snapshot's row order (e.g. content hashes)."""
+        table = self._pinned_images()
+        table.checkout(version)
+        return table.search().select([name]).limit(None).to_arrow().column(name).combine_chunks()
+
     # -- writes (callers hold the write lock) ----------------------------------------------------
     @_writes
     def append(self, rows: pa.Table) -> None:

@@ -62,6 +62,13 @@ class CompressedIndex:
         self.nprobe = nprobe
         self.refine = refine
 
+    def with_params(self, *, nprobe: int | None = None, refine: int | None = None) -> CompressedIndex:
+        """The same codes and vector file, searched with other settings (a shallow refine for a self-join,
+        where each of N queries re-scoring 50 k rows would read the vector file many times over)."""
+        return CompressedIndex(
+            self._index, self.vectors, nprobe=nprobe or self.nprobe, refine=refine or self.refine
+        )
+
     # -- build, save, load -------------------------------------------------------------------------
     @classmethod
     def build(

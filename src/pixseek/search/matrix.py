@@ -61,6 +61,12 @@ class SearchMatrix:
         return SearchHit(self.ids[row], self.paths[row], score, self.labels[row], self.roots[row])
 
     @property
+    def exact(self) -> ExactIndex:
+        """Exact search over the in-memory matrix (not past RAM: there, use `ann`)."""
+        assert self._exact is not None, "a compressed matrix has no exact index in memory"
+        return self._exact
+
+    @property
     def compressed(self) -> bool:
         return self.vectors is None
 

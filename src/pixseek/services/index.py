@@ -22,7 +22,13 @@ from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
 from pixseek.search.ann import remove_saved as remove_saved_ann
+from pixseek.search.compressed import CompressedIndex
+from pixseek.search.duplicates import DEFAULT_NEIGHBOURS
+from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THRESHOLD
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
+from pixseek.search.protocol import VectorIndex
+from pixseek.services.duplicates import SELF_JOIN_REFINE, DuplicateReport, find_duplicates, original_reader
+from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.feedback import feedback_search
 from pixseek.services.loading import load_matrix
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness
@@ -352,6 +358,36 @@ class Index:
         m = self._matrix()
         return m.search(
             vectors, k=k, filters=filters, exclude_ids=exclude_ids, ann_folder=self._ann_folder(m, ann)
+        )
+
+    def duplicates(
+        self,
+        *,
+        threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
+        neighbours: int = DEFAULT_NEIGHBOURS,
+        progress: DuplicateProgress | None = None,
+    ) -> DuplicateReport:
+        """Groups of near-duplicates: the same picture resized, re-encoded, lightly cropped, brightened or
+        converted; exact copies too. `threshold` is the aligned pixel correlation a pair must reach."""
+        if not -1.0 <= threshold <= 1.0:
+            raise QueryError(f"threshold must be from -1 to 1, got {threshold!r}")
+        if isinstance(neighbours, bool) or not isinstance(neighbours, Integral) or not 1 <= neighbours <= 100:
+            raise QueryError(f"neighbours must be an integer from 1 to 100, got {neighbours!r}")
+        m = self._matrix()
+        folder = self._ann_folder(m, None)
+        index: VectorIndex = m.ann(folder) if folder is not None or m.compressed else m.exact
+        if isinstance(index, CompressedIndex):
+            index = index.with_params(refine=SELF_JOIN_REFINE)
+        hashes = self._read_catalog().column(m.version, "content_hash").to_numpy(zero_copy_only=False)
+        return find_duplicates(
+            m,
+            hashes,
+            index,
+            original_reader(m),
+            threshold=threshold,
+            neighbours=neighbours,
+            max_pixels=self.settings.max_image_pixels,
+            progress=progress,
         )
 
     def _check_k(self, k: int) -> None:

@@ -25,7 +25,7 @@ from pixseek.web.errors import install_error_handlers
 from pixseek.web.headers import SecurityHeaders
 from pixseek.web.limits import BodySizeLimit
 from pixseek.web.metrics import Metrics
-from pixseek.web.routes import images, ops, pages, search
+from pixseek.web.routes import duplicates, images, ops, pages, search
 from pixseek.web.throttle import ConcurrencyLimit, RateLimit
 from pixseek.web.thumbnails import ThumbnailCache
 
@@ -119,7 +119,7 @@ def create_app(
                 request_log(request_line(request.method, request.scope["path"], status, seconds))
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, search, images, ops):
+    for module in (pages, search, images, duplicates, ops):
         app.include_router(module.router)
     return app
 

@@ -12,7 +12,9 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-OPEN_PATHS = frozenset({"/", "/health", "/ready", "/favicon.ico", "/docs", "/openapi.json"})  # no data
+OPEN_PATHS = frozenset(
+    {"/", "/view/duplicates", "/health", "/ready", "/favicon.ico", "/docs", "/openapi.json"}
+)  # pages and checks that hold no data
 OPEN_PREFIXES = ("/static/", "/static-offline-docs/")
 UNAUTHORIZED = {"error": "missing or wrong API token: send Authorization: Bearer <token>", "detail": None}
 

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from pixseek.errors import AmbiguousPathError, QueryError
 from pixseek.services import ImageRecord, Index, ObjectStoreSource
+from pixseek.services.duplicates import DuplicateReport
 from pixseek.settings import Settings
 from pixseek.web.batching import EmbedBatcher, ModelRunner
 from pixseek.web.errors import NotInIndexError
@@ -34,6 +35,8 @@ class AppState:
     object_sources: dict[str, ObjectStoreSource] = field(default_factory=dict)  # by root URI
     warmed: threading.Event = field(default_factory=threading.Event)  # set once the ANN (if used) is loaded
     warm_error: str | None = None
+    duplicate_reports: dict[tuple[int, float, int], DuplicateReport] = field(default_factory=dict)
+    duplicates_lock: threading.Lock = field(default_factory=threading.Lock)  # one computation at a time
 
     def object_source(self, root: str) -> ObjectStoreSource:
         """The store behind rows indexed from `root` (credentials from the AWS_* variables), made once."""

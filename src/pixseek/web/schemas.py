@@ -21,6 +21,21 @@ class SearchResponse(BaseModel):
     took_ms: float
 
 
+class DuplicateGroup(BaseModel):
+    ids: list[str] = Field(description="Row ids, for /image/{id} and /thumbnail/{id}")
+    roots: list[str] = Field(description="The indexed folder (or prefix) of each image")
+    paths: list[str] = Field(description="Each image's path relative to its root")
+    min_score: float = Field(description="The weakest confirmed pair that joined the group (1.0: copies)")
+
+
+class DuplicatesResponse(BaseModel):
+    threshold: float
+    groups: list[DuplicateGroup] = Field(description="Largest first")
+    proposed_pairs: int = Field(description="Look-alike pairs the model proposed for the pixel check")
+    unreadable: list[str] = Field(description="Ids whose original could not be read (pairs left out)")
+    seconds: float
+
+
 class ErrorResponse(BaseModel):
     error: str = Field(description="What went wrong, for a person")
     detail: object | None = None

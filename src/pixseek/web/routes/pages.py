@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from pixseek.search.duplicates import DEFAULT_THRESHOLD
 from pixseek.web.deps import State
 
 router = APIRouter(include_in_schema=False)
@@ -35,6 +36,13 @@ def index_page(request: Request, state: State) -> HTMLResponse:
             "max_k": min(state.settings.max_k, 200),
         },
     )
+
+
+@router.get("/view/duplicates", response_class=HTMLResponse)
+def duplicates_page(request: Request, state: State) -> HTMLResponse:
+    """The near-duplicate groups (from GET /duplicates), with thumbnails."""
+    context = {"locked": state.settings.api_token is not None, "threshold": DEFAULT_THRESHOLD}
+    return templates.TemplateResponse(request, "duplicates.html", context)
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -1,0 +1,72 @@
+"""`pixseek duplicates`: groups of near-duplicate images in an index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pixseek.cli.app import JsonOption, app, console, err_console, handle_errors, make_settings, print_json
+from pixseek.search.duplicates import DEFAULT_NEIGHBOURS, DEFAULT_THRESHOLD
+
+_STAGES = {"neighbours": "nearest neighbours", "pixels": "pixel check"}
+
+
+@app.command("duplicates")
+def duplicates_command(
+    threshold: Annotated[
+        float,
+        typer.Option(
+            help="How alike two pictures' pixels must be, as a correlation from -1 to 1 (higher: stricter)"
+        ),
+    ] = DEFAULT_THRESHOLD,
+    neighbours: Annotated[
+        int, typer.Option(help="Nearest neighbours each image proposes for the pixel check (1-100)")
+    ] = DEFAULT_NEIGHBOURS,
+    db: Annotated[Path | None, typer.Option("--db", help="Index folder")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Find groups of near-duplicates: the same picture resized, re-encoded, lightly cropped, brightened
+    or converted, and exact copies. The model proposes look-alikes; their pixels decide."""
+    from pixseek.services import Index
+
+    with handle_errors(json_out=json_out):
+        settings = make_settings(db=db)
+        index = Index(settings.db, settings=settings)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=not err_console.is_terminal,
+        ) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            report = index.duplicates(threshold=threshold, neighbours=neighbours, progress=progress)
+    if json_out:
+        print_json(report.to_dict())
+        return
+    if report.unreadable:
+        err_console.print(
+            f"{len(report.unreadable)} images could not be read for the pixel check; "
+            "their pairs are left out",
+            markup=False,
+        )
+    if not report.groups:
+        err_console.print(f"no near-duplicates at threshold {threshold}", markup=False)
+        return
+    for number, group in enumerate(report.groups, 1):
+        console.print(
+            f"group {number}: {len(group.hits)} images, min score {group.min_score:.3f}", markup=False
+        )
+        for hit in group.hits:
+            typer.echo(f"  {hit.full_path}")

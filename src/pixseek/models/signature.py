@@ -1,0 +1,51 @@
+"""A pixel signature of the whole picture, for confirming near-duplicates the embedding proposes.
+
+The embedding sees a centre crop, so two narrow stamps that differ only at their ends ("i" and "l") get
+cosine 1.0. The signature keeps the whole image instead: small grey grids of the centred region at a few
+scales, so a copy cropped by a few percent per side lines up with one of the other's scales.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from pixseek.models.imageio import ImageSource, read_image
+
+GRID = 32  # cells per side of each grey grid
+SCALES = (1.0, 0.95, 0.9, 0.85)  # centred regions kept: a crop of up to ~7.5% per side lines up
+FLAT_STD = 2.0  # grey levels: below this an image is flat (one colour), and compared by its mean
+_DRAFT = (4 * GRID, 4 * GRID)  # JPEGs decode at the smallest DCT scale still well above the grid
+
+
+@dataclass(frozen=True)
+class PixelSignature:
+    """Zero-mean, unit-norm grey grids, one row per scale (whole image first), and the mean grey level
+    (what a flat image is compared by)."""
+
+    grids: np.ndarray  # (len(SCALES), GRID * GRID) float32
+    mean: float
+    flat: bool
+
+
+def pixel_signature(source: ImageSource, *, max_pixels: int) -> PixelSignature:
+    """The signature of one image; alpha is flattened onto white, as for the model."""
+    grey = read_image(source, max_pixels=max_pixels, draft_size=_DRAFT).image.convert("L")
+    width, height = grey.size
+    whole = np.asarray(grey.resize((GRID, GRID), Image.Resampling.BOX), dtype=np.float32).ravel()
+    grids = []
+    for scale in SCALES:
+        box = (
+            width * (1 - scale) / 2,
+            height * (1 - scale) / 2,
+            width * (1 + scale) / 2,
+            height * (1 + scale) / 2,
+        )
+        grid = np.asarray(grey.resize((GRID, GRID), Image.Resampling.BOX, box=box), dtype=np.float32).ravel()
+        grid -= grid.mean()
+        norm = float(np.linalg.norm(grid))
+        grids.append(grid / norm if norm > 0 else grid)
+    flat = float(whole.std()) < FLAT_STD
+    return PixelSignature(np.stack(grids), float(whole.mean()), flat)

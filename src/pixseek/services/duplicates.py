@@ -1,0 +1,220 @@
+"""Near-duplicate groups of one catalog version (`Index.duplicates`): the vector index proposes each
+image's nearest neighbours, whole-picture pixel signatures confirm them, exact copies join by content hash.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixseek.errors import ImageReadError
+from pixseek.indexing.sources import ObjectStoreSource
+from pixseek.locations import is_object_store, join_root
+from pixseek.models.imageio import ImageSource
+from pixseek.models.signature import GRID, SCALES, PixelSignature, pixel_signature
+from pixseek.search import SearchMatrix
+from pixseek.search.duplicates import (
+    Pairs,
+    aligned_similarity,
+    groups_of,
+    neighbour_pairs,
+    same_content_pairs,
+)
+from pixseek.search.protocol import VectorIndex
+from pixseek.types import SearchHit
+
+Progress = Callable[[str, int, int], None]  # (stage: "neighbours" or "pixels", done, total)
+ReadOriginal = Callable[[int], ImageSource]  # a row's original file (a path, or its bytes)
+# Past RAM, each row's neighbours are re-scored from the best 4 k by codes, not 50 k as for a user's query:
+# near-duplicates sit at high cosine, where the codes already rank them first.
+SELF_JOIN_REFINE = 4
+_READ_CHUNK = 1024  # originals read per round
+_INT8 = 127.0  # grids are stored as int8 with a scale per grid: 4 KB per image, not 16 KB of float32
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Images that are the same picture; `min_score` is the weakest confirmed pair that joined them."""
+
+    hits: list[SearchHit]  # score: the image's best confirmed pair in the group
+    min_score: float
+
+    @property
+    def ids(self) -> list[str]:
+        return [h.id for h in self.hits]
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    threshold: float
+    groups: list[DuplicateGroup]
+    proposed: int  # neighbour pairs given the pixel check
+    unreadable: list[str] = field(default_factory=list)  # ids whose original could not be read
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `pixseek duplicates --json` and GET /duplicates: per group, ids, roots and
+        relative paths side by side (the path shape of search results)."""
+        groups = [
+            {
+                "ids": g.ids,
+                "roots": [h.root for h in g.hits],
+                "paths": [h.path for h in g.hits],
+                "min_score": g.min_score,
+            }
+            for g in self.groups
+        ]
+        return {
+            "threshold": self.threshold,
+            "groups": groups,
+            "proposed_pairs": self.proposed,
+            "unreadable": self.unreadable,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class _Signatures:
+    """Signatures of some rows, by row: `slot[row]` is the row's place in the arrays, or -1 (unread)."""
+
+    slot: np.ndarray
+    grids: np.ndarray  # (R, S, D) int8
+    scales: np.ndarray  # (R, S) float32: a grid is grids * scales
+    means: np.ndarray
+    flat: np.ndarray
+
+    def similarity(self, pairs: Pairs) -> tuple[np.ndarray, np.ndarray]:
+        """(score, readable) per pair; unreadable pairs score 0."""
+        a, b = self.slot[pairs.first], self.slot[pairs.second]
+        readable = (a >= 0) & (b >= 0)
+        score = np.zeros(len(pairs), np.float32)
+        for start in range(0, len(pairs), 16_384):  # a bounded float32 working set
+            part = np.flatnonzero(readable[start : start + 16_384]) + start
+            x, y = a[part], b[part]
+            score[part] = aligned_similarity(
+                self._floats(x),
+                self._floats(y),
+                a_mean=self.means[x],
+                b_mean=self.means[y],
+                a_flat=self.flat[x],
+                b_flat=self.flat[y],
+            )
+        return score, readable
+
+    def _floats(self, slots: np.ndarray) -> np.ndarray:
+        return self.grids[slots].astype(np.float32) * self.scales[slots][:, :, None]
+
+
+def find_duplicates(
+    m: SearchMatrix,
+    hashes: np.ndarray,
+    index: VectorIndex,
+    read: ReadOriginal,
+    *,
+    threshold: float,
+    neighbours: int,
+    max_pixels: int,
+    threads: int = 4,
+    progress: Progress | None = None,
+) -> DuplicateReport:
+    """Groups of near-duplicates among the rows of `m` (whose content hashes are `hashes`)."""
+    start = time.perf_counter()
+    tick = (lambda stage: lambda done, total: progress(stage, done, total)) if progress else None
+    proposed = neighbour_pairs(
+        len(m), m.row_vectors, index, k=neighbours, progress=tick("neighbours") if tick else None
+    )
+    exact = same_content_pairs(hashes)
+    signatures = _read_signatures(
+        np.unique(np.concatenate([proposed.first, proposed.second])),
+        len(m),
+        read,
+        max_pixels=max_pixels,
+        threads=threads,
+        progress=tick("pixels") if tick else None,
+    )
+    score, readable = signatures.similarity(proposed)
+    confirmed = proposed.where(readable & (score >= threshold), score)
+    merged = Pairs(
+        np.concatenate([exact.first, confirmed.first]),
+        np.concatenate([exact.second, confirmed.second]),
+        np.concatenate([exact.score, confirmed.score]),
+    )
+    best = np.zeros(len(m), np.float32)
+    np.maximum.at(best, merged.first, merged.score)
+    np.maximum.at(best, merged.second, merged.score)
+    groups = [
+        DuplicateGroup([m.hit(r, float(best[r])) for r in g.rows], round(g.min_score, 4))
+        for g in groups_of(len(m), merged)
+    ]
+    unread = np.flatnonzero((signatures.slot < 0) & _in(len(m), proposed))
+    return DuplicateReport(
+        threshold, groups, len(proposed), [m.ids[r] for r in unread], time.perf_counter() - start
+    )
+
+
+def original_reader(m: SearchMatrix) -> ReadOriginal:
+    """A row's original: its path in a folder, or its bytes from the object store it was indexed from."""
+    sources: dict[str, ObjectStoreSource] = {}
+    lock = threading.Lock()
+
+    def read(row: int) -> ImageSource:
+        root, path = m.roots[row], m.paths[row]
+        if not is_object_store(root):
+            return Path(join_root(root, path))
+        with lock:
+            source = sources.get(root) or sources.setdefault(root, ObjectStoreSource(root))
+        return source.read(path)
+
+    return read
+
+
+def _in(n: int, pairs: Pairs) -> np.ndarray:
+    mask = np.zeros(n, bool)
+    mask[pairs.first] = True
+    mask[pairs.second] = True
+    return mask
+
+
+def _read_signatures(
+    rows: np.ndarray,
+    n: int,
+    read: ReadOriginal,
+    *,
+    max_pixels: int,
+    threads: int,
+    progress: Callable[[int, int], None] | None,
+) -> _Signatures:
+    """Signatures of `rows`, read in threads (PIL releases the GIL while decoding); a file that cannot be
+    read leaves its row unread (-1), and its pairs unconfirmed."""
+    slot = np.full(n, -1, np.int64)
+    grids = np.zeros((len(rows), len(SCALES), GRID * GRID), np.int8)
+    scales = np.zeros((len(rows), len(SCALES)), np.float32)
+    means = np.zeros(len(rows), np.float32)
+    flat = np.zeros(len(rows), bool)
+
+    def one(row: int) -> PixelSignature | None:
+        try:
+            return pixel_signature(read(row), max_pixels=max_pixels)
+        except (ImageReadError, OSError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="pixseek-signature") as pool:
+        for start in range(0, len(rows), _READ_CHUNK):  # a bounded number of reads in flight
+            chunk = rows[start : start + _READ_CHUNK].tolist()
+            for i, sig in enumerate(pool.map(one, chunk), start):
+                if sig is not None:
+                    slot[rows[i]] = i
+                    peak = np.maximum(np.abs(sig.grids).max(axis=1), 1e-12)
+                    grids[i] = np.round(sig.grids / peak[:, None] * _INT8).astype(np.int8)
+                    scales[i] = peak / _INT8
+                    means[i], flat[i] = sig.mean, sig.flat
+            if progress is not None:
+                progress(start + len(chunk), len(rows))
+    return _Signatures(slot, grids, scales, means, flat)

@@ -1,0 +1,45 @@
+"""GET /duplicates: the near-duplicate groups, as `pixseek duplicates --json` prints them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from pixseek.search.duplicates import DEFAULT_NEIGHBOURS, DEFAULT_THRESHOLD
+from pixseek.services.duplicates import DuplicateReport
+from pixseek.web.deps import AppState, State
+from pixseek.web.schemas import ERROR_RESPONSES, DuplicatesResponse
+
+router = APIRouter(tags=["duplicates"])
+_KEEP = 4  # reports kept per replica: (catalog version, threshold, neighbours) -> report
+
+
+@router.get("/duplicates", response_model=DuplicatesResponse, responses=ERROR_RESPONSES)
+async def duplicates(
+    state: State,
+    threshold: Annotated[
+        float, Query(ge=-1.0, le=1.0, description="Aligned pixel correlation a pair must reach")
+    ] = DEFAULT_THRESHOLD,
+    neighbours: Annotated[
+        int, Query(ge=1, le=100, description="Nearest neighbours each image proposes")
+    ] = DEFAULT_NEIGHBOURS,
+) -> dict:
+    """Groups of near-duplicates (resized, re-encoded, lightly cropped, brightened or converted copies,
+    and exact copies). Computed once per catalog version and setting, then answered from memory."""
+    report = await run_in_threadpool(_report, state, threshold, neighbours)
+    return report.to_dict()
+
+
+def _report(state: AppState, threshold: float, neighbours: int) -> DuplicateReport:
+    """One computation per key at a time: concurrent requests for it wait for the first."""
+    key = (state.index.readiness().version, threshold, neighbours)
+    with state.duplicates_lock:
+        cached = state.duplicate_reports.get(key)
+        if cached is None:
+            cached = state.index.duplicates(threshold=threshold, neighbours=neighbours)
+            while len(state.duplicate_reports) >= _KEEP:
+                state.duplicate_reports.pop(next(iter(state.duplicate_reports)))
+            state.duplicate_reports[key] = cached
+    return cached

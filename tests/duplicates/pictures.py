@@ -1,0 +1,63 @@
+"""Drawn pictures and the edits a near-duplicate finder must see through, made with PIL alone."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageEnhance
+
+
+def drawing(seed: int, size: tuple[int, int] = (240, 180)) -> Image.Image:
+    """Clip-art-like: coloured shapes on white, different for each seed."""
+    rng = random.Random(seed)
+    im = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(im)
+    w, h = size
+    for _ in range(6):
+        x0, y0 = rng.randrange(0, w - 40), rng.randrange(0, h - 40)
+        box = (x0, y0, x0 + rng.randrange(30, w // 2), y0 + rng.randrange(30, h // 2))
+        colour = tuple(rng.randrange(0, 200) for _ in range(3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour, outline="black", width=3)
+    return im
+
+
+def letter_l() -> Image.Image:
+    """A narrow stamp: one black bar, full height."""
+    im = Image.new("RGB", (30, 120), "white")
+    ImageDraw.Draw(im).rectangle((8, 4, 21, 115), fill="black")
+    return im
+
+
+def letter_i() -> Image.Image:
+    """The same bar cut short, with a dot above it: its centre is l's centre."""
+    im = Image.new("RGB", (30, 120), "white")
+    draw = ImageDraw.Draw(im)
+    draw.rectangle((8, 34, 21, 115), fill="black")
+    draw.ellipse((8, 4, 21, 17), fill="black")
+    return im
+
+
+def crop5(im: Image.Image) -> Image.Image:
+    w, h = im.size
+    return im.crop((round(w * 0.05), round(h * 0.05), round(w * 0.95), round(h * 0.95)))
+
+
+def half(im: Image.Image) -> Image.Image:
+    return im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS)
+
+
+def brighter(im: Image.Image) -> Image.Image:
+    return ImageEnhance.Brightness(im).enhance(1.25)
+
+
+def save_jpeg(im: Image.Image, path: Path, quality: int = 40) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path, quality=quality)
+    return path
+
+
+def save_png(im: Image.Image, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+    return path

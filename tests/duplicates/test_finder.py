@@ -1,0 +1,118 @@
+"""`Index.duplicates`, the CLI command and GET /duplicates on a small real index (fake model): planted
+copies are grouped, look-alikes are not, exact copies always are, unreadable files are reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+import pixseek.models.registry as registry
+from pixseek.cli import app
+from pixseek.errors import QueryError
+from pixseek.search.duplicates import MIN_COSINE
+from pixseek.services import Index
+from pixseek.settings import Settings
+from pixseek.web import create_app
+from tests.duplicates.conftest import PLANTED
+from tests.fakes import FakeEmbedder
+
+
+def _groups(report) -> list[set[str]]:
+    return [{h.path for h in g.hits} for g in report.groups]
+
+
+def test_planted_copies_are_grouped_and_look_alikes_are_not(index: Index) -> None:
+    report = index.duplicates()
+    assert sorted(_groups(report), key=len, reverse=True) == PLANTED
+    assert all(0.93 <= g.min_score <= 1.0 for g in report.groups)
+    assert report.unreadable == []
+    # the fake model does propose i and l (and more) for the pixel check; pixels turn them down
+    assert report.proposed > sum(len(g) * (len(g) - 1) // 2 for g in PLANTED)
+
+
+def test_the_i_and_the_l_are_proposed_by_the_model_and_turned_down_by_pixels(index: Index) -> None:
+    hits = index.search(like="letters/i.png", k=1)
+    assert hits[0].path == "letters/l.png"  # nearest neighbours ...
+    assert hits[0].score >= MIN_COSINE  # ... above the floor, so the pair is proposed
+    assert not any({"letters/i.png", "letters/l.png"} & g for g in _groups(index.duplicates()))
+
+
+def test_a_stricter_threshold_never_groups_more(index: Index) -> None:
+    def pairs(threshold: float) -> set[frozenset[str]]:
+        return {
+            frozenset((x, y))
+            for g in _groups(index.duplicates(threshold=threshold))
+            for x in g
+            for y in g
+            if x != y
+        }
+
+    loose, default, strict = pairs(0.5), pairs(0.93), pairs(0.999)
+    assert strict <= default <= loose
+    assert frozenset(("art/a.png", "copies/a.png")) in strict
+
+
+def test_exact_copies_group_by_content_even_when_neither_can_be_read(index: Index, collection: Path) -> None:
+    (collection / "art/a.png").unlink()
+    (collection / "copies/a.png").unlink()
+    report = index.duplicates()
+    assert {"art/a.png", "copies/a.png"} in _groups(report)
+    assert [
+        g.min_score for g in report.groups if {h.path for h in g.hits} == {"art/a.png", "copies/a.png"}
+    ] == [1.0]
+    assert sorted(report.unreadable) == sorted(index.get(p).id for p in ("art/a.png", "copies/a.png"))
+
+
+def test_an_unreadable_original_is_reported_and_its_pairs_left_out(index: Index, collection: Path) -> None:
+    (collection / "edits/a-half.png").unlink()
+    report = index.duplicates()
+    assert {h.path for g in report.groups for h in g.hits} == (PLANTED[0] - {"edits/a-half.png"}) | PLANTED[1]
+    assert report.unreadable == [index.get("edits/a-half.png").id]
+
+
+@pytest.mark.parametrize(("threshold", "neighbours"), [(1.5, 10), (-2.0, 10), (0.9, 0), (0.9, 101)])
+def test_bad_settings_are_one_clear_error(index: Index, threshold: float, neighbours: int) -> None:
+    with pytest.raises(QueryError, match=r"^(threshold|neighbours) must be "):
+        index.duplicates(threshold=threshold, neighbours=neighbours)
+
+
+def test_cli_json_and_text(index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "load_embedder", lambda name, *, settings: FakeEmbedder())
+    runner = CliRunner()
+    result = runner.invoke(app, ["duplicates", "--db", str(tmp_path / "db"), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert list(out) == ["threshold", "groups", "proposed_pairs", "unreadable", "seconds"]
+    assert out["threshold"] == 0.93
+    assert sorted((set(g["paths"]) for g in out["groups"]), key=len, reverse=True) == PLANTED
+    for g in out["groups"]:
+        assert set(g) == {"ids", "roots", "paths", "min_score"}
+        assert len(g["ids"]) == len(g["roots"]) == len(g["paths"])
+        assert set(g["roots"]) == {str(tmp_path / "pictures")}
+        assert [index.get(i).path for i in g["ids"]] == g["paths"]
+    text = runner.invoke(app, ["duplicates", "--db", str(tmp_path / "db")])
+    assert text.exit_code == 0
+    assert "group 1: 5 images" in text.stdout
+    assert str(tmp_path / "pictures" / "copies" / "a.png") in text.stdout
+    bad = runner.invoke(app, ["duplicates", "--db", str(tmp_path / "db"), "--threshold", "2", "--json"])
+    assert bad.exit_code == 1
+    assert json.loads(bad.stdout)["error"] == "threshold must be from -1 to 1, got 2.0"
+
+
+def test_http_duplicates_same_json_cached_per_version(index: Index, tmp_path: Path) -> None:
+    settings = Settings(db=tmp_path / "db")
+    with TestClient(create_app(settings, index=index)) as client:
+        first = client.get("/duplicates")
+        assert first.status_code == 200
+        body = first.json()
+        assert sorted((set(g["paths"]) for g in body["groups"]), key=len, reverse=True) == PLANTED
+        assert client.get("/duplicates").json() == body  # answered from memory: even `seconds` is equal
+        loose = client.get("/duplicates", params={"threshold": 0.2, "neighbours": 3}).json()
+        assert loose["threshold"] == 0.2
+        assert sum(len(g["ids"]) for g in loose["groups"]) >= sum(len(g["ids"]) for g in body["groups"])
+        assert client.get("/duplicates", params={"threshold": 1.5}).status_code == 422
+        assert client.get("/duplicates", params={"neighbours": 0}).status_code == 422

@@ -1,0 +1,80 @@
+"""models.signature: the pixel check sees through resizing, re-encoding, a 5% crop and brightening, and
+tells apart pictures the model's centre crop makes identical."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixseek.models.signature import GRID, SCALES, pixel_signature
+from pixseek.search.duplicates import DEFAULT_THRESHOLD, aligned_similarity
+from tests.duplicates.pictures import brighter, crop5, drawing, half, letter_i, letter_l
+
+MAX = 10_000_000
+
+
+def _png(im: Image.Image) -> bytes:
+    out = io.BytesIO()
+    im.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _jpeg(im: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    im.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _score(x: Image.Image | bytes, y: Image.Image | bytes) -> float:
+    a, b = (pixel_signature(_png(s) if isinstance(s, Image.Image) else s, max_pixels=MAX) for s in (x, y))
+    return float(
+        aligned_similarity(
+            a.grids[None], b.grids[None], a_mean=np.array([a.mean]), b_mean=np.array([b.mean]),
+            a_flat=np.array([a.flat]), b_flat=np.array([b.flat]),
+        )[0]
+    )  # fmt: skip
+
+
+def test_shape_and_unit_norm() -> None:
+    sig = pixel_signature(_png(drawing(1)), max_pixels=MAX)
+    assert sig.grids.shape == (len(SCALES), GRID * GRID)
+    assert np.linalg.norm(sig.grids, axis=1) == pytest.approx(np.ones(len(SCALES)), abs=1e-5)
+    assert sig.grids.mean(axis=1) == pytest.approx(np.zeros(len(SCALES)), abs=1e-5)
+    assert not sig.flat
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [half, crop5, brighter, lambda im: _jpeg(im, 40), lambda im: _jpeg(im, 90)],
+    ids=["resize50", "crop5", "bright25", "jpeg40", "png2jpeg"],
+)
+def test_edited_copies_pass_the_default_threshold(edit) -> None:
+    for seed in range(5):
+        original = drawing(seed)
+        assert _score(original, edit(original)) >= DEFAULT_THRESHOLD, seed
+
+
+def test_a_crop_needs_the_scales_the_whole_grids_alone_miss_it() -> None:
+    original = drawing(3)
+    a = pixel_signature(_png(original), max_pixels=MAX)
+    b = pixel_signature(_png(crop5(original)), max_pixels=MAX)
+    whole_only = float(a.grids[0] @ b.grids[0])
+    assert whole_only < _score(original, crop5(original))
+    assert _score(original, crop5(original)) > 0.97
+
+
+def test_different_drawings_and_the_i_and_l_stay_apart() -> None:
+    for seed in range(5):
+        assert _score(drawing(seed), drawing(seed + 100)) < DEFAULT_THRESHOLD
+    assert _score(letter_i(), letter_l()) < DEFAULT_THRESHOLD
+
+
+def test_flat_images_match_only_their_own_colour() -> None:
+    white = Image.new("RGB", (50, 40), "white")
+    assert pixel_signature(_png(white), max_pixels=MAX).flat
+    assert _score(white, Image.new("RGB", (100, 80), "white")) == 1.0
+    assert _score(white, Image.new("RGB", (50, 40), (30, 30, 30))) == 0.0
+    assert _score(white, drawing(0)) == 0.0

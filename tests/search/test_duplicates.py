@@ -1,0 +1,114 @@
+"""search.duplicates: pairs from neighbours, exact copies, aligned pixel similarity, groups; expected
+values written out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pixseek.search.duplicates import (
+    Pairs,
+    aligned_similarity,
+    groups_of,
+    neighbour_pairs,
+    same_content_pairs,
+)
+from pixseek.search.exact import ExactIndex
+
+
+def _pairs(items: list[tuple[int, int, float]]) -> Pairs:
+    first, second, score = zip(*items, strict=True) if items else ((), (), ())
+    return Pairs(np.array(first, np.int64), np.array(second, np.int64), np.array(score, np.float32))
+
+
+def _as_set(p: Pairs) -> set[tuple[int, int]]:
+    return set(zip(p.first.tolist(), p.second.tolist(), strict=True))
+
+
+def test_groups_are_connected_components_largest_first_with_the_weakest_joining_pair() -> None:
+    pairs = _pairs([(0, 1, 0.99), (1, 2, 0.95), (4, 5, 0.97), (7, 8, 1.0), (8, 9, 1.0), (9, 7, 0.96)])
+    groups = groups_of(10, pairs)
+    assert [g.rows for g in groups] == [[0, 1, 2], [7, 8, 9], [4, 5]]
+    assert [g.min_score for g in groups] == pytest.approx([0.95, 0.96, 0.97])
+
+
+def test_no_pairs_no_groups_and_singletons_are_never_groups() -> None:
+    assert groups_of(5, _pairs([])) == []
+    assert [g.rows for g in groups_of(5, _pairs([(3, 4, 0.9)]))] == [[3, 4]]
+
+
+def test_same_content_pairs_join_every_copy_and_nothing_else() -> None:
+    hashes = np.array(["a", "b", "a", "c", "a", "b"], dtype=object)
+    pairs = same_content_pairs(hashes)
+    assert np.all(pairs.score == 1.0)
+    assert np.all(pairs.first < pairs.second)
+    assert [g.rows for g in groups_of(6, pairs)] == [[0, 2, 4], [1, 5]]
+
+
+def test_neighbour_pairs_each_once_no_self_pairs_and_the_cosine_floor() -> None:
+    # unit vectors at known angles: 0-1 cos 0.8, 2-3 cos 0.6, everything else about 0
+    v = np.array(
+        [[1.0, 0, 0, 0], [0.8, 0.6, 0, 0], [0, 0, 1.0, 0], [0, 0, 0.6, 0.8]],
+        dtype=np.float32,
+    )
+    index = ExactIndex(v)
+    pairs = neighbour_pairs(4, lambda rows: v[rows], index, k=3, min_cosine=0.5)
+    assert _as_set(pairs) == {(0, 1), (2, 3)}
+    assert dict(zip(_as_set(pairs), pairs.score.tolist(), strict=True)) == {
+        (0, 1): pytest.approx(0.8),
+        (2, 3): pytest.approx(0.6),
+    }
+    assert _as_set(neighbour_pairs(4, lambda rows: v[rows], index, k=3, min_cosine=0.7)) == {(0, 1)}
+
+
+def test_neighbour_pairs_do_not_depend_on_the_chunk_size() -> None:
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal((60, 8)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    index = ExactIndex(v)
+    seen = []
+    whole = neighbour_pairs(60, lambda r: v[r], index, k=4, min_cosine=-1.0)
+    small = neighbour_pairs(60, lambda r: v[r], index, k=4, min_cosine=-1.0, chunk=7,
+                            progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert _as_set(whole) == _as_set(small)
+    assert seen[-1] == (60, 60) and len(seen) == 9  # ceil(60 / 7) chunks
+    # every row's 4 nearest others (by brute force) are among the pairs
+    s = v @ v.T
+    np.fill_diagonal(s, -np.inf)
+    for row in range(60):
+        for other in np.argsort(-s[row])[:4]:
+            assert (min(row, other), max(row, other)) in _as_set(whole)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean()
+    return x / np.linalg.norm(x)
+
+
+def test_aligned_similarity_takes_the_best_scale_either_way_and_treats_flat_images_apart() -> None:
+    rng = np.random.default_rng(0)
+    g0, g1, other = (_unit(rng.standard_normal(16)) for _ in range(3))
+    a = np.stack([g0, g1])  # image a: whole grid g0, a tighter crop of it g1
+    b = np.stack([g1, other])  # image b is a's crop: its whole grid is a's g1
+    grids = np.stack([a, b, b])
+    no = np.zeros(3, bool)
+    means = np.zeros(3, np.float32)
+    first, second = np.array([0, 1]), np.array([1, 0])
+    score = aligned_similarity(
+        grids[first], grids[second], a_mean=means[first], b_mean=means[second],
+        a_flat=no[first], b_flat=no[second],
+    )  # fmt: skip
+    assert score == pytest.approx([1.0, 1.0], abs=1e-6)  # found both ways round
+    negative = aligned_similarity(
+        a[None], -a[None], a_mean=means[:1], b_mean=means[:1], a_flat=no[:1], b_flat=no[:1]
+    )
+    assert negative[0] <= float(max(-(g0 @ g0), -(g1 @ g0), -(g0 @ g1))) + 1e-6
+    flat = np.array([True, True, True, False])
+    grey = np.array([200.0, 204.0, 40.0, 200.0], np.float32)
+    zero = np.broadcast_to(np.stack([g0, g0]), (4, 2, 16))  # equal grids: only the flat rules tell apart
+    pick = np.array([[0, 1], [0, 2], [0, 3]])
+    flats = aligned_similarity(
+        zero[pick[:, 0]], zero[pick[:, 1]], a_mean=grey[pick[:, 0]], b_mean=grey[pick[:, 1]],
+        a_flat=flat[pick[:, 0]], b_flat=flat[pick[:, 1]],
+    )  # fmt: skip
+    assert flats.tolist() == [1.0, 0.0, 0.0]  # same grey; another grey; flat against a picture
