@@ -263,3 +263,23 @@ def test_an_older_schema_gets_a_clear_message(index: Index) -> None:
         old.search(text="cat")
     with pytest.raises(SchemaVersionError, match="cannot be migrated"):
         old.add(index.db.parent / "imgs")  # no ladder step from 0: explained, nothing rewritten
+
+
+def test_a_query_record_searches_exactly_as_its_keywords(index: Index, tmp_path: Path) -> None:
+    from pixseek import Query
+
+    keywords = {"text": ("beach", 2.0), "minus_text": "people", "like": "cats/1.png"}
+    by_record = index.search(Query.of(**keywords), k=5)
+    assert [h.id for h in by_record] == [h.id for h in index.search(k=5, **keywords)]
+    assert all(h.path != "cats/1.png" for h in by_record)  # the like's own row is left out either way
+    np.testing.assert_array_equal(
+        index.query_vector(Query.of(text="beach")), index.query_vector(text="beach")
+    )
+    marked = Query.of(positive=["cats/0.png"], negative=["dogs/0.png"])
+    assert [h.id for h in index.search(marked, k=3)] == [
+        h.id for h in index.search(positive=["cats/0.png"], negative=["dogs/0.png"], k=3)
+    ]
+    with pytest.raises(QueryError, match="not both"):
+        index.search(Query.of(text="beach"), text="sea")
+    with pytest.raises(QueryError, match="unexpected keyword argument 'txt'"):
+        index.search(txt="beach")

@@ -5,16 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Index", "__version__"]
+__all__ = ["Index", "Query", "__version__"]
 
 if TYPE_CHECKING:
+    from pixseek.search.query import Query
     from pixseek.services import Index
 
 
 def __getattr__(name: str) -> Any:
-    """`pixseek.Index` without paying for LanceDB and FAISS on every `import pixseek`."""
+    """`pixseek.Index` and `pixseek.Query` without paying for LanceDB and FAISS on every import."""
     if name == "Index":
         from pixseek.services import Index
 
         return Index
+    if name == "Query":
+        from pixseek.search.query import Query
+
+        return Query
     raise AttributeError(f"module 'pixseek' has no attribute {name!r}")

@@ -38,10 +38,11 @@ OPERATIONS = [
     "GET /ready",
     "GET /info",
     "GET /metrics",
+    "GET /duplicates",
 ]
 # Operations with an input that can be invalid (a typed form field, a required query parameter); the
 # others take only free strings or nothing, so hypothesis rightly finds no negative case for them.
-NEGATABLE = ["POST /search", "GET /image"]
+NEGATABLE = ["POST /search", "GET /image", "GET /duplicates"]
 # Once answered 500: text containing a digit.
 SEARCH_EXAMPLES = [{"text": "cat 2"}, {"text": "2"}, {"text": "a photo of 3 dogs", "k": 2}]
 

@@ -209,7 +209,7 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
     Relevance feedback: rerun with --more ID for results you liked and --less ID for the others; with
     --more, the query itself may be left out.
     """
-    from pixseek.services import Index, SearchFilter
+    from pixseek.services import Index, Query, SearchFilter
 
     with handle_errors(json_out=json_out):
         settings = make_settings(db=db, model=model)
@@ -218,20 +218,20 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
         for value, _ in [*(image_terms or []), *(_terms(minus_image) or [])]:
             if not Path(value).is_file():
                 raise QueryError(f"query image {value} does not exist")
-        hits = index.search(
+        query = Query.of(
             image=image_terms,
             text=_terms(text),
             like=_terms(like),
             minus_image=_terms(minus_image),
             minus_text=_terms(minus_text),
             minus_like=_terms(minus_like),
-            k=k,
-            filters=SearchFilter(label=label, folder=folder, path_glob=glob),
-            ann=ann,
             positive=more or (),
             negative=less or (),
             include_marked=include_marked,
             feedback=feedback,
+        )
+        hits = index.search(
+            query, k=k, filters=SearchFilter(label=label, folder=folder, path_glob=glob), ann=ann
         )
     if json_out:
         results = [

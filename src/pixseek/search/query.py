@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pixseek.errors import QueryError
+from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
+from pixseek.search.feedback import FeedbackMethod, check_method
 
 WeightedVector = tuple[np.ndarray, float]
 
@@ -46,3 +49,69 @@ def combine_terms(positive: Sequence[WeightedVector], negative: Sequence[Weighte
     if norm < 1e-6:
         raise QueryError("the query terms cancel each other out; change the terms or their weights")
     return (total / norm).astype(np.float32)
+
+
+Term = tuple[Any, float]  # (value, weight); an image value is whatever the model's loader reads
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search, as the CLI, the web app and the Python API all build it: weighted positive and
+    negative terms of each kind, and the user's relevance marks.
+
+    `images` are read and embedded, `texts` embedded, `likes` are indexed ids or paths whose stored
+    vectors are used (and whose rows are left out of the answer), `vectors` are terms embedded already
+    (the web app batches its model calls). `exclude_ids` are rows to leave out besides the likes'.
+    """
+
+    images: tuple[Term, ...] = ()
+    texts: tuple[Term, ...] = ()
+    likes: tuple[Term, ...] = ()
+    vectors: tuple[Term, ...] = ()
+    minus_images: tuple[Term, ...] = ()
+    minus_texts: tuple[Term, ...] = ()
+    minus_likes: tuple[Term, ...] = ()
+    positive: tuple[str, ...] = ()  # ids or paths marked relevant
+    negative: tuple[str, ...] = ()  # ... and not relevant
+    include_marked: bool = False  # list the marked images too (relevant first)
+    feedback: FeedbackMethod = DEFAULT_FEEDBACK
+    exclude_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        image: Any = None,
+        text: Any = None,
+        like: Any = None,
+        minus_image: Any = None,
+        minus_text: Any = None,
+        minus_like: Any = None,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
+        include_marked: bool = False,
+        feedback: str = DEFAULT_FEEDBACK,
+    ) -> Query:
+        """From the loose forms people write: None, one value, (value, weight), or a list of those."""
+        return cls(
+            images=tuple(as_terms(image)),
+            texts=tuple(as_terms(text)),
+            likes=tuple(as_terms(like)),
+            minus_images=tuple(as_terms(minus_image)),
+            minus_texts=tuple(as_terms(minus_text)),
+            minus_likes=tuple(as_terms(minus_like)),
+            positive=tuple(positive),
+            negative=tuple(negative),
+            include_marked=include_marked,
+            feedback=check_method(feedback),
+        )
+
+    @property
+    def has_terms(self) -> bool:
+        """Whether there is anything to embed or look up (with relevant marks, there need not be)."""
+        kinds = (self.images, self.texts, self.likes, self.vectors)
+        return any(kinds) or any((self.minus_images, self.minus_texts, self.minus_likes))
+
+    @property
+    def has_marks(self) -> bool:
+        return bool(self.positive or self.negative)

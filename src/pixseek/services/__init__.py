@@ -5,11 +5,12 @@ from pixseek.indexing import IndexReport
 from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import ObjectStoreSource
 from pixseek.search import SearchFilter
+from pixseek.search.query import Query
 from pixseek.services.index import Index
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness
 from pixseek.types import SearchHit
 
 __all__ = [
-    "ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "ObjectStoreSource", "Readiness",
-    "RunProgress", "SearchFilter", "SearchHit",
+    "ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "ObjectStoreSource", "Query",
+    "Readiness", "RunProgress", "SearchFilter", "SearchHit",
 ]  # fmt: skip

@@ -20,13 +20,14 @@ from pixseek.indexing.pipeline import EmbedStage
 from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
-from pixseek.search import SearchFilter, SearchMatrix, as_terms, combine_terms
+from pixseek.search import SearchFilter, SearchMatrix, combine_terms
 from pixseek.search.ann import remove_saved as remove_saved_ann
 from pixseek.search.compressed import CompressedIndex
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS
 from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THRESHOLD
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.search.protocol import VectorIndex
+from pixseek.search.query import Query, Term
 from pixseek.services.duplicates import SELF_JOIN_REFINE, DuplicateReport, find_duplicates, original_reader
 from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.feedback import feedback_search
@@ -248,27 +249,18 @@ class Index:
         return record
 
     # -- searching -------------------------------------------------------------------------------
-    def query_vector(
-        self,
-        *,
-        image: Any = None,
-        text: Any = None,
-        like: Any = None,
-        minus_image: Any = None,
-        minus_text: Any = None,
-        minus_like: Any = None,
-    ) -> np.ndarray:
-        """The weighted sum of positive minus negative terms, renormalised (see search.query)."""
-        return self._query(self._matrix(), image, text, like, minus_image, minus_text, minus_like)
+    def query_vector(self, query: Query | None = None, **terms: Any) -> np.ndarray:
+        """The weighted sum of positive minus negative terms, renormalised (see search.query). Give a
+        `Query`, or its terms as keywords (`image=`, `text=`, `like=`, `minus_image=` ...; see Query.of)."""
+        return self._query(self._matrix(), _as_query(query, terms))
 
-    def _query(self, m: SearchMatrix, *terms: Any) -> np.ndarray:
-        image, text, like, minus_image, minus_text, minus_like = terms
-        pos = self._vectors(m, as_terms(image), as_terms(text), as_terms(like))
-        neg = self._vectors(m, as_terms(minus_image), as_terms(minus_text), as_terms(minus_like))
+    def _query(self, m: SearchMatrix, query: Query) -> np.ndarray:
+        pos = self._vectors(m, query.images, query.texts, query.likes) + list(query.vectors)
+        neg = self._vectors(m, query.minus_images, query.minus_texts, query.minus_likes)
         return combine_terms(pos, neg)
 
     def _vectors(
-        self, m: SearchMatrix, images: list, texts: list, likes: list
+        self, m: SearchMatrix, images: Sequence[Term], texts: Sequence[Term], likes: Sequence[Term]
     ) -> list[tuple[np.ndarray, float]]:
         out: list[tuple[np.ndarray, float]] = []
         if images:
@@ -286,40 +278,33 @@ class Index:
 
     def search(
         self,
+        query: Query | None = None,
         *,
-        image: Any = None,
-        text: Any = None,
-        like: Any = None,
-        minus_image: Any = None,
-        minus_text: Any = None,
-        minus_like: Any = None,
         k: int = 5,
         filters: SearchFilter | None = None,
         ann: bool | None = None,
-        positive: Sequence[str] = (),
-        negative: Sequence[str] = (),
-        include_marked: bool = False,
-        feedback: str = DEFAULT_FEEDBACK,
+        **terms: Any,
     ) -> list[SearchHit]:
-        """Top-k for one combined query; images given by `like` are left out of their own results.
+        """Top-k for one `Query` (or its terms and marks as keywords: `image=`, `text=`, `like=`,
+        `minus_*=`, `positive=`, `negative=`, `include_marked=`, `feedback=`; see Query.of).
 
-        `positive`/`negative` (ids or paths the user marked relevant or not) re-rank with relevance
-        feedback (`feedback` names the method); marked images are left out unless `include_marked`.
-        With relevant marks, the query terms may be left out.
+        Images given by `like` are left out of their own results. Relevant / irrelevant marks re-rank
+        with relevance feedback; marked images are left out unless `include_marked`. With relevant marks,
+        the query terms may be left out.
         """
+        query = _as_query(query, terms)
         self._check_k(k)
         m = self._matrix()
-        terms = (image, text, like, minus_image, minus_text, minus_like)
-        exclude = [m.ids[m.row(v)] for v, _ in as_terms(like)]
-        if positive or negative:
-            query = self._query(m, *terms) if any(t is not None for t in terms) else None
+        exclude = [m.ids[m.row(v)] for v, _ in query.likes] + list(query.exclude_ids)
+        if query.has_marks:
+            vector = self._query(m, query) if query.has_terms else None
             return self.search_feedback(
-                query, positive=positive, negative=negative, k=k, filters=filters, exclude_ids=exclude,
-                include_marked=include_marked, feedback=feedback, ann=ann,
+                vector, positive=query.positive, negative=query.negative, k=k, filters=filters,
+                exclude_ids=exclude, include_marked=query.include_marked, feedback=query.feedback, ann=ann,
             )  # fmt: skip
-        query = self._query(m, *terms)
+        vector = self._query(m, query)
         return m.search(
-            query, k=k, filters=filters, exclude_ids=exclude, ann_folder=self._ann_folder(m, ann)
+            vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=self._ann_folder(m, ann)
         )[0]
 
     def search_feedback(
@@ -412,3 +397,15 @@ class Index:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _as_query(query: Query | None, terms: dict[str, Any]) -> Query:
+    """A Query, given one or as keywords (not both)."""
+    if query is not None and terms:
+        raise QueryError(f"give a Query or keyword terms, not both (got {', '.join(sorted(terms))})")
+    if query is not None:
+        return query
+    try:
+        return Query.of(**terms)
+    except TypeError as exc:  # an unknown keyword
+        raise QueryError(str(exc).replace("Query.of()", "search")) from None

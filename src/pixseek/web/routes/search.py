@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 import numpy as np
@@ -12,10 +12,10 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from pixseek.errors import ImageTooLargeError, QueryError
-from pixseek.search import combine_terms
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
+from pixseek.search.feedback import check_method
+from pixseek.search.query import Query as SearchQuery
 from pixseek.services import SearchFilter
-from pixseek.types import SearchHit
 from pixseek.web.deps import AppState, State, find_stored
 from pixseek.web.schemas import ERROR_RESPONSES, SearchResponse, SearchResult
 
@@ -85,17 +85,18 @@ async def search(
         row_id, vector = await run_in_threadpool(_like, state, like)  # one trip to the thread pool
         vectors.append(vector)
         exclude.append(row_id)
-    marks = Marks(
-        positive=[m for m in (positive_form or positive or []) if m.strip()],
-        negative=[m for m in (negative_form or negative or []) if m.strip()],
+    query = SearchQuery(
+        vectors=tuple((v, 1.0) for v in vectors),
+        exclude_ids=tuple(exclude),
+        positive=tuple(m for m in (positive_form or positive or []) if m.strip()),
+        negative=tuple(m for m in (negative_form or negative or []) if m.strip()),
         include_marked=include_marked_form if include_marked_form is not None else bool(include_marked),
-        method=feedback_form or feedback or DEFAULT_FEEDBACK,
+        feedback=check_method(feedback_form or feedback or DEFAULT_FEEDBACK),
     )
-    if not vectors and not marks.positive:
+    if not vectors and not query.positive:
         raise QueryError("give an image, text or like (an indexed id), or mark a result relevant")
-    query = combine_terms([(v, 1.0) for v in vectors]).astype(np.float32) if vectors else None
     t0 = time.perf_counter()
-    hits = await run_in_threadpool(_hits, state, query, marks, top_k, filters, exclude)
+    hits = await run_in_threadpool(partial(state.index.search, query, k=top_k, filters=filters))
     state.metrics.search_seconds.observe(time.perf_counter() - t0)
     results = [
         SearchResult(
@@ -114,39 +115,6 @@ async def search(
         model=state.index.embedder.name,
         took_ms=round(1000 * (time.perf_counter() - start), 2),
     )
-
-
-@dataclass(frozen=True)
-class Marks:
-    """The relevance marks one request carries (the server keeps none between requests)."""
-
-    positive: list[str]
-    negative: list[str]
-    include_marked: bool
-    method: str
-
-
-def _hits(  # noqa: PLR0917 - one thread-pool trip with everything the search needs
-    state: AppState,
-    query: np.ndarray | None,
-    marks: Marks,
-    k: int,
-    filters: SearchFilter,
-    exclude: list[str],
-) -> list[SearchHit]:
-    if marks.positive or marks.negative:
-        return state.index.search_feedback(
-            query,
-            positive=marks.positive,
-            negative=marks.negative,
-            k=k,
-            filters=filters,
-            exclude_ids=exclude,
-            include_marked=marks.include_marked,
-            feedback=marks.method,
-        )
-    assert query is not None
-    return state.index.search_vectors(query[None, :], k=k, filters=filters, exclude_ids=exclude)[0]
 
 
 def _like(state: AppState, like: str) -> tuple[str, np.ndarray]:
