@@ -1,0 +1,161 @@
+"""Which embedding adapter to build (issue 14), chosen by measurement on an index's folder labels.
+
+    python benchmarks/adapt_study.py /tmp/tux.db      # Tux Paint, efficientnet-lite0
+    python benchmarks/adapt_study.py /tmp/fm.db       # Fashion-MNIST test split, efficientnet-lite0
+
+Seen classes: every class is split in half (stratified, seeded); an adapter is fitted on one half and
+retrieval (leave-one-out P@10 and mAP@10, `evaluation.metrics.retrieval_scores`) is measured among the other
+half. Unseen classes: the classes are split in half; fitted on the images of one half, measured among the
+images of the other. Candidates, each a map x -> normalise(f(x)) over the frozen vectors:
+- frozen: identity;
+- lda: shrinkage LDA projection (scikit-learn), the issue's first anchor;
+- whiten: within-class whitening (the second anchor);
+- residual: x + x A, A trained by gradient descent on a cosine-softmax loss against class means
+  (temperature 0.05), with weight decay toward A = 0 (the identity map) and early stopping on a
+  validation fifth of the training half. Needs only numpy to apply; torch trains it here.
+Prints JSON: per candidate, seen and unseen P@10 / mAP@10, and training seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.model_selection import train_test_split
+
+from pixseek.evaluation.metrics import retrieval_scores
+from pixseek.services import Index
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def fit_lda(x: np.ndarray, y: np.ndarray):
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(x, y)
+    return lambda v: _normalise(lda.transform(v))
+
+
+def fit_whiten(x: np.ndarray, y: np.ndarray, eps: float = 1e-3):
+    centred = np.concatenate([x[y == c] - x[y == c].mean(0) for c in np.unique(y)])
+    cov = centred.T @ centred / len(centred) + eps * np.eye(x.shape[1])
+    vals, vecs = np.linalg.eigh(cov)
+    w = vecs / np.sqrt(vals)
+    return lambda v: _normalise(v @ w)
+
+
+def fit_residual(
+    x: np.ndarray, y: np.ndarray, *, decay: float, lr: float = 1e-3, seed: int = 0, epochs: int = 300
+):
+    import torch
+
+    torch.manual_seed(seed)
+    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
+    classes = np.unique(y)
+    index = {c: i for i, c in enumerate(classes)}
+    xt, xv = torch.tensor(x_train), torch.tensor(x_val)
+    yt = torch.tensor([index[c] for c in y_train])
+    yv = torch.tensor([index[c] for c in y_val])
+    d = x.shape[1]
+    a = torch.zeros(d, d, requires_grad=True)
+    opt = torch.optim.Adam([a], lr=lr)
+
+    def embed(v: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.normalize(v + v @ a, dim=1)
+
+    def loss_on(v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        z = embed(v)
+        centres = torch.nn.functional.normalize(
+            torch.stack([z[labels == i].mean(0) for i in range(len(classes))]), dim=1
+        )
+        return torch.nn.functional.cross_entropy(z @ centres.T / 0.05, labels)
+
+    best, best_a, patience = float("inf"), a.detach().clone(), 0
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = loss_on(xt, yt) + decay * (a**2).sum()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            # validation: class centres from the training part, as at search time
+            zt, zv = embed(xt), embed(xv)
+            centres = torch.nn.functional.normalize(
+                torch.stack([zt[yt == i].mean(0) for i in range(len(classes))]), dim=1
+            )
+            val = torch.nn.functional.cross_entropy(zv @ centres.T / 0.05, yv).item()
+        if val < best - 1e-4:
+            best, best_a, patience = val, a.detach().clone(), 0
+        else:
+            patience += 1
+            if patience >= 10:
+                break
+    matrix = best_a.numpy()
+    return lambda v: _normalise(v + v @ matrix)
+
+
+def fit_concat_lda(x: np.ndarray, y: np.ndarray, *, weight: float):
+    """The frozen vector beside a weighted LDA projection: unseen classes keep the frozen geometry."""
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(x, y)
+    return lambda v: _normalise(np.hstack([_normalise(v), weight * _normalise(lda.transform(v))]))
+
+
+CANDIDATES = {
+    "frozen": lambda x, y: _normalise,
+    "lda": fit_lda,
+    "whiten": fit_whiten,
+    "residual": lambda x, y: fit_residual(x, y, decay=1e-3),
+    "residual-strong": lambda x, y: fit_residual(x, y, decay=1e-2),
+    "residual-fast": lambda x, y: fit_residual(x, y, decay=1e-4, lr=1e-2),
+    "concat-lda-0.5": lambda x, y: fit_concat_lda(x, y, weight=0.5),
+    "concat-lda-1": lambda x, y: fit_concat_lda(x, y, weight=1.0),
+}
+
+
+def _scores(v: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    r = retrieval_scores(v, list(y), k=10)
+    return {"precision_at_10": round(r.precision_at_10, 4), "map_at_10": round(r.map_at_10, 4)}
+
+
+def study(db: str, seed: int = 0) -> dict:
+    arrays = Index(db).arrays()
+    keep = [i for i, label in enumerate(arrays.labels) if label]
+    x = np.asarray(arrays.vectors[keep], dtype=np.float32)
+    y = np.asarray([arrays.labels[i] for i in keep])
+    counts = {c: int((y == c).sum()) for c in np.unique(y)}
+    ok = np.isin(y, [c for c, n in counts.items() if n >= 4])
+    x, y = x[ok], y[ok]
+    train, test = train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=seed)
+    classes = np.unique(y)
+    rng = np.random.default_rng(seed)
+    seen_classes = set(rng.permutation(classes)[: len(classes) // 2])
+    on_seen = np.isin(y, list(seen_classes))
+    out: dict = {"db": db, "images": len(y), "classes": len(classes)}
+    for name, make in CANDIDATES.items():
+        start = time.perf_counter()
+        fitted = make(x[train], y[train])
+        seconds = time.perf_counter() - start
+        unseen_fit = make(x[on_seen], y[on_seen])
+        out[name] = {
+            "train_seconds": round(seconds, 2),
+            "seen": _scores(fitted(x[test]), y[test]),
+            "unseen": _scores(unseen_fit(x[~on_seen]), y[~on_seen]),
+        }
+        print(name, json.dumps(out[name]), flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("db")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print(json.dumps(study(args.db, args.seed), indent=2))
+
+
+if __name__ == "__main__":
+    main()
