@@ -2,6 +2,7 @@
 (a fresh driver, as a user's, with no Ray state left by other tests), printing the report as JSON.
 
     python -m tests.indexing.ray_driver ADDRESS SOURCE DB --actors N [--hold FILE --held FILE --hold-after K]
+        [--nodes M]   # alive nodes to wait for first (2)
 
 With --hold, each actor's model call K + 1 blocks while FILE exists (after creating --held), so a test can
 SIGKILL the driver with rows already appended by the workers (model batches and commits of 4 rows then,
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--hold", type=Path, default=None)
     parser.add_argument("--held", type=Path, default=None)
     parser.add_argument("--hold-after", type=int, default=2)
+    parser.add_argument("--nodes", type=int, default=2)
     args = parser.parse_args()
     embedder = (
         SlowFakeEmbedder(0.0, args.hold, hold_after=args.hold_after, held=args.held)
@@ -41,7 +43,7 @@ def main() -> None:
     ray.init(address=args.address, runtime_env={"env_vars": {"PYTHONPATH": checkout_env()["PYTHONPATH"]}})
     try:
         deadline = time.monotonic() + 120
-        while len([n for n in ray.nodes() if n["Alive"]]) < 2:
+        while len([n for n in ray.nodes() if n["Alive"]]) < args.nodes:
             if time.monotonic() > deadline:
                 raise SystemExit("the worker node never joined")
             time.sleep(1)

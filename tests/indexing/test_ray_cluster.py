@@ -33,6 +33,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+nodes: dict[str, list[subprocess.Popen]] = {}  # cluster address -> [head, worker] `ray start` processes
+
+
 @pytest.fixture
 def cluster(s3_server: S3Server, tmp_path: Path) -> Iterator[str]:
     """Head + one worker node, 1 CPU each; every process gets the same auth mode, checkout and S3 env."""
@@ -49,6 +52,7 @@ def cluster(s3_server: S3Server, tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     procs = [head]
     address = f"127.0.0.1:{port}"
+    nodes[address] = procs  # a test may kill the worker node (procs[1]) itself
     try:
         time.sleep(5)
         procs.append(
@@ -150,4 +154,58 @@ def test_kill_9_of_the_driver_after_worker_appends_then_resume_gives_the_exact_s
     report = json.loads(resume.stdout.strip().splitlines()[-1])
     assert (report["unchanged"], report["added"]) == (len(committed.ids), len(tree) - len(committed.ids))
     final = Index("s3://ray-kill/index", embedder=FakeEmbedder()).arrays()
+    assert sorted(final.paths) == sorted(tree) and len(set(final.ids)) == len(tree)
+
+
+def test_kill_9_of_a_worker_node_mid_run_then_resume_gives_the_exact_set(
+    cluster: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three actors (1.5 CPUs) cannot all fit on one 1-CPU node, so the worker node runs at least one. It is
+    SIGKILLed (raylet, workers and all) while every actor holds with rows appended. Seen here: Ray restarts
+    the lost actor on the head, retries its calls, and the run completes; a run that could not would be
+    stopped after a minute, as an operator would. Either way no row is written twice, and the next run, on
+    the head alone, embeds only what no worker had committed."""
+    for key, value in {**s3_server.env, "RAY_AUTH_MODE": "disabled"}.items():
+        monkeypatch.setenv(key, value)
+    tree = [f"{c}/{i:02d}.png" for c in ("a", "b", "c") for i in range(20)]
+    make_tree(tmp_path / "imgs", tree)
+    s3_server.client().create_bucket(Bucket="ray-node")
+    s3_server.upload_tree("ray-node", "photos", tmp_path / "imgs")
+    hold, held = tmp_path / "hold", tmp_path / "held"
+    hold.touch()
+    cmd = [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-node/photos", "s3://ray-node/index",
+           "--actors", "3", "--hold", str(hold), "--held", str(held), "--hold-after", "4"]  # fmt: skip
+    driver = subprocess.Popen(cmd, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not held.exists():
+        assert driver.poll() is None, driver.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no actor reached its hold point"
+        time.sleep(0.1)
+    time.sleep(5)  # the other actors reach theirs
+    worker = nodes[cluster][1]
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(30)
+    hold.unlink()
+    try:
+        driver.wait(60)
+    except subprocess.TimeoutExpired:
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(30)
+    counts = [-1, -2]
+    while counts[-1] != counts[-2]:  # let the surviving actors' appends settle
+        time.sleep(2)
+        counts.append(len(Index("s3://ray-node/index", embedder=FakeEmbedder()).arrays().ids))
+    committed = Index("s3://ray-node/index", embedder=FakeEmbedder()).arrays()
+    assert len(set(committed.paths)) == len(committed.paths)  # no row twice, whatever the run did
+
+    resume = subprocess.run(
+        [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-node/photos", "s3://ray-node/index",
+         "--actors", "2", "--nodes", "1"],
+        env=checkout_env(), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert resume.returncode == 0, resume.stderr[-3000:]
+    report = json.loads(resume.stdout.strip().splitlines()[-1])
+    assert (report["unchanged"], report["added"]) == (len(committed.ids), len(tree) - len(committed.ids))
+    assert report["embedded"] == len(tree) - len(committed.ids)  # nothing committed is embedded again
+    final = Index("s3://ray-node/index", embedder=FakeEmbedder()).arrays()
     assert sorted(final.paths) == sorted(tree) and len(set(final.ids)) == len(tree)
