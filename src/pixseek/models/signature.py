@@ -34,18 +34,15 @@ def pixel_signature(source: ImageSource, *, max_pixels: int) -> PixelSignature:
     """The signature of one image; alpha is flattened onto white, as for the model."""
     grey = read_image(source, max_pixels=max_pixels, draft_size=_DRAFT).image.convert("L")
     width, height = grey.size
-    whole = np.asarray(grey.resize((GRID, GRID), Image.Resampling.BOX), dtype=np.float32).ravel()
-    grids = []
+    raw = []
     for scale in SCALES:
-        box = (
-            width * (1 - scale) / 2,
-            height * (1 - scale) / 2,
-            width * (1 + scale) / 2,
-            height * (1 + scale) / 2,
-        )
-        grid = np.asarray(grey.resize((GRID, GRID), Image.Resampling.BOX, box=box), dtype=np.float32).ravel()
-        grid -= grid.mean()
+        margin_x, margin_y = width * (1 - scale) / 2, height * (1 - scale) / 2
+        box = (margin_x, margin_y, width - margin_x, height - margin_y)
+        raw.append(np.asarray(grey.resize((GRID, GRID), Image.Resampling.BOX, box=box), dtype=np.float32))
+    whole = raw[0]  # SCALES[0] is 1.0: the whole picture, whose mean and spread say whether it is flat
+    grids = []
+    for cells in raw:
+        grid = (cells - cells.mean()).ravel()
         norm = float(np.linalg.norm(grid))
         grids.append(grid / norm if norm > 0 else grid)
-    flat = float(whole.std()) < FLAT_STD
-    return PixelSignature(np.stack(grids), float(whole.mean()), flat)
+    return PixelSignature(np.stack(grids), float(whole.mean()), float(whole.std()) < FLAT_STD)

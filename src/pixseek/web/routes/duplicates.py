@@ -33,7 +33,8 @@ async def duplicates(
 
 
 def _report(state: AppState, threshold: float, neighbours: int) -> DuplicateReport:
-    """One computation per key at a time: concurrent requests for it wait for the first."""
+    """One computation at a time per replica (each may read many originals): a request waits for the one
+    running, then finds its report cached if it asked for the same version and setting."""
     key = (state.index.readiness().version, threshold, neighbours)
     with state.duplicates_lock:
         cached = state.duplicate_reports.get(key)
