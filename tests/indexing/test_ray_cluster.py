@@ -13,11 +13,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from pixseek.services import Index
+from pixseek.services import Index, IndexArrays
 from tests.fakes import FakeEmbedder
 from tests.indexing.images import make_tree
 from tests.s3_server import S3Server
@@ -33,11 +34,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-nodes: dict[str, list[subprocess.Popen]] = {}  # cluster address -> [head, worker] `ray start` processes
+@dataclass(frozen=True)
+class RayCluster:
+    address: str
+    worker: subprocess.Popen  # the worker node's `ray start --block`, leading its own process group
 
 
 @pytest.fixture
-def cluster(s3_server: S3Server, tmp_path: Path) -> Iterator[str]:
+def cluster(s3_server: S3Server, tmp_path: Path) -> Iterator[RayCluster]:
     """Head + one worker node, 1 CPU each; every process gets the same auth mode, checkout and S3 env."""
     ray_exe = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
     if ray_exe is None:
@@ -52,7 +56,6 @@ def cluster(s3_server: S3Server, tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     procs = [head]
     address = f"127.0.0.1:{port}"
-    nodes[address] = procs  # a test may kill the worker node (procs[1]) itself
     try:
         time.sleep(5)
         procs.append(
@@ -64,7 +67,7 @@ def cluster(s3_server: S3Server, tmp_path: Path) -> Iterator[str]:
                 start_new_session=True,
             )
         )
-        yield address
+        yield RayCluster(address, procs[1])
     finally:
         for proc in reversed(procs):  # by PID: `ray stop` would stop every Ray process on the machine
             with contextlib.suppress(ProcessLookupError):
@@ -77,7 +80,7 @@ def cluster(s3_server: S3Server, tmp_path: Path) -> Iterator[str]:
 
 
 def test_two_nodes_index_s3_into_s3_like_a_local_run(
-    cluster: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: RayCluster, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for key, value in {**s3_server.env, "RAY_AUTH_MODE": "disabled"}.items():
         monkeypatch.setenv(key, value)
@@ -89,7 +92,7 @@ def test_two_nodes_index_s3_into_s3_like_a_local_run(
     s3_server.upload_tree("ray-cluster", "photos", folder)
 
     driver = subprocess.run(
-        [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-cluster/photos",
+        [sys.executable, "-m", "tests.indexing.ray_driver", cluster.address, "s3://ray-cluster/photos",
          "s3://ray-cluster/index", "--actors", "2"],
         env=checkout_env(), capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
@@ -110,55 +113,83 @@ def test_two_nodes_index_s3_into_s3_like_a_local_run(
         assert float(vector @ b.vectors[b.paths.index(path)]) >= 0.999, path
 
 
-def test_kill_9_of_the_driver_after_worker_appends_then_resume_gives_the_exact_set(
-    cluster: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The workers append rows into the S3 catalog; the driver is killed while they hold; the next run
-    takes over the lease (same machine, dead pid) and embeds only what no worker had committed."""
-    for key, value in {**s3_server.env, "RAY_AUTH_MODE": "disabled"}.items():
-        monkeypatch.setenv(key, value)
-    tree = [f"{c}/{i:02d}.png" for c in ("a", "b", "c") for i in range(20)]  # several actor calls each
-    make_tree(tmp_path / "imgs", tree)
-    client = s3_server.client()
-    client.create_bucket(Bucket="ray-kill")
-    s3_server.upload_tree("ray-kill", "photos", tmp_path / "imgs")
+HELD_TREE = [f"{c}/{i:02d}.png" for c in ("a", "b", "c") for i in range(20)]  # several actor calls each
+
+
+def _held_run(
+    cluster: RayCluster, s3_server: S3Server, tmp_path: Path, bucket: str, actors: int
+) -> tuple[subprocess.Popen, Path]:
+    """HELD_TREE uploaded to s3://BUCKET/photos, and a driver indexing it into s3://BUCKET/index whose actors
+    hold at their fifth model call while the returned file exists; returned once an actor holds and a
+    finished call's 16 rows are in the catalog (an actor runs two calls at once, so its append may still be
+    in flight when the other call reaches the hold)."""
+    make_tree(tmp_path / "imgs", HELD_TREE)
+    s3_server.client().create_bucket(Bucket=bucket)
+    s3_server.upload_tree(bucket, "photos", tmp_path / "imgs")
     hold, held = tmp_path / "hold", tmp_path / "held"
     hold.touch()
-    cmd = [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-kill/photos", "s3://ray-kill/index",
-           "--actors", "2", "--hold", str(hold), "--held", str(held), "--hold-after", "4"]  # fmt: skip
+    cmd = [sys.executable, "-m", "tests.indexing.ray_driver", cluster.address, f"s3://{bucket}/photos",
+           f"s3://{bucket}/index", "--actors", str(actors), "--hold", str(hold), "--held", str(held),
+           "--hold-after", "4"]  # fmt: skip
     driver = subprocess.Popen(cmd, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while not held.exists():
         assert driver.poll() is None, driver.communicate()[1][-3000:]
         assert time.monotonic() < deadline, "no actor reached its hold point"
         time.sleep(0.1)
-    os.kill(driver.pid, signal.SIGKILL)
-    driver.wait(30)
-    hold.unlink()
-    counts = [-1, -2]
-    while counts[-1] != counts[-2]:  # Ray stops the dead driver's actors a moment later: let appends settle
-        time.sleep(2)
-        counts.append(len(Index("s3://ray-kill/index", embedder=FakeEmbedder()).arrays().ids))
-    committed = Index("s3://ray-kill/index", embedder=FakeEmbedder()).arrays()
-    # An actor call is 16 files (4 model calls of 4); model call 5 is in an actor's second call, so at
-    # least its first call's 16 rows are appended.
-    assert 16 <= len(committed.ids) < len(tree)
-    assert len(set(committed.paths)) == len(committed.paths)
+    db = f"s3://{bucket}/index"
+    while len(Index(db, embedder=FakeEmbedder()).arrays().ids) < 16:
+        assert driver.poll() is None, driver.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no actor call's rows were appended before the hold"
+        time.sleep(0.5)
+    return driver, hold
 
+
+def _settled(db: str) -> IndexArrays:
+    """The catalog's rows once they stop changing (Ray stops a dead driver's actors a moment later)."""
+    counts = [-1, -2]
+    while counts[-1] != counts[-2]:
+        time.sleep(2)
+        counts.append(len(Index(db, embedder=FakeEmbedder()).arrays().ids))
+    return Index(db, embedder=FakeEmbedder()).arrays()
+
+
+def _resume(cluster: RayCluster, bucket: str, *options: str) -> dict:
+    """A fresh run over the same prefix and catalog, to the end; its report."""
     resume = subprocess.run(
-        [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-kill/photos", "s3://ray-kill/index",
-         "--actors", "2"],
+        [sys.executable, "-m", "tests.indexing.ray_driver", cluster.address, f"s3://{bucket}/photos",
+         f"s3://{bucket}/index", *options],
         env=checkout_env(), capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert resume.returncode == 0, resume.stderr[-3000:]
-    report = json.loads(resume.stdout.strip().splitlines()[-1])
-    assert (report["unchanged"], report["added"]) == (len(committed.ids), len(tree) - len(committed.ids))
+    return json.loads(resume.stdout.strip().splitlines()[-1])
+
+
+def test_kill_9_of_the_driver_after_worker_appends_then_resume_gives_the_exact_set(
+    cluster: RayCluster, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers append rows into the S3 catalog; the driver is killed while they hold; the next run
+    takes over the lease (same machine, dead pid) and embeds only what no worker had committed."""
+    for key, value in {**s3_server.env, "RAY_AUTH_MODE": "disabled"}.items():
+        monkeypatch.setenv(key, value)
+    driver, hold = _held_run(cluster, s3_server, tmp_path, "ray-kill", actors=2)
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait(30)
+    hold.unlink()
+    committed = _settled("s3://ray-kill/index")
+    # An actor call is 16 files (4 model calls of 4); _held_run waited for one call's rows, and the held
+    # calls' rows cannot be there.
+    assert 16 <= len(committed.ids) < len(HELD_TREE)
+    assert len(set(committed.paths)) == len(committed.paths)
+
+    report = _resume(cluster, "ray-kill", "--actors", "2")
+    assert (report["unchanged"], report["added"]) == (len(committed.ids), len(HELD_TREE) - len(committed.ids))
     final = Index("s3://ray-kill/index", embedder=FakeEmbedder()).arrays()
-    assert sorted(final.paths) == sorted(tree) and len(set(final.ids)) == len(tree)
+    assert sorted(final.paths) == sorted(HELD_TREE) and len(set(final.ids)) == len(HELD_TREE)
 
 
 def test_kill_9_of_a_worker_node_mid_run_then_resume_gives_the_exact_set(
-    cluster: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: RayCluster, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three actors (1.5 CPUs) cannot all fit on one 1-CPU node, so the worker node runs at least one. It is
     SIGKILLed (raylet, workers and all) while every actor holds with rows appended. Seen here: Ray restarts
@@ -167,45 +198,21 @@ def test_kill_9_of_a_worker_node_mid_run_then_resume_gives_the_exact_set(
     the head alone, embeds only what no worker had committed."""
     for key, value in {**s3_server.env, "RAY_AUTH_MODE": "disabled"}.items():
         monkeypatch.setenv(key, value)
-    tree = [f"{c}/{i:02d}.png" for c in ("a", "b", "c") for i in range(20)]
-    make_tree(tmp_path / "imgs", tree)
-    s3_server.client().create_bucket(Bucket="ray-node")
-    s3_server.upload_tree("ray-node", "photos", tmp_path / "imgs")
-    hold, held = tmp_path / "hold", tmp_path / "held"
-    hold.touch()
-    cmd = [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-node/photos", "s3://ray-node/index",
-           "--actors", "3", "--hold", str(hold), "--held", str(held), "--hold-after", "4"]  # fmt: skip
-    driver = subprocess.Popen(cmd, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while not held.exists():
-        assert driver.poll() is None, driver.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "no actor reached its hold point"
-        time.sleep(0.1)
-    time.sleep(5)  # the other actors reach theirs
-    worker = nodes[cluster][1]
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(30)
+    driver, hold = _held_run(cluster, s3_server, tmp_path, "ray-node", actors=3)
+    time.sleep(5)  # the other actors reach their hold points
+    os.killpg(cluster.worker.pid, signal.SIGKILL)
+    cluster.worker.wait(30)
     hold.unlink()
     try:
         driver.wait(60)
     except subprocess.TimeoutExpired:
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(30)
-    counts = [-1, -2]
-    while counts[-1] != counts[-2]:  # let the surviving actors' appends settle
-        time.sleep(2)
-        counts.append(len(Index("s3://ray-node/index", embedder=FakeEmbedder()).arrays().ids))
-    committed = Index("s3://ray-node/index", embedder=FakeEmbedder()).arrays()
+    committed = _settled("s3://ray-node/index")
     assert len(set(committed.paths)) == len(committed.paths)  # no row twice, whatever the run did
 
-    resume = subprocess.run(
-        [sys.executable, "-m", "tests.indexing.ray_driver", cluster, "s3://ray-node/photos", "s3://ray-node/index",
-         "--actors", "2", "--nodes", "1"],
-        env=checkout_env(), capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert resume.returncode == 0, resume.stderr[-3000:]
-    report = json.loads(resume.stdout.strip().splitlines()[-1])
-    assert (report["unchanged"], report["added"]) == (len(committed.ids), len(tree) - len(committed.ids))
-    assert report["embedded"] == len(tree) - len(committed.ids)  # nothing committed is embedded again
+    report = _resume(cluster, "ray-node", "--actors", "2", "--nodes", "1")
+    assert (report["unchanged"], report["added"]) == (len(committed.ids), len(HELD_TREE) - len(committed.ids))
+    assert report["embedded"] == len(HELD_TREE) - len(committed.ids)  # nothing committed is embedded again
     final = Index("s3://ray-node/index", embedder=FakeEmbedder()).arrays()
-    assert sorted(final.paths) == sorted(tree) and len(set(final.ids)) == len(tree)
+    assert sorted(final.paths) == sorted(HELD_TREE) and len(set(final.ids)) == len(HELD_TREE)
