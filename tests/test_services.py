@@ -114,7 +114,8 @@ def test_ann_matches_exact_on_a_small_index(index: Index) -> None:
 
 def test_ann_switches_on_above_the_threshold_and_is_rebuilt_when_stale(tmp_path: Path) -> None:
     make_tree(tmp_path / "imgs", PATHS)
-    idx = Index(tmp_path / "db", embedder=FakeEmbedder(), settings=Settings(ann_threshold=5))
+    settings = Settings(ann_threshold=5, ann_delta_limit=0)  # no delta allowed: every change rebuilds
+    idx = Index(tmp_path / "db", embedder=FakeEmbedder(), settings=settings)
     idx.add(tmp_path / "imgs", workers=0)
     first = list((tmp_path / "db").glob("ann-v*.faiss"))
     assert len(first) == 1  # built right after the run

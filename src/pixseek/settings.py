@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # from this many rows, a local catalog's vectors stay on disk: IVF-PQ codes in RAM plus an exact refine
     # from the memory-mapped vector file (search/compressed.py); 1M x 512-d float32 is 2 GB in RAM
     compressed_threshold: int = Field(default=1_000_000, ge=1_000)  # PQ training needs some rows
+    # an ANN index keeps serving newer versions while at most this many rows (and 10% of the catalog) were
+    # added, changed or deleted since its build: those are searched exactly, and a rebuild waits until then
+    ann_delta_limit: int = Field(default=50_000, ge=0)
     include_hidden: bool = False
     api_token: SecretStr | None = None  # serve: required as "Authorization: Bearer <token>" when set
     max_concurrent: int = Field(default=64, ge=1)  # serve: requests in flight before 503

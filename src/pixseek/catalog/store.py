@@ -312,6 +312,24 @@ class Catalog:
         for batch in table.search().select(["vector"]).limit(None).to_batches(rows_per_batch):
             yield _vectors(batch.column("vector"), self._meta.dim)
 
+    def column_batches(
+        self, version: int, names: list[str], *, rows_per_batch: int = 65_536
+    ) -> Iterator[tuple[pa.Array, ...]]:
+        """Some metadata columns of one version in the snapshot's row order, a batch at a time."""
+        table = self._pinned_images()
+        table.checkout(version)
+        for batch in table.search().select(names).limit(None).to_batches(rows_per_batch):
+            yield tuple(batch.column(name) for name in names)
+
+    def take_vectors(self, version: int, rows: np.ndarray) -> np.ndarray:
+        """float32 vectors of the given row positions (in the snapshot's order) of one version."""
+        if not len(rows):
+            return np.empty((0, self._meta.dim), dtype=np.float32)
+        table = self._pinned_images()
+        table.checkout(version)
+        picked = table.take_offsets([int(r) for r in rows]).select(["vector"]).to_arrow()
+        return _vectors(picked.column("vector"), self._meta.dim)
+
     def column(self, version: int, name: str) -> pa.Array:
         """One metadata column of one version, in the snapshot's row order (e.g. content hashes)."""
         table = self._pinned_images()

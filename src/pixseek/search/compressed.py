@@ -9,6 +9,7 @@ matrix. The page cache keeps what it can of the vector file; a query touches onl
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import mmap
@@ -20,6 +21,15 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from pixseek.search.delta import (
+    DeltaIndex,
+    ivf_params,
+    keys_path,
+    load_delta,
+    load_keys,
+    newest_saved,
+    save_keys,
+)
 from pixseek.search.exact import top_k
 
 PQ_PREFIX = "pq-v"
@@ -72,10 +82,19 @@ class CompressedIndex:
     # -- build, save, load -------------------------------------------------------------------------
     @classmethod
     def build(
-        cls, batches: Iterable[np.ndarray], n: int, dim: int, folder: Path, version: int, *, seed: int = 0
+        cls,
+        batches: Iterable[np.ndarray],
+        n: int,
+        dim: int,
+        folder: Path,
+        version: int,
+        *,
+        keys: np.ndarray | None = None,
+        seed: int = 0,
     ) -> CompressedIndex:
         """Stream `batches` (float32 or float16 rows, n in all) into the vector file, train on a sample of
-        it, then encode it chunk by chunk: peak memory is one chunk plus the codes, whatever n is."""
+        it, then encode it chunk by chunk: peak memory is one chunk plus the codes, whatever n is.
+        `keys` (the rows' keys, see search.delta) let later versions keep using this index."""
         codes_name, vectors_name = file_names(version)
         vectors_path = folder / vectors_name
         tmp_vectors = _tmp(vectors_path)
@@ -87,6 +106,8 @@ class CompressedIndex:
             index = _train(vectors, seed)
             for start in range(0, n, _ADD_CHUNK):
                 index.add(np.asarray(vectors[start : start + _ADD_CHUNK], dtype=np.float32))
+            if keys is not None:
+                save_keys(keys, keys_path(folder / codes_name))
             _write_index(index, folder / codes_name)
             tmp_vectors.replace(vectors_path)  # the vector file last: its presence means both are whole
         finally:
@@ -117,9 +138,15 @@ class CompressedIndex:
 
     # -- search ------------------------------------------------------------------------------------
     def search(
-        self, queries: np.ndarray, k: int, *, rows: np.ndarray | None = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        rows: np.ndarray | None = None,
+        dropped: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k per query; `rows` (sorted row indices, from a filter) restricts the candidates.
+        """Top-k per query; `rows` (sorted row indices, from a filter) restricts the candidates, and
+        `dropped` (rows deleted since the build) are left out.
 
         A selective filter is searched exactly over its rows; a broad one through the lists, with nprobe
         raised by the inverse of the fraction it keeps, so a filter never costs recall.
@@ -128,11 +155,7 @@ class CompressedIndex:
         if rows is not None and len(rows) <= EXACT_BELOW:
             scores, idx = top_k(queries @ self.row_vectors(rows).T, k)
             return scores, (np.where(idx >= 0, rows[np.maximum(idx, 0)], -1) if len(rows) else idx)
-        nprobe, selector = self.nprobe, None
-        if rows is not None:
-            nprobe = math.ceil(self.nprobe * len(self) / len(rows))
-            selector = faiss.IDSelectorBatch(rows.astype(np.int64))
-        params = faiss.SearchParametersIVF(nprobe=min(nprobe, self._ivf.nlist), sel=selector)
+        params, _keep = ivf_params(self.nprobe, self._ivf.nlist, len(self), rows, dropped)
         _, candidates = self._index.search(queries, max(k, self.refine * k), params=params)
         out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out_idx = np.full((len(queries), k), -1, dtype=np.int64)
@@ -148,24 +171,57 @@ class CompressedIndex:
 
 
 def load_or_build(
-    folder: Path, version: int, n: int, dim: int, batches: Callable[[], Iterable[np.ndarray]]
-) -> CompressedIndex:
+    folder: Path,
+    version: int,
+    n: int,
+    dim: int,
+    batches: Callable[[], Iterable[np.ndarray]],
+    *,
+    keys: Callable[[], np.ndarray] | None = None,
+    delta_vectors: Callable[[np.ndarray], np.ndarray] | None = None,
+    delta_limit: int = 0,
+    delta_slack: float = 1,
+) -> CompressedIndex | DeltaIndex:
     """The compressed index of one catalog version, from its files beside the catalog or built there once
     from `batches` (the version's vectors, in row order). A read-only catalog (a replica's mount) gets
-    one built in a private temporary folder, with a warning: run `pixseek index` where it is writable."""
+    one built in a private temporary folder, with a warning: run `pixseek index` where it is writable.
+
+    Given `keys` and `delta_vectors` (the version's row keys, and the vectors of given rows), the newest
+    older index keeps serving while the rows changed since are within `delta_limit` (times `delta_slack`;
+    see search.delta).
+    """
     found = CompressedIndex.load(folder, version)
     if found is not None and len(found) == n:
         return found
+    current_keys = functools.cache(keys) if keys is not None else None
+    if current_keys is not None and delta_vectors is not None:
+        base_version = newest_saved(folder, PQ_PREFIX, version - 1)
+        base = CompressedIndex.load(folder, base_version) if base_version is not None else None
+        base_keys = load_keys(keys_path(folder / file_names(base_version)[0])) if base else None
+        if base is not None and base_keys is not None and len(base_keys) == len(base):
+            delta = load_delta(
+                base,
+                base_keys,
+                current_keys,
+                delta_vectors,
+                base_version=base_version,
+                limit=delta_limit,
+                slack=delta_slack,
+            )
+            if delta is not None:
+                return delta
+    saved_keys = current_keys() if current_keys is not None else None
     try:
-        return CompressedIndex.build(batches(), n, dim, folder, version)
+        return CompressedIndex.build(batches(), n, dim, folder, version, keys=saved_keys)
     except OSError as exc:
         private = Path(tempfile.mkdtemp(prefix="pixseek-pq-"))
         log.warning("cannot save the compressed index beside the catalog (%s); building in %s", exc, private)
-        return CompressedIndex.build(batches(), n, dim, private, version)
+        return CompressedIndex.build(batches(), n, dim, private, version, keys=saved_keys)
 
 
 def remove_other_versions(folder: Path, version: int) -> None:
-    keep = set(file_names(version))
+    codes_name, vectors_name = file_names(version)
+    keep = {codes_name, vectors_name, keys_path(folder / codes_name).name}
     for prefix in (PQ_PREFIX, VECTORS_PREFIX):
         for stale in folder.glob(f"{prefix}*"):
             if stale.name not in keep and not stale.name.startswith("."):

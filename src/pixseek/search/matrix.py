@@ -13,6 +13,7 @@ from pixseek.errors import QueryError
 from pixseek.locations import Location
 from pixseek.search.ann import IvfIndex, load_or_build
 from pixseek.search.compressed import CompressedIndex
+from pixseek.search.delta import READER_SLACK, DeltaIndex
 from pixseek.search.exact import ExactIndex
 from pixseek.search.filters import SearchFilter
 from pixseek.search.rows import RowTable
@@ -34,7 +35,9 @@ class SearchMatrix:
         rows: RowTable,
         vectors: np.ndarray | None,
         dim: int | None = None,
-        compressed: Callable[[], CompressedIndex] | None = None,
+        compressed: Callable[..., CompressedIndex | DeltaIndex] | None = None,
+        keys: Callable[[], np.ndarray] | None = None,
+        delta_limit: int = 0,
     ) -> None:
         if (vectors is None) == (compressed is None):
             raise ValueError("give either the vectors or a compressed index, not both or neither")
@@ -47,7 +50,8 @@ class SearchMatrix:
         self.dim = vectors.shape[1] if vectors is not None else dim
         self._exact = ExactIndex(vectors) if vectors is not None else None
         self._compressed_source = compressed
-        self._ann: IvfIndex | CompressedIndex | None = None
+        self._keys, self._delta_limit = keys, delta_limit  # for an older IVF-Flat plus a delta
+        self._ann: IvfIndex | CompressedIndex | DeltaIndex | None = None
         self._ann_lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -70,21 +74,33 @@ class SearchMatrix:
     def compressed(self) -> bool:
         return self.vectors is None
 
-    def ann(self, folder: Location | None) -> IvfIndex | CompressedIndex:
+    def ann(
+        self, folder: Location | None, *, writer: bool = False
+    ) -> IvfIndex | CompressedIndex | DeltaIndex:
         """The FAISS index of this version, loaded from `folder` or built there once (one thread builds;
-        the others wait for it rather than build their own); the compressed index when there is one."""
+        the others wait for it rather than build their own); the compressed index when there is one.
+        Either may be an older version's index plus an exact delta (search.delta): the `writer` rebuilds
+        past the delta bound, a reader only past READER_SLACK times it."""
+        slack = 1 if writer else READER_SLACK
         with self._ann_lock:
             if self._ann is None:
                 if self._compressed_source is not None:
-                    self._ann = self._compressed_source()
+                    self._ann = self._compressed_source(delta_slack=slack)
                 else:
                     assert self.vectors is not None and folder is not None
-                    self._ann = load_or_build(self.vectors, folder, self.version)
+                    self._ann = load_or_build(
+                        self.vectors,
+                        folder,
+                        self.version,
+                        keys=self._keys,
+                        delta_limit=self._delta_limit,
+                        delta_slack=slack,
+                    )
             return self._ann
 
-    def _compressed(self) -> CompressedIndex:
+    def _compressed(self) -> CompressedIndex | DeltaIndex:
         index = self.ann(None)
-        assert isinstance(index, CompressedIndex)
+        assert isinstance(index, CompressedIndex | DeltaIndex)
         return index
 
     def vector(self, row: int) -> np.ndarray:
@@ -105,6 +121,12 @@ class SearchMatrix:
     @property
     def ann_loaded(self) -> bool:
         return self._ann is not None
+
+    @property
+    def ann_delta(self) -> DeltaIndex | None:
+        """The loaded ANN when it is an older version's index plus a delta, else None."""
+        ann = self._ann
+        return ann if isinstance(ann, DeltaIndex) else None
 
     def search(
         self,

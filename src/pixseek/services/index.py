@@ -22,7 +22,9 @@ from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, combine_terms
 from pixseek.search.ann import remove_saved as remove_saved_ann
+from pixseek.search.ann import saved_for
 from pixseek.search.compressed import CompressedIndex
+from pixseek.search.delta import DeltaIndex
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS
 from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THRESHOLD
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
@@ -162,7 +164,8 @@ class Index:
             self._matrix().forget_ann()
         uses_ann = catalog.count() >= min(self.settings.ann_threshold, self.settings.compressed_threshold)
         if uses_ann and (report.changed or rebuild_ann):
-            self._matrix().ann(self.db)  # build it now (IVF-Flat or compressed), so the first search is fast
+            # load it now, or build it (IVF-Flat or compressed) past the delta bound: the first search is fast
+            self._matrix().ann(self.db, writer=True)
         return report
 
     def _ray_stage(self, actors: int, lease: Lease | None) -> EmbedStage:
@@ -189,7 +192,10 @@ class Index:
 
     def _refresh(self) -> bool:
         catalog = self._read_catalog()
-        if self._loaded is not None and self._loaded.version == catalog.version():
+        loaded = self._loaded
+        if loaded is not None and loaded.version == catalog.version():
+            if loaded.ann_delta is not None and saved_for(self.db, loaded.version):
+                loaded.forget_ann()  # a rebuild for this very version landed: the next search loads it
             return False
         self._loaded = load_matrix(catalog, self.db, self.settings)
         return True
@@ -210,7 +216,9 @@ class Index:
         m = self._matrix()
         used = m.compressed or self._ann_folder(m, None) is not None
         ann = "ready" if m.ann_loaded else ("pending" if used else "unused")
-        return Readiness(m.version, len(m), self._read_catalog().meta.model, ann)
+        delta = m.ann_delta
+        ann_delta = delta.match.changes if delta is not None else 0
+        return Readiness(m.version, len(m), self._read_catalog().meta.model, ann, ann_delta)
 
     def warm(self) -> None:
         """Load (or build) the ANN index now if searches will use it, so no user request waits for it."""
@@ -363,6 +371,8 @@ class Index:
         index: VectorIndex = m.ann(folder) if folder is not None or m.compressed else m.exact
         if isinstance(index, CompressedIndex):
             index = index.with_params(refine=SELF_JOIN_REFINE)
+        elif isinstance(index, DeltaIndex) and isinstance(index.base, CompressedIndex):
+            index = index.with_base(index.base.with_params(refine=SELF_JOIN_REFINE))
         hashes = self._read_catalog().column(m.version, "content_hash").to_numpy(zero_copy_only=False)
         return find_duplicates(
             m,

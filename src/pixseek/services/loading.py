@@ -6,10 +6,13 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import numpy as np
+
 from pixseek.catalog import Catalog
 from pixseek.locations import Location, is_object_store
 from pixseek.search import SearchMatrix
 from pixseek.search.compressed import load_or_build
+from pixseek.search.delta import row_keys
 from pixseek.search.rows import RowTable
 from pixseek.settings import Settings
 
@@ -19,10 +22,32 @@ def load_matrix(catalog: Catalog, db: Location, settings: Settings) -> SearchMat
     past_ram = not is_object_store(db) and catalog.count() >= settings.compressed_threshold
     snap = catalog.snapshot(vectors=not past_ram)
     dim = catalog.meta.dim
+    version = snap.version
+    keys = None if is_object_store(db) else functools.partial(_row_keys, catalog, version)
     compressed = None
     if past_ram:  # vectors stay on disk: the compressed index is loaded (or built) on first use
-        batches = functools.partial(catalog.vector_batches, snap.version)
-        n = snap.rows.num_rows
-        compressed = functools.partial(load_or_build, Path(db), snap.version, n, dim, batches)
+        compressed = functools.partial(
+            load_or_build,
+            Path(db),
+            version,
+            snap.rows.num_rows,
+            dim,
+            functools.partial(catalog.vector_batches, version),
+            keys=keys,
+            delta_vectors=functools.partial(catalog.take_vectors, version),
+            delta_limit=settings.ann_delta_limit,
+        )
     rows = RowTable.from_table(snap.rows)
-    return SearchMatrix(version=snap.version, rows=rows, vectors=snap.vectors, dim=dim, compressed=compressed)
+    return SearchMatrix(
+        version=version,
+        rows=rows,
+        vectors=snap.vectors,
+        dim=dim,
+        compressed=compressed,
+        keys=keys,
+        delta_limit=settings.ann_delta_limit,
+    )
+
+
+def _row_keys(catalog: Catalog, version: int) -> np.ndarray:
+    return row_keys(catalog.column_batches(version, ["id", "content_hash"]))  # type: ignore[arg-type]

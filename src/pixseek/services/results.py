@@ -15,6 +15,7 @@ class Readiness:
     images: int
     model: str
     ann: str
+    ann_delta: int = 0  # rows added, changed or deleted since the ANN index's build, searched exactly
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -67,6 +67,11 @@ class Ready(BaseModel):
     images: int
     model: str
     ann: str = Field(description="unused (exact search), pending, or ready")
+    ann_delta: int = Field(
+        default=0,
+        description="rows added, changed or deleted since the ANN index was built; searched exactly "
+        "until `pixseek index` rebuilds it",
+    )
     error: str | None = None
 
 
