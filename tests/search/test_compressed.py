@@ -211,3 +211,17 @@ def _read_only_case(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
 @pytest.mark.parametrize(("dim", "expected"), [(512, 128), (1280, 320), (64, 16), (6, 2), (10, 2)])
 def test_sub_quantizers_split_the_dimensions_evenly(dim: int, expected: int) -> None:
     assert sub_quantizers(dim) == expected
+
+
+def test_rows_read_with_pread_or_through_the_map_are_the_stored_rows(
+    built: tuple[np.ndarray, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    assert index is not None
+    rows = np.array([0, 1, 2999, 5998, 5999])
+    expected = _stored(data)[rows]
+    np.testing.assert_array_equal(index.row_vectors(rows), expected)  # pread: few rows
+    monkeypatch.setattr(compressed, "PREAD_BELOW", 2)
+    np.testing.assert_array_equal(index.row_vectors(rows), expected)  # the memory map: many rows
+    assert index.row_vectors(np.array([], dtype=np.int64)).shape == (0, DIM)

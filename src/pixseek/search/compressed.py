@@ -15,6 +15,7 @@ import math
 import mmap
 import os
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -37,6 +38,7 @@ VECTORS_PREFIX = "vectors-v"
 DEFAULT_NPROBE = 32
 DEFAULT_REFINE = 50  # candidates per wanted hit re-scored exactly: recall@10 0.99 at 1M clustered
 EXACT_BELOW = 50_000  # a filter allowing fewer rows is searched exactly over those rows' vectors
+PREAD_BELOW = 8_192  # up to this many rows are read with pread, more through the memory map
 _DIMS_PER_SUB_QUANTIZER = 4
 _TRAIN_PER_LIST = 32
 _KMEANS_ITERATIONS = 10
@@ -71,6 +73,7 @@ class CompressedIndex:
         self.vectors = vectors  # (N, D) float16, usually a read-only memory map
         self.nprobe = nprobe
         self.refine = refine
+        self._file = _RowFile.of(vectors)
 
     def with_params(self, *, nprobe: int | None = None, refine: int | None = None) -> CompressedIndex:
         """The same codes and vector file, searched with other settings (a shallow refine for a self-join,
@@ -167,7 +170,39 @@ class CompressedIndex:
 
     def row_vectors(self, rows: np.ndarray) -> np.ndarray:
         """float32 vectors of the given (sorted) rows, read from the vector file."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._file is not None and len(rows) <= PREAD_BELOW:
+            return self._file.read(rows).astype(np.float32)
         return np.asarray(self.vectors[rows], dtype=np.float32)
+
+
+class _RowFile:
+    """Rows of the vector file read with pread. A query's refine reads a few hundred scattered rows, and a
+    fault on the memory map maps the whole large folio of page cache around each (2 MB here), so a few
+    queries put gigabytes of the file into the process's resident set; pread copies only the rows asked
+    for (about 0.4 ms more than the map for 500 rows here)."""
+
+    def __init__(self, path: str, dim: int) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self._dim = dim
+        self._row_bytes = 2 * dim
+        weakref.finalize(self, os.close, self._fd)
+
+    @classmethod
+    def of(cls, vectors: np.ndarray) -> _RowFile | None:
+        path = getattr(vectors, "filename", None)
+        return cls(str(path), vectors.shape[1]) if isinstance(vectors, np.memmap) and path else None
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), self._dim), dtype=np.float16)
+        if not len(rows):
+            return out
+        view = memoryview(out).cast("B")
+        size = self._row_bytes
+        for i, row in enumerate(rows.tolist()):
+            if os.preadv(self._fd, [view[i * size : (i + 1) * size]], row * size) != size:
+                raise OSError(f"the vector file ends before row {row}")
+        return out
 
 
 def load_or_build(

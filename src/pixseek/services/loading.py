@@ -3,10 +3,12 @@ matrix, or past the compressed threshold a compressed index over vectors left on
 
 from __future__ import annotations
 
+import ctypes
 import functools
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from pixseek.catalog import Catalog
 from pixseek.locations import Location, is_object_store
@@ -37,11 +39,13 @@ def load_matrix(catalog: Catalog, db: Location, settings: Settings) -> SearchMat
             delta_vectors=functools.partial(catalog.take_vectors, version),
             delta_limit=settings.ann_delta_limit,
         )
-    rows = RowTable.from_table(snap.rows)
+    rows, vectors = RowTable.from_table(snap.rows), snap.vectors
+    del snap
+    release_freed_memory()
     return SearchMatrix(
         version=version,
         rows=rows,
-        vectors=snap.vectors,
+        vectors=vectors,
         dim=dim,
         compressed=compressed,
         keys=keys,
@@ -51,3 +55,13 @@ def load_matrix(catalog: Catalog, db: Location, settings: Settings) -> SearchMat
 
 def _row_keys(catalog: Catalog, version: int) -> np.ndarray:
     return row_keys(catalog.column_batches(version, ["id", "content_hash"]))  # type: ignore[arg-type]
+
+
+def release_freed_memory() -> None:
+    """Hand the memory freed after a catalog read back to the OS. Reading 10M rows' metadata passes through
+    buffers several times its final size; Arrow's pool and glibc's malloc keep those freed pages, which at
+    2M rows was 300 MB of a 720 MB resident set (measured with /proc/self/status)."""
+    pa.default_memory_pool().release_unused()
+    process = ctypes.CDLL(None)  # the C library's symbols, already loaded
+    if hasattr(process, "malloc_trim"):  # glibc only
+        process.malloc_trim(0)
