@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import train_test_split
 
+from pixseek.evaluation.adapt import train_query_map
 from pixseek.evaluation.metrics import retrieval_scores
 from pixseek.services import Index
 
@@ -96,6 +97,51 @@ def fit_residual(
     return lambda v: _normalise(v + v @ matrix)
 
 
+def fit_query_side(x: np.ndarray, y: np.ndarray, *, decay: float, lr: float = 1e-3, seed: int = 0):
+    """A residual map on the query only, candidates frozen: score(q, x) = <normalise(q + q A), x>. Nothing
+    stored changes, so it serves through every index as it is."""
+    import torch
+
+    torch.manual_seed(seed)
+    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
+    classes = np.unique(y)
+    index = {c: i for i, c in enumerate(classes)}
+    xt, xv = torch.tensor(x_train), torch.tensor(x_val)
+    yt = torch.tensor([index[c] for c in y_train])
+    yv = torch.tensor([index[c] for c in y_val])
+    centres = torch.nn.functional.normalize(
+        torch.stack([xt[yt == i].mean(0) for i in range(len(classes))]), dim=1
+    )
+    a = torch.zeros(x.shape[1], x.shape[1], requires_grad=True)
+    opt = torch.optim.Adam([a], lr=lr)
+
+    def loss_on(v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        z = torch.nn.functional.normalize(v + v @ a, dim=1)
+        return torch.nn.functional.cross_entropy(z @ centres.T / 0.05, labels)
+
+    best, best_a, patience = float("inf"), a.detach().clone(), 0
+    for _ in range(300):
+        opt.zero_grad()
+        (loss_on(xt, yt) + decay * (a**2).sum()).backward()
+        opt.step()
+        with torch.no_grad():
+            val = loss_on(xv, yv).item()
+        if val < best - 1e-4:
+            best, best_a, patience = val, a.detach().clone(), 0
+        else:
+            patience += 1
+            if patience >= 10:
+                break
+    matrix = best_a.numpy()
+    return (lambda v: _normalise(v + v @ matrix)), _normalise
+
+
+def fit_product(x: np.ndarray, y: np.ndarray):
+    """What `pixseek adapt` trains (numpy, evaluation/adapt.py): the query-side map."""
+    trained = train_query_map(x, list(y))
+    return (lambda v: _normalise(v + v @ trained.matrix)), _normalise
+
+
 def fit_concat_lda(x: np.ndarray, y: np.ndarray, *, weight: float):
     """The frozen vector beside a weighted LDA projection: unseen classes keep the frozen geometry."""
     lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(x, y)
@@ -109,17 +155,22 @@ CANDIDATES = {
     "residual": lambda x, y: fit_residual(x, y, decay=1e-3),
     "residual-strong": lambda x, y: fit_residual(x, y, decay=1e-2),
     "residual-fast": lambda x, y: fit_residual(x, y, decay=1e-4, lr=1e-2),
+    "query-side": lambda x, y: fit_query_side(x, y, decay=1e-3),
+    "pixseek-adapt": fit_product,
+    "query-side-fast": lambda x, y: fit_query_side(x, y, decay=1e-4, lr=1e-2),
     "concat-lda-0.5": lambda x, y: fit_concat_lda(x, y, weight=0.5),
     "concat-lda-1": lambda x, y: fit_concat_lda(x, y, weight=1.0),
 }
 
 
-def _scores(v: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    r = retrieval_scores(v, list(y), k=10)
+def _scores(fitted, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Retrieval with a fitted map: one map for queries and candidates, or a (query, candidate) pair."""
+    query_map, candidate_map = fitted if isinstance(fitted, tuple) else (fitted, fitted)
+    r = retrieval_scores(candidate_map(x), list(y), k=10, queries=query_map(x))
     return {"precision_at_10": round(r.precision_at_10, 4), "map_at_10": round(r.map_at_10, 4)}
 
 
-def study(db: str, seed: int = 0) -> dict:
+def study(db: str, seed: int = 0, only: list[str] | None = None) -> dict:
     arrays = Index(db).arrays()
     keep = [i for i, label in enumerate(arrays.labels) if label]
     x = np.asarray(arrays.vectors[keep], dtype=np.float32)
@@ -134,14 +185,16 @@ def study(db: str, seed: int = 0) -> dict:
     on_seen = np.isin(y, list(seen_classes))
     out: dict = {"db": db, "images": len(y), "classes": len(classes)}
     for name, make in CANDIDATES.items():
+        if only and name not in only:
+            continue
         start = time.perf_counter()
         fitted = make(x[train], y[train])
         seconds = time.perf_counter() - start
         unseen_fit = make(x[on_seen], y[on_seen])
         out[name] = {
             "train_seconds": round(seconds, 2),
-            "seen": _scores(fitted(x[test]), y[test]),
-            "unseen": _scores(unseen_fit(x[~on_seen]), y[~on_seen]),
+            "seen": _scores(fitted, x[test], y[test]),
+            "unseen": _scores(unseen_fit, x[~on_seen], y[~on_seen]),
         }
         print(name, json.dumps(out[name]), flush=True)
     return out
@@ -153,8 +206,9 @@ def main() -> None:
     )
     parser.add_argument("db")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="*", help="candidates to run [default: all]")
     args = parser.parse_args()
-    print(json.dumps(study(args.db, args.seed), indent=2))
+    print(json.dumps(study(args.db, args.seed, args.only), indent=2))
 
 
 if __name__ == "__main__":

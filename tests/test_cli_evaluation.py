@@ -15,7 +15,7 @@ from pixseek.cli import app
 from tests.fakes import FakeEmbedder
 
 runner = CliRunner()
-COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220), "black": (20, 20, 20)}
 
 
 @pytest.fixture(autouse=True)
@@ -166,3 +166,26 @@ def test_bench_run_reports_table_v(tmp_path: Path, dataset: Path) -> None:
 def test_bench_run_refuses_an_existing_db(tmp_path: Path, dataset: Path) -> None:
     result = runner.invoke(app, ["bench", "run", str(dataset), "--db", str(tmp_path)])
     assert result.exit_code == 1 and "from scratch" in error_text(result)
+
+
+def test_eval_adapt_adds_the_adaptation_block_and_table(tmp_path: Path) -> None:
+    data = write_classes(tmp_path / "data", {"red": 8, "green": 8, "blue": 8, "black": 8})
+    out = tmp_path / "report"
+    report = run("eval", str(data), "--out", str(out), "--no-feedback", "--adapt")
+    block = report["adaptation"]
+    assert (block["method"], block["classes"], block["train_images"]) == ("query-residual", 4, 16)
+    for part in ("seen", "unseen"):
+        assert set(block[part]) == {"frozen", "adapted"}
+        assert set(block[part]["frozen"]) == {"precision_at_10", "map_at_10"}
+    text = (out / "report.md").read_text()
+    assert "## Adaptation (query adapter)" in text and "| seen classes | mAP@10 |" in text
+    assert "adaptation" not in run(
+        "eval", "--db", str(out / "index.db"), "--out", str(tmp_path / "r2"), "--no-feedback"
+    )
+
+
+def test_eval_adapt_needs_four_classes(tmp_path: Path) -> None:
+    data = write_classes(tmp_path / "data", {"red": 8, "green": 8, "blue": 8})
+    result = runner.invoke(app, ["eval", str(data), "--out", str(tmp_path / "r"), "--no-feedback", "--adapt"])
+    assert result.exit_code != 0
+    assert "--adapt needs at least 4 classes of 4+ images" in error_text(result)

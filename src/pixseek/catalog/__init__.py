@@ -10,11 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pixseek.catalog.adapter_table import AdapterRecord
     from pixseek.catalog.lock import write_lock
     from pixseek.catalog.schema import SCHEMA_VERSION, ImageRecord, IndexMeta
     from pixseek.catalog.store import Catalog, CatalogSnapshot
 
 _HOME = {
+    "AdapterRecord": "pixseek.catalog.adapter_table",
     "write_lock": "pixseek.catalog.lock",
     "SCHEMA_VERSION": "pixseek.catalog.schema",
     "ImageRecord": "pixseek.catalog.schema",
@@ -22,7 +24,15 @@ _HOME = {
     "Catalog": "pixseek.catalog.store",
     "CatalogSnapshot": "pixseek.catalog.store",
 }
-__all__ = ["SCHEMA_VERSION", "Catalog", "CatalogSnapshot", "ImageRecord", "IndexMeta", "write_lock"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "AdapterRecord",
+    "Catalog",
+    "CatalogSnapshot",
+    "ImageRecord",
+    "IndexMeta",
+    "write_lock",
+]
 
 
 def __getattr__(name: str) -> Any:

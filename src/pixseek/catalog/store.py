@@ -21,6 +21,7 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
+from pixseek.catalog.adapter_table import ADAPTER_TABLE, AdapterRecord
 from pixseek.catalog.lock import LOCK_NAME
 from pixseek.catalog.schema import (
     IMAGES_TABLE,
@@ -335,6 +336,29 @@ class Catalog:
         table = self._pinned_images()
         table.checkout(version)
         return table.search().select([name]).limit(None).to_arrow().column(name).combine_chunks()
+
+    # -- the query adapter -----------------------------------------------------------------------
+    def adapter(self) -> AdapterRecord | None:
+        """The stored adapter, or None; one read of a small table."""
+        with storage_errors(self.path):
+            table = self._adapter_table()
+            return AdapterRecord.from_table(table.to_arrow()) if table is not None else None
+
+    def _adapter_table(self) -> lancedb.table.Table | None:
+        try:
+            return self._conn.open_table(ADAPTER_TABLE)
+        except ValueError:  # "Table 'adapter' was not found": never adapted
+            return None
+
+    @_writes
+    def set_adapter(self, record: AdapterRecord | None) -> None:
+        """Store an adapter (replacing any), or drop it with None: one commit either way."""
+        if record is None:
+            table = self._adapter_table()
+            if table is not None:
+                table.delete("true")
+            return
+        self._conn.create_table(ADAPTER_TABLE, record.to_table(), mode="overwrite")
 
     # -- writes (callers hold the write lock) ----------------------------------------------------
     @_writes

@@ -86,6 +86,10 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
         bool,
         typer.Option("--feedback/--no-feedback", help="Also measure relevance feedback"),
     ] = True,
+    adapt: Annotated[
+        bool,
+        typer.Option("--adapt/--no-adapt", help="Also measure the query adapter on seen and unseen classes"),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Classification study and retrieval metrics on a labelled folder or an existing index.
@@ -134,6 +138,11 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
             from pixseek.evaluation.feedback import compare
 
             report["feedback"] = compare(data.vectors, [str(y) for y in data.labels], progress=_say)
+        if adapt:
+            from pixseek.evaluation.adaptation import compare as compare_adaptation
+
+            _say("query adapter: seen and unseen classes")
+            report["adaptation"] = compare_adaptation(data.vectors, [str(y) for y in data.labels], seed=seed)
         save_classifier(
             out, result.svm, model=embedder.name, fingerprint=embedder.fingerprint, dim=embedder.dim
         )

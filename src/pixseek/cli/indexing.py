@@ -200,6 +200,9 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
     feedback: Annotated[
         str, typer.Option(help="Relevance feedback method: maxsim, rocchio or svm")
     ] = "maxsim",
+    adapter: Annotated[
+        bool, typer.Option("--adapter/--no-adapter", help="Use the index's adapter, when it has one")
+    ] = True,
     db: DbOption = None,
     model: ModelOption = None,
     json_out: JsonOption = False,
@@ -229,6 +232,7 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
             negative=less or (),
             include_marked=include_marked,
             feedback=feedback,
+            use_adapter=adapter,
         )
         hits = index.search(
             query, k=k, filters=SearchFilter(label=label, folder=folder, path_glob=glob), ann=ann
@@ -262,3 +266,11 @@ def info_command(db: DbOption = None, json_out: JsonOption = False) -> None:
         highlight=False,
         markup=False,
     )
+    if info.adapter is not None:
+        a = info.adapter
+        console.print(
+            f"adapter: {a['method']}, trained on {a['trained_on']} images in {len(a['classes'])} classes, "
+            f"{a['created']}",
+            highlight=False,
+            markup=False,
+        )

@@ -1,4 +1,4 @@
-"""`pixseek model list|export` and `pixseek bench embed`."""
+"""`pixseek model list|export|finetune` and `pixseek bench embed`."""
 
 from __future__ import annotations
 
@@ -117,6 +117,43 @@ def _check_efficientnet_options(variant: str, *, int8: bool, calibration: Path |
             f"{variant}: int8 for a CNN is calibrated on real images; pass --calibration DIR "
             "(a folder of typical photos) or --no-int8"
         )
+
+
+@model_app.command("finetune")
+def finetune_command(  # noqa: PLR0917 - Typer maps parameters to options
+    source: Annotated[
+        str, typer.Argument(help="A transformers CLIP checkpoint, or a model folder fine-tuned before")
+    ],
+    folder: Annotated[Path, typer.Argument(help="Images, captioned by .txt files beside them or by folder")],
+    name: Annotated[str, typer.Option("--name", help="The new model's name")],
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the images")] = 1,
+    batch_size: Annotated[int, typer.Option(min=2, help="Pairs per contrastive batch")] = 32,
+    lr: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate")] = 1e-5,
+    out: Annotated[Path | None, typer.Option("--out", help="Model folder [default: the model cache]")] = None,
+    model_cache: CacheOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Fine-tune a CLIP model's two towers on a collection's own images (needs the [torch] extra; a GPU
+    when one is there) and export it as a new model, with its own fingerprint, for `index --model NAME`."""
+    with handle_errors(json_out=json_out):
+        settings = _make_settings(model_cache=model_cache)
+        target = out or _cache_dir(settings) / name
+        with _needs_extra("torch"):
+            from pixseek.models.export.finetune import finetune_clip
+        with _staging(target) as tmp:
+            report = finetune_clip(
+                source, folder, tmp, name=name, epochs=epochs, batch_size=batch_size, learning_rate=lr
+            )
+    if json_out:
+        print_json(report.to_dict() | {"path": str(target)})
+        return
+    err_console.print(
+        f"fine-tuned {name} on {report.pairs} images ({report.captioned} with captions) in "
+        f"{report.seconds:.1f} s on {report.device}, loss {report.first_loss} -> {report.last_loss}",
+        highlight=False,
+        markup=False,
+    )
+    console.print(str(target), highlight=False, markup=False)
 
 
 @contextmanager

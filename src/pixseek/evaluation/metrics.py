@@ -94,10 +94,18 @@ class RetrievalScores:
 
 
 def retrieval_scores(
-    vectors: np.ndarray, labels: Sequence[str], *, k: int = 10, chunk: int = 1024
+    vectors: np.ndarray,
+    labels: Sequence[str],
+    *,
+    k: int = 10,
+    chunk: int = 1024,
+    queries: np.ndarray | None = None,
 ) -> RetrievalScores:
-    """Leave-one-out precision@k, recall@1 and mAP@k over all items, `chunk` queries at a time."""
+    """Leave-one-out precision@k, recall@1 and mAP@k over all items, `chunk` queries at a time.
+    `queries` (one row per item) are searched with instead of the items' own vectors, as a query-side
+    adapter does."""
     x = np.asarray(vectors, dtype=np.float32)
+    q = x if queries is None else np.asarray(queries, dtype=np.float32)
     codes = np.unique(np.asarray(labels), return_inverse=True)[1]
     n = len(x)
     if n < 2:
@@ -107,7 +115,7 @@ def retrieval_scores(
     precision, recall1, ap = [], [], []
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        scores = x[start:stop] @ x.T
+        scores = q[start:stop] @ x.T
         scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # leave the query out
         top = _top_k(scores, k)
         rel = codes[top] == codes[start:stop, None]  # (q, k) bool

@@ -55,7 +55,7 @@ def render_markdown(report: dict[str, Any], *, plots: Sequence[Path] = ()) -> st
     if report.get("dropped"):
         lines.append("")
     lines += _inputs(report) + _dataset(report) + _overall(report) + _per_class(report) + _comparison(report)
-    lines += _cv(report) + _retrieval(report) + _feedback(report)
+    lines += _cv(report) + _retrieval(report) + _feedback(report) + _adaptation(report)
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem.replace('_', ' ')}]({p.as_posix()})" for p in plots] + [""]
     return "\n".join(lines)
@@ -186,3 +186,25 @@ def _feedback(report: dict[str, Any]) -> list[str]:
         "shown before; without feedback, the same user pages through the plain ranking (ranks 11-20, 21-30)."
     )
     return ["## Relevance feedback (simulated user)", "", *_table(header, rows), note, ""]
+
+
+def _adaptation(report: dict[str, Any]) -> list[str]:
+    block = report.get("adaptation")
+    if not block:
+        return []
+    rows = []
+    for part in ("seen", "unseen"):
+        frozen, adapted = block[part]["frozen"], block[part]["adapted"]
+        for metric, name in (("precision_at_10", "P@10"), ("map_at_10", "mAP@10")):
+            change = adapted[metric] - frozen[metric]
+            rows.append(
+                (f"{part} classes", name, f"{frozen[metric]:.4f}", f"{adapted[metric]:.4f}", f"{change:+.4f}")
+            )
+    note = (
+        f"The query adapter ({block['method']}, trained in {block['train_seconds']} s on "
+        f"{block['train_images']} images): seen classes are measured among the held-out half of every "
+        "class; unseen classes among classes it was not trained on. Leave-one-out retrieval; candidates "
+        "keep their frozen vectors."
+    )
+    header = ["Classes", "Metric", "Frozen", "Adapted", "Change"]
+    return ["## Adaptation (query adapter)", "", *_table(header, rows), note, ""]

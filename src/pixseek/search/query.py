@@ -76,6 +76,7 @@ class Query:
     include_marked: bool = False  # list the marked images too (relevant first)
     feedback: FeedbackMethod = DEFAULT_FEEDBACK
     exclude_ids: tuple[str, ...] = ()
+    use_adapter: bool = True  # pass the query through the catalog's adapter, when it has one
 
     @classmethod
     def of(
@@ -91,6 +92,7 @@ class Query:
         negative: Sequence[str] = (),
         include_marked: bool = False,
         feedback: str = DEFAULT_FEEDBACK,
+        use_adapter: bool = True,
     ) -> Query:
         """From the loose forms people write: None, one value, (value, weight), or a list of those."""
         return cls(
@@ -104,6 +106,7 @@ class Query:
             negative=tuple(negative),
             include_marked=include_marked,
             feedback=check_method(feedback),
+            use_adapter=use_adapter,
         )
 
     @property

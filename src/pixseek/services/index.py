@@ -21,6 +21,7 @@ from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, combine_terms
+from pixseek.search.adapter import QueryAdapter
 from pixseek.search.ann import remove_saved as remove_saved_ann
 from pixseek.search.ann import saved_for
 from pixseek.search.compressed import CompressedIndex
@@ -30,6 +31,7 @@ from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THR
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.search.protocol import VectorIndex
 from pixseek.search.query import Query, Term
+from pixseek.services.adapting import ActiveAdapter, AdaptReport, train_and_store
 from pixseek.services.duplicates import SELF_JOIN_REFINE, DuplicateReport, find_duplicates, original_reader
 from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.feedback import feedback_search
@@ -58,6 +60,7 @@ class Index:
         self._injected = embedder is not None
         self._loaded: SearchMatrix | None = None
         self._refresh_lock = threading.Lock()
+        self._adapter = ActiveAdapter()
         self._catalog: Catalog | None = None
         self._open_error: SchemaVersionError | None = None
         check_db_path(self.db)
@@ -209,7 +212,29 @@ class Index:
     def info(self) -> IndexInfo:
         catalog = self._read_catalog()
         meta = catalog.meta
-        return IndexInfo(catalog.count(), meta.model, meta.dim, catalog.bytes_on_disk(), meta.last_indexed)
+        adapter = self.adapter()
+        return IndexInfo(
+            catalog.count(), meta.model, meta.dim, catalog.bytes_on_disk(), meta.last_indexed,
+            adapter.info() if adapter is not None else None,
+        )  # fmt: skip
+
+    def adapter(self) -> QueryAdapter | None:
+        """The query adapter `pixseek adapt` trained for this model, if any (see search.adapter)."""
+        return self._adapter.get(self._read_catalog())
+
+    def adapt(self, *, remove: bool = False, lock_timeout: float = 0.0) -> AdaptReport | None:
+        """Train a query adapter on the folder labels and store it in the catalog (None with `remove`,
+        which drops it). Searches use it from then on unless a query says `use_adapter=False`."""
+        with write_lock_for(self.db, lock_timeout):
+            catalog = self._read_catalog()
+            if remove:
+                catalog.set_adapter(None)
+                report = None
+            else:
+                arrays = self.arrays()
+                report = train_and_store(catalog, arrays.vectors, arrays.labels)
+        self._adapter.forget()
+        return report
 
     def readiness(self) -> Readiness:
         """What a load balancer needs: the version being served and whether its ANN index is loaded."""
@@ -304,13 +329,18 @@ class Index:
         self._check_k(k)
         m = self._matrix()
         exclude = [m.ids[m.row(v)] for v, _ in query.likes] + list(query.exclude_ids)
+        adapter = self.adapter() if query.use_adapter else None
         if query.has_marks:
             vector = self._query(m, query) if query.has_terms else None
+            if vector is not None and adapter is not None:
+                vector = adapter.apply(vector)
             return self.search_feedback(
                 vector, positive=query.positive, negative=query.negative, k=k, filters=filters,
                 exclude_ids=exclude, include_marked=query.include_marked, feedback=query.feedback, ann=ann,
             )  # fmt: skip
         vector = self._query(m, query)
+        if adapter is not None:
+            vector = adapter.apply(vector)
         return m.search(
             vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=self._ann_folder(m, ann)
         )[0]

@@ -30,6 +30,7 @@ class IndexInfo:
     dim: int
     bytes_on_disk: int
     last_indexed: str | None  # ISO 8601 UTC
+    adapter: dict | None = None  # {"method", "trained_on", "classes", "created"} when one is active
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -55,6 +55,10 @@ class Info(BaseModel):
     labels: list[str]
     has_text: bool
     max_k: int
+    adapter: dict | None = Field(
+        default=None,
+        description='the active query adapter, {"method", "trained_on", "classes", "created"}, or null',
+    )
 
 
 class Ready(BaseModel):

@@ -28,6 +28,7 @@ def info(state: State) -> Info:
         labels=state.index.labels(),
         has_text=state.index.embedder.has_text,
         max_k=state.settings.max_k,
+        adapter=summary.adapter,
     )
 
 

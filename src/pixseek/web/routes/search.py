@@ -32,6 +32,7 @@ _FILTER_DOC = {
     "folder": "Only images under this folder (relative path prefix)",
     "path_glob": "Only images whose relative path matches this glob, e.g. *.png",
 }
+_ADAPTER_DOC = "false: search with the frozen vectors, leaving out the index's adapter (default true)"
 
 
 @router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
@@ -55,6 +56,7 @@ async def search(
         bool | None, Form(alias="include_marked", description=_MARK_DOC["include_marked"])
     ] = None,
     feedback_form: Annotated[str | None, Form(alias="feedback", description=_MARK_DOC["feedback"])] = None,
+    adapter_form: Annotated[bool | None, Form(alias="adapter", description=_ADAPTER_DOC)] = None,
     k: Annotated[int | None, Query(description="How many results (default 5)")] = None,
     positive: Annotated[list[str] | None, Query(description=_MARK_DOC["positive"])] = None,
     negative: Annotated[list[str] | None, Query(description=_MARK_DOC["negative"])] = None,
@@ -63,6 +65,7 @@ async def search(
     label: Annotated[str | None, Query(description=_FILTER_DOC["label"])] = None,
     folder: Annotated[str | None, Query(description=_FILTER_DOC["folder"])] = None,
     path_glob: Annotated[str | None, Query(description=_FILTER_DOC["path_glob"])] = None,
+    adapter: Annotated[bool | None, Query(description=_ADAPTER_DOC)] = None,
 ) -> SearchResponse:
     """Top-k most similar indexed images. Give any of `image`, `text` and `like`; several are combined.
 
@@ -92,6 +95,7 @@ async def search(
         negative=tuple(m for m in (negative_form or negative or []) if m.strip()),
         include_marked=include_marked_form if include_marked_form is not None else bool(include_marked),
         feedback=check_method(feedback_form or feedback or DEFAULT_FEEDBACK),
+        use_adapter=next((v for v in (adapter_form, adapter) if v is not None), True),
     )
     if not vectors and not query.positive:
         raise QueryError("give an image, text or like (an indexed id), or mark a result relevant")

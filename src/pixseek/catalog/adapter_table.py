@@ -1,0 +1,68 @@
+"""The adapter table: at most one trained query adapter per catalog, versioned by Lance like the images.
+
+Kept apart from the images so adapting never rewrites (or re-embeds) a row, and tied to the model
+fingerprint it was trained on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+ADAPTER_TABLE = "adapter"
+
+ADAPTER_SCHEMA = pa.schema(
+    [
+        pa.field("method", pa.string(), nullable=False),
+        pa.field("fingerprint", pa.string(), nullable=False),  # the model's, so another model's is refused
+        pa.field("classes", pa.list_(pa.string()), nullable=False),
+        pa.field("trained_on", pa.int64(), nullable=False),  # images
+        pa.field("created", pa.string(), nullable=False),  # ISO 8601 UTC
+        pa.field("dim", pa.int32(), nullable=False),
+        pa.field("matrix", pa.list_(pa.float32()), nullable=False),  # dim x dim, row-major
+    ]
+)
+
+
+@dataclass(frozen=True)
+class AdapterRecord:
+    """A stored adapter: how it was trained and its (dim, dim) matrix."""
+
+    method: str
+    fingerprint: str
+    classes: tuple[str, ...]
+    trained_on: int
+    created: str
+    matrix: np.ndarray
+
+    def to_table(self) -> pa.Table:
+        dim = self.matrix.shape[0]
+        flat = np.ascontiguousarray(self.matrix, dtype=np.float32).reshape(-1)
+        row = {
+            "method": [self.method],
+            "fingerprint": [self.fingerprint],
+            "classes": [list(self.classes)],
+            "trained_on": [self.trained_on],
+            "created": [self.created],
+            "dim": [dim],
+            "matrix": [flat],
+        }
+        return pa.Table.from_pydict(row, schema=ADAPTER_SCHEMA)
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> AdapterRecord | None:
+        rows = table.to_pylist()
+        if not rows:
+            return None
+        row = rows[-1]
+        dim = int(row["dim"])
+        matrix = np.asarray(row["matrix"], dtype=np.float32).reshape(dim, dim)
+        return cls(
+            row["method"],
+            row["fingerprint"],
+            tuple(row["classes"]),
+            int(row["trained_on"]),
+            row["created"],
+            matrix,
+        )

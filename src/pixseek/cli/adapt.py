@@ -1,0 +1,38 @@
+"""`pixseek adapt`: train (or drop) the catalog's query adapter on its folder labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pixseek.cli.app import JsonOption, app, console, handle_errors, make_settings, print_json
+
+
+@app.command("adapt")
+def adapt_command(
+    remove: Annotated[bool, typer.Option("--remove", help="Drop the stored adapter")] = False,
+    db: Annotated[Path | None, typer.Option("--db", help="Index folder")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Adapt search to this collection's folder labels: a map over query vectors, trained on the index's
+    labelled images (the first folder level) with the model frozen. Nothing is re-embedded; searches use
+    it until --remove (or per search, --no-adapter)."""
+    from pixseek.services import Index
+
+    with handle_errors(json_out=json_out):
+        settings = make_settings(db=db)
+        report = Index(settings.db, settings=settings).adapt(remove=remove)
+    if json_out:
+        print_json(report.to_dict() if report is not None else {"removed": True})
+        return
+    if report is None:
+        console.print(f"{settings.db}: adapter removed", highlight=False, markup=False)
+        return
+    console.print(
+        f"{settings.db}: adapter trained on {report.trained_on} images in {report.classes} classes "
+        f"({report.epochs} epochs, {report.seconds:.1f} s); searches use it from now on",
+        highlight=False,
+        markup=False,
+    )

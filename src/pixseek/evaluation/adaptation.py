@@ -1,0 +1,60 @@
+"""`pixseek eval --adapt`: does the query adapter help, measured on images it was not trained on.
+
+Seen classes: every class is split in half (stratified); the adapter is trained on one half and
+leave-one-out retrieval (P@10, mAP@10) is measured among the other half, frozen against adapted queries
+(candidates keep their frozen vectors, as in search). Unseen classes: the classes are split in half; the
+adapter is trained on one half's images and measured among the other half's, the test of whether it helps
+the next folder a user adds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from pixseek.errors import EvaluationError
+from pixseek.evaluation.adapt import METHOD, train_query_map
+from pixseek.evaluation.metrics import retrieval_scores
+
+MIN_PER_CLASS = 4  # two to train on and two to measure among
+
+
+def compare(vectors: np.ndarray, labels: list[str], *, seed: int = 0) -> dict[str, Any]:
+    """The report's "adaptation" block."""
+    x = np.asarray(vectors, dtype=np.float32)
+    y = np.asarray(labels, dtype=object)
+    names, counts = np.unique(y, return_counts=True)
+    kept = names[counts >= MIN_PER_CLASS]
+    if len(kept) < 4:
+        raise EvaluationError(f"--adapt needs at least 4 classes of {MIN_PER_CLASS}+ images")
+    x, y = x[np.isin(y, kept)], y[np.isin(y, kept)]
+    train, test = train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=seed)
+    started = time.perf_counter()
+    seen_map = train_query_map(x[train], list(y[train]), seed=seed).matrix
+    train_seconds = time.perf_counter() - started
+    rng = np.random.default_rng(seed)
+    fitted_classes = set(rng.permutation(kept)[: len(kept) // 2])
+    on_fitted = np.isin(y, list(fitted_classes))
+    unseen_map = train_query_map(x[on_fitted], list(y[on_fitted]), seed=seed).matrix
+    return {
+        "method": METHOD,
+        "train_seconds": round(train_seconds, 2),
+        "train_images": len(train),
+        "classes": len(kept),
+        "seen": _frozen_and_adapted(x[test], y[test], seen_map),
+        "unseen": _frozen_and_adapted(x[~on_fitted], y[~on_fitted], unseen_map),
+    }
+
+
+def _frozen_and_adapted(x: np.ndarray, y: np.ndarray, matrix: np.ndarray) -> dict[str, dict[str, float]]:
+    adapted = x + x @ matrix
+    adapted /= np.maximum(np.linalg.norm(adapted, axis=1, keepdims=True), 1e-12)
+    labels = [str(v) for v in y]
+    out = {}
+    for name, queries in (("frozen", x), ("adapted", adapted)):
+        r = retrieval_scores(x, labels, k=10, queries=queries)
+        out[name] = {"precision_at_10": round(r.precision_at_10, 4), "map_at_10": round(r.map_at_10, 4)}
+    return out

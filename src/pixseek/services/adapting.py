@@ -1,0 +1,85 @@
+"""`pixseek adapt`: train a query adapter on the index's folder labels and store it in the catalog, and
+find the active one for searches (re-read at most every ADAPTER_CHECK_SECONDS, so a replica picks up a
+new or removed adapter within that time without paying a table read per request)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from pixseek.catalog import AdapterRecord, Catalog
+from pixseek.evaluation.adapt import METHOD, train_query_map
+from pixseek.search.adapter import QueryAdapter
+
+ADAPTER_CHECK_SECONDS = 5.0
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AdaptReport:
+    """What `pixseek adapt` reports."""
+
+    method: str
+    trained_on: int
+    classes: int
+    epochs: int
+    validation_loss: float
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def train_and_store(catalog: Catalog, vectors: np.ndarray, labels: list[str | None]) -> AdaptReport:
+    """Fit the adapter on the labelled rows (the caller holds the write lock) and store it, replacing any."""
+    started = time.perf_counter()
+    labelled = [i for i, label in enumerate(labels) if label]
+    trained = train_query_map(vectors[labelled], [str(labels[i]) for i in labelled])
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    record = AdapterRecord(
+        METHOD, catalog.meta.fingerprint, trained.classes, trained.trained_on, created, trained.matrix
+    )
+    catalog.set_adapter(record)
+    seconds = time.perf_counter() - started
+    return AdaptReport(
+        METHOD, trained.trained_on, len(trained.classes), trained.epochs, round(trained.validation_loss, 4),
+        round(seconds, 2),
+    )  # fmt: skip
+
+
+def as_query_adapter(record: AdapterRecord | None, fingerprint: str) -> QueryAdapter | None:
+    """The adapter to apply, or None; one trained on another model's vectors is ignored, with a warning."""
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        log.warning(
+            "ignoring the stored adapter: it was trained for model fingerprint %s", record.fingerprint
+        )
+        return None
+    return QueryAdapter(record.matrix, record.method, record.classes, record.trained_on, record.created)
+
+
+class ActiveAdapter:
+    """The catalog's adapter as last read, re-read after ADAPTER_CHECK_SECONDS or when told to forget."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._adapter: QueryAdapter | None = None
+        self._read_at: float | None = None
+
+    def get(self, catalog: Catalog) -> QueryAdapter | None:
+        with self._lock:
+            now = time.monotonic()
+            if self._read_at is None or now - self._read_at >= ADAPTER_CHECK_SECONDS:
+                self._adapter = as_query_adapter(catalog.adapter(), catalog.meta.fingerprint)
+                self._read_at = now
+            return self._adapter
+
+    def forget(self) -> None:
+        with self._lock:
+            self._read_at = None

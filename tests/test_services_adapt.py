@@ -1,0 +1,150 @@
+"""`pixseek adapt` through pixseek.Index: stored in the catalog, tied to the model, used by every search
+unless a query says not to, re-read by replicas, and dropped on request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import pixseek.models.registry as registry
+import pixseek.services.adapting as adapting
+from pixseek import Query
+from pixseek.catalog import Catalog
+from pixseek.cli import app
+from pixseek.errors import QueryError
+from pixseek.services import Index
+from tests.fakes import FakeEmbedder
+from tests.indexing.images import make_tree
+
+PATHS = [f"{label}/{i}.png" for label in ("cats", "dogs", "owls") for i in range(8)]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Index:
+    make_tree(tmp_path / "imgs", PATHS)
+    idx = Index(tmp_path / "db", embedder=FakeEmbedder())
+    idx.add(tmp_path / "imgs", workers=0)
+    return idx
+
+
+def _expected(index: Index, query: np.ndarray, matrix: np.ndarray | None, k: int) -> list[str]:
+    """Brute force over the stored vectors, the query mapped by normalise(q + q A) when A is given."""
+    arrays = index.arrays()
+    if matrix is not None:
+        query = query + query @ matrix
+        query = query / np.linalg.norm(query)
+    order = np.argsort(-(arrays.vectors @ query), kind="stable")[:k]
+    return [arrays.ids[i] for i in order]
+
+
+def test_adapt_stores_an_adapter_that_every_search_uses_until_removed(index: Index) -> None:
+    assert index.info().adapter is None
+    report = index.adapt()
+    assert report is not None and (report.trained_on, report.classes) == (24, 3)
+    info = index.info().adapter
+    assert (
+        info is not None
+        and info["method"] == "query-residual"
+        and info["classes"] == ["cats", "dogs", "owls"]
+    )
+    assert info["trained_on"] == 24 and info["created"].endswith("+00:00")
+    record = Catalog.open(index.db).adapter()
+    assert record is not None and record.fingerprint == FakeEmbedder().fingerprint
+    assert np.abs(record.matrix).max() > 0  # it moved away from the identity
+    _, q = index.stored("dogs/7.png")  # a query whose full ranking the adapter changes
+    assert _expected(index, q, record.matrix, 24) != _expected(index, q, None, 24)
+    adapted = [h.id for h in index.search(Query(vectors=((q, 1.0),)), k=24)]
+    frozen = [h.id for h in index.search(Query(vectors=((q, 1.0),), use_adapter=False), k=24)]
+    assert adapted == _expected(index, q, record.matrix, 24)
+    assert frozen == _expected(index, q, None, 24)
+    assert index.adapt(remove=True) is None
+    assert index.info().adapter is None and Catalog.open(index.db).adapter() is None
+    assert [h.id for h in index.search(Query(vectors=((q, 1.0),)), k=24)] == frozen
+
+
+def test_images_indexed_later_are_covered_without_re_embedding(index: Index, tmp_path: Path) -> None:
+    index.adapt()
+    make_tree(tmp_path / "imgs", ["owls/new.png"], first_seed=500)
+    report = index.add(tmp_path / "imgs", workers=0)
+    assert (report.added, report.embedded) == (1, 1)  # only the new image was embedded
+    row_id, q = index.stored("owls/new.png")
+    record = Catalog.open(index.db).adapter()
+    assert record is not None
+    hits = [h.id for h in index.search(Query(vectors=((q, 1.0),)), k=3)]
+    assert hits == _expected(index, q, record.matrix, 3) and row_id in hits
+
+
+def test_a_replica_picks_up_an_adapter_within_the_check_interval(
+    index: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replica = Index(index.db, embedder=FakeEmbedder())
+    assert replica.adapter() is None
+    index.adapt()
+    assert replica.adapter() is None  # read less than ADAPTER_CHECK_SECONDS ago
+    monkeypatch.setattr(adapting, "ADAPTER_CHECK_SECONDS", 0.0)
+    assert replica.adapter() is not None
+
+
+def test_an_adapter_of_another_model_is_ignored(index: Index, caplog: pytest.LogCaptureFixture) -> None:
+    index.adapt()
+    catalog = Catalog.open(index.db)
+    record = catalog.adapter()
+    assert record is not None
+    catalog.set_adapter(type(record)(**{**record.__dict__, "fingerprint": "0" * 12}))
+    assert Index(index.db, embedder=FakeEmbedder()).adapter() is None
+    assert "ignoring the stored adapter" in caplog.text
+
+
+def test_adapting_without_two_labelled_folders_is_a_clear_error(tmp_path: Path) -> None:
+    make_tree(tmp_path / "imgs", ["cats/1.png", "cats/2.png", "top.png"])
+    idx = Index(tmp_path / "db", embedder=FakeEmbedder())
+    idx.add(tmp_path / "imgs", workers=0)
+    with pytest.raises(QueryError, match="two labelled folders"):
+        idx.adapt()
+    assert Catalog.open(idx.db).adapter() is None
+
+
+def test_the_cli_trains_shows_uses_and_removes_it(index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "load_embedder", lambda name, *, settings: FakeEmbedder())
+    runner, db = CliRunner(), str(index.db)
+    result = runner.invoke(app, ["adapt", "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["trained_on"] == 24
+    info = json.loads(runner.invoke(app, ["info", "--db", db, "--json"]).stdout)
+    assert set(info["adapter"]) == {"method", "trained_on", "classes", "created"}
+    assert (
+        "adapter: query-residual, trained on 24 images in 3 classes"
+        in runner.invoke(app, ["info", "--db", db]).stdout
+    )
+    record = Catalog.open(index.db).adapter()
+    assert record is not None
+    own_id, q = index.stored("dogs/7.png")
+    rankings = []
+    for flag, matrix in (([], record.matrix), (["--no-adapter"], None)):
+        out = runner.invoke(app, ["search", "--like", "dogs/7.png", "-k", "23", "--db", db, "--json", *flag])
+        assert out.exit_code == 0, out.output
+        got = [r["id"] for r in json.loads(out.stdout)["results"]]
+        assert got == [i for i in _expected(index, q, matrix, 24) if i != own_id]
+        rankings.append(got)
+    assert rankings[0] != rankings[1]
+    result = runner.invoke(app, ["adapt", "--remove", "--db", db, "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"removed": True}
+    assert json.loads(runner.invoke(app, ["info", "--db", db, "--json"]).stdout)["adapter"] is None
+
+
+def test_feedback_re_ranks_around_the_adapted_query(index: Index) -> None:
+    index.adapt()
+    record = Catalog.open(index.db).adapter()
+    assert record is not None
+    _, q = index.stored("dogs/7.png")
+    adapted_q = (q + q @ record.matrix) / np.linalg.norm(q + q @ record.matrix)
+    marks = {"positive": ["dogs/1.png"], "negative": ["owls/2.png"]}
+    want = [h.id for h in index.search_feedback(adapted_q, k=20, **marks)]
+    frozen = [h.id for h in index.search_feedback(q, k=20, **marks)]
+    assert want != frozen
+    query = Query(vectors=((q, 1.0),), positive=("dogs/1.png",), negative=("owls/2.png",))
+    assert [h.id for h in index.search(query, k=20)] == want
