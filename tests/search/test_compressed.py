@@ -225,3 +225,11 @@ def test_rows_read_with_pread_or_through_the_map_are_the_stored_rows(
     monkeypatch.setattr(compressed, "PREAD_BELOW", 2)
     np.testing.assert_array_equal(index.row_vectors(rows), expected)  # the memory map: many rows
     assert index.row_vectors(np.array([], dtype=np.int64)).shape == (0, DIM)
+
+
+def test_the_refine_depth_grows_past_two_million_rows(built: tuple[np.ndarray, Path]) -> None:
+    # 50 * (N / 2M) ** 0.75, never below 50: at 10M, 50 * 5 ** 0.75 = 167.2 -> 168 (worked by hand)
+    assert [compressed.default_refine(n) for n in (1_000, 2_000_000, 10_000_000)] == [50, 50, 168]
+    _, folder = built
+    index = CompressedIndex.load(folder, 7)
+    assert index is not None and index.refine == 50
