@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import train_test_split
 
+from pixseek.evaluation import adapt
 from pixseek.evaluation.adapt import train_query_map
 from pixseek.evaluation.metrics import retrieval_scores
 from pixseek.services import Index
@@ -136,9 +137,14 @@ def fit_query_side(x: np.ndarray, y: np.ndarray, *, decay: float, lr: float = 1e
     return (lambda v: _normalise(v + v @ matrix)), _normalise
 
 
-def fit_product(x: np.ndarray, y: np.ndarray):
-    """What `pixseek adapt` trains (numpy, evaluation/adapt.py): the query-side map."""
-    trained = train_query_map(x, list(y))
+def fit_product(x: np.ndarray, y: np.ndarray, *, decay: float | None = None):
+    """What `pixseek adapt` trains (numpy, evaluation/adapt.py), at its weight decay or another."""
+    saved = adapt.DECAY
+    adapt.DECAY = decay if decay is not None else saved
+    try:
+        trained = train_query_map(x, list(y))
+    finally:
+        adapt.DECAY = saved
     return (lambda v: _normalise(v + v @ trained.matrix)), _normalise
 
 
@@ -207,7 +213,14 @@ def main() -> None:
     parser.add_argument("db")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", help="candidates to run [default: all]")
+    parser.add_argument(
+        "--decays", nargs="*", type=float, default=[], help="also pixseek-adapt at these decays"
+    )
     args = parser.parse_args()
+    for decay in args.decays:
+        CANDIDATES[f"pixseek-adapt-{decay:g}"] = lambda x, y, d=decay: fit_product(x, y, decay=d)
+        if args.only:
+            args.only.append(f"pixseek-adapt-{decay:g}")
     print(json.dumps(study(args.db, args.seed, args.only), indent=2))
 
 

@@ -99,7 +99,8 @@ def test_info(indexed: tuple[Path, Path]) -> None:
     result = runner.invoke(app, ["info", "--db", str(db), "--json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
-    assert set(info) == {"images", "model", "dim", "bytes_on_disk", "last_indexed"}
+    assert set(info) == {"images", "model", "dim", "bytes_on_disk", "last_indexed", "adapter"}
+    assert info["adapter"] is None
     assert (info["images"], info["model"], info["dim"]) == (8, "fake", 32)
     human = runner.invoke(app, ["info", "--db", str(db)])
     assert "8 images, model fake (32-d)" in human.stdout

@@ -131,7 +131,7 @@ def test_info_labels_arrays_get(index: Index) -> None:
     assert isinstance(info, IndexInfo)
     assert (info.images, info.model, info.dim) == (len(PATHS), "fake", 32)
     assert info.bytes_on_disk > 0 and info.last_indexed and info.last_indexed.endswith("+00:00")
-    assert set(info.to_dict()) == {"images", "model", "dim", "bytes_on_disk", "last_indexed"}
+    assert set(info.to_dict()) == {"images", "model", "dim", "bytes_on_disk", "last_indexed", "adapter"}
     assert index.labels() == ["cats", "dogs", "owls"]
     arrays = index.arrays()
     assert isinstance(arrays, IndexArrays) and arrays.vectors.dtype == np.float32
