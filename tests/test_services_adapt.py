@@ -148,3 +148,17 @@ def test_feedback_re_ranks_around_the_adapted_query(index: Index) -> None:
     assert want != frozen
     query = Query(vectors=((q, 1.0),), positive=("dogs/1.png",), negative=("owls/2.png",))
     assert [h.id for h in index.search(query, k=20)] == want
+
+
+def test_a_large_catalog_trains_on_a_sample_of_its_labelled_rows(
+    index: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = [None, "a", "b", None, "a"]
+    assert adapting.training_rows(labels, cap=10).tolist() == [1, 2, 4]  # every labelled row
+    sample = adapting.training_rows(labels, cap=2)
+    assert (
+        len(sample) == 2 and set(sample.tolist()) <= {1, 2, 4} and sorted(sample.tolist()) == sample.tolist()
+    )
+    monkeypatch.setattr(adapting, "MAX_TRAINING_ROWS", 12)
+    report = index.adapt()
+    assert report is not None and report.trained_on == 12

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from pixseek.evaluation.adapt import METHOD, train_query_map
 from pixseek.search.adapter import QueryAdapter
 
 ADAPTER_CHECK_SECONDS = 5.0
+MAX_TRAINING_ROWS = 20_000  # training time grows with the rows: 10,000 took 72 s here
 log = logging.getLogger(__name__)
 
 
@@ -35,8 +37,18 @@ class AdaptReport:
         return asdict(self)
 
 
-def train_and_store(catalog: Catalog, vectors: np.ndarray, labels: list[str | None]) -> AdaptReport:
-    """Fit the adapter on the labelled rows (the caller holds the write lock) and store it, replacing any."""
+def training_rows(labels: Sequence[str | None], *, cap: int, seed: int = 0) -> np.ndarray:
+    """Sorted rows to train on: every labelled row, or a seeded random `cap` of them in a larger catalog
+    (training time grows with the rows, and a catalog past RAM must not be read whole)."""
+    labelled = np.array([i for i, label in enumerate(labels) if label], dtype=np.int64)
+    if len(labelled) <= cap:
+        return labelled
+    return np.sort(np.random.default_rng(seed).choice(labelled, size=cap, replace=False))
+
+
+def train_and_store(catalog: Catalog, vectors: np.ndarray, labels: Sequence[str | None]) -> AdaptReport:
+    """Fit the adapter on the given rows' vectors and labels (the caller holds the write lock; unlabelled
+    rows are left out) and store it, replacing any."""
     started = time.perf_counter()
     labelled = [i for i, label in enumerate(labels) if label]
     trained = train_query_map(vectors[labelled], [str(labels[i]) for i in labelled])

@@ -31,7 +31,8 @@ from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THR
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.search.protocol import VectorIndex
 from pixseek.search.query import Query, Term
-from pixseek.services.adapting import ActiveAdapter, AdaptReport, train_and_store
+from pixseek.services import adapting
+from pixseek.services.adapting import ActiveAdapter, AdaptReport, train_and_store, training_rows
 from pixseek.services.duplicates import SELF_JOIN_REFINE, DuplicateReport, find_duplicates, original_reader
 from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.feedback import feedback_search
@@ -231,8 +232,9 @@ class Index:
                 catalog.set_adapter(None)
                 report = None
             else:
-                arrays = self.arrays()
-                report = train_and_store(catalog, arrays.vectors, arrays.labels)
+                m = self._matrix()
+                rows = training_rows(m.labels, cap=adapting.MAX_TRAINING_ROWS)
+                report = train_and_store(catalog, m.row_vectors(rows), [m.labels[int(i)] for i in rows])
         self._adapter.forget()
         return report
 
