@@ -41,11 +41,11 @@ def test_training_lowers_the_validation_loss_and_keeps_the_best_map(monkeypatch:
     trained = train_query_map(x, names, seed=0)
     assert trained.classes == ("class0", "class1", "class2", "class3")
     assert trained.trained_on == 400 and trained.matrix.shape == (16, 16)
-    assert 1 <= trained.epochs <= adapt.MAX_EPOCHS
-    monkeypatch.setattr(adapt, "MAX_EPOCHS", 0)  # no step at all: the identity map's validation loss
-    untrained = train_query_map(x, names, seed=0)
-    assert np.all(untrained.matrix == 0)
-    assert trained.validation_loss < untrained.validation_loss
+    assert 1 <= trained.epochs <= 300  # MAX_EPOCHS
+    monkeypatch.setattr(adapt, "MAX_EPOCHS", 1)  # one small step from the identity map
+    one_step = train_query_map(x, names, seed=0)
+    assert 0 < np.abs(one_step.matrix).max() < np.abs(trained.matrix).max()
+    assert trained.validation_loss < one_step.validation_loss
 
 
 @pytest.mark.parametrize(
