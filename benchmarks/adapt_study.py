@@ -49,52 +49,66 @@ def fit_whiten(x: np.ndarray, y: np.ndarray, eps: float = 1e-3):
     return lambda v: _normalise(v @ w)
 
 
-def fit_residual(
-    x: np.ndarray, y: np.ndarray, *, decay: float, lr: float = 1e-3, seed: int = 0, epochs: int = 300
-):
+def _torch_parts(x: np.ndarray, y: np.ndarray, *, lr: float, seed: int):
+    """A seeded stratified split into training and validation fifths as tensors, class indices, and a
+    zero residual matrix with its Adam optimiser."""
     import torch
 
     torch.manual_seed(seed)
     x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
-    classes = np.unique(y)
-    index = {c: i for i, c in enumerate(classes)}
+    index = {c: i for i, c in enumerate(np.unique(y))}
     xt, xv = torch.tensor(x_train), torch.tensor(x_val)
     yt = torch.tensor([index[c] for c in y_train])
     yv = torch.tensor([index[c] for c in y_val])
-    d = x.shape[1]
-    a = torch.zeros(d, d, requires_grad=True)
-    opt = torch.optim.Adam([a], lr=lr)
+    a = torch.zeros(x.shape[1], x.shape[1], requires_grad=True)
+    return xt, xv, yt, yv, len(index), a, torch.optim.Adam([a], lr=lr)
 
-    def embed(v: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.normalize(v + v @ a, dim=1)
 
-    def loss_on(v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        z = embed(v)
-        centres = torch.nn.functional.normalize(
-            torch.stack([z[labels == i].mean(0) for i in range(len(classes))]), dim=1
-        )
-        return torch.nn.functional.cross_entropy(z @ centres.T / 0.05, labels)
+def _early_stopped(a, opt, train_loss, val_loss, *, decay: float, epochs: int = 300) -> np.ndarray:
+    """Full-batch steps on train_loss() plus decay toward A = 0; the A with the best val_loss(), kept
+    until it has not improved for 10 epochs."""
+    import torch
 
     best, best_a, patience = float("inf"), a.detach().clone(), 0
     for _ in range(epochs):
         opt.zero_grad()
-        loss = loss_on(xt, yt) + decay * (a**2).sum()
-        loss.backward()
+        (train_loss() + decay * (a**2).sum()).backward()
         opt.step()
         with torch.no_grad():
-            # validation: class centres from the training part, as at search time
-            zt, zv = embed(xt), embed(xv)
-            centres = torch.nn.functional.normalize(
-                torch.stack([zt[yt == i].mean(0) for i in range(len(classes))]), dim=1
-            )
-            val = torch.nn.functional.cross_entropy(zv @ centres.T / 0.05, yv).item()
+            val = val_loss()
         if val < best - 1e-4:
             best, best_a, patience = val, a.detach().clone(), 0
         else:
             patience += 1
             if patience >= 10:
                 break
-    matrix = best_a.numpy()
+    return best_a.numpy()
+
+
+def fit_residual(
+    x: np.ndarray, y: np.ndarray, *, decay: float, lr: float = 1e-3, seed: int = 0, epochs: int = 300
+):
+    """A residual map of both sides: score(q, x) = <normalise(q + q A), normalise(x + x A)>."""
+    import torch
+
+    xt, xv, yt, yv, n_classes, a, opt = _torch_parts(x, y, lr=lr, seed=seed)
+
+    def embed(v: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.normalize(v + v @ a, dim=1)
+
+    def centres_of(z: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.normalize(
+            torch.stack([z[yt == i].mean(0) for i in range(n_classes)]), dim=1
+        )
+
+    def train_loss() -> torch.Tensor:
+        z = embed(xt)
+        return torch.nn.functional.cross_entropy(z @ centres_of(z).T / 0.05, yt)
+
+    def val_loss() -> float:  # class centres from the training part, as at search time
+        return torch.nn.functional.cross_entropy(embed(xv) @ centres_of(embed(xt)).T / 0.05, yv).item()
+
+    matrix = _early_stopped(a, opt, train_loss, val_loss, decay=decay, epochs=epochs)
     return lambda v: _normalise(v + v @ matrix)
 
 
@@ -103,37 +117,16 @@ def fit_query_side(x: np.ndarray, y: np.ndarray, *, decay: float, lr: float = 1e
     stored changes, so it serves through every index as it is."""
     import torch
 
-    torch.manual_seed(seed)
-    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
-    classes = np.unique(y)
-    index = {c: i for i, c in enumerate(classes)}
-    xt, xv = torch.tensor(x_train), torch.tensor(x_val)
-    yt = torch.tensor([index[c] for c in y_train])
-    yv = torch.tensor([index[c] for c in y_val])
+    xt, xv, yt, yv, n_classes, a, opt = _torch_parts(x, y, lr=lr, seed=seed)
     centres = torch.nn.functional.normalize(
-        torch.stack([xt[yt == i].mean(0) for i in range(len(classes))]), dim=1
+        torch.stack([xt[yt == i].mean(0) for i in range(n_classes)]), dim=1
     )
-    a = torch.zeros(x.shape[1], x.shape[1], requires_grad=True)
-    opt = torch.optim.Adam([a], lr=lr)
 
     def loss_on(v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         z = torch.nn.functional.normalize(v + v @ a, dim=1)
         return torch.nn.functional.cross_entropy(z @ centres.T / 0.05, labels)
 
-    best, best_a, patience = float("inf"), a.detach().clone(), 0
-    for _ in range(300):
-        opt.zero_grad()
-        (loss_on(xt, yt) + decay * (a**2).sum()).backward()
-        opt.step()
-        with torch.no_grad():
-            val = loss_on(xv, yv).item()
-        if val < best - 1e-4:
-            best, best_a, patience = val, a.detach().clone(), 0
-        else:
-            patience += 1
-            if patience >= 10:
-                break
-    matrix = best_a.numpy()
+    matrix = _early_stopped(a, opt, lambda: loss_on(xt, yt), lambda: loss_on(xv, yv).item(), decay=decay)
     return (lambda v: _normalise(v + v @ matrix)), _normalise
 
 

@@ -18,9 +18,9 @@ from pixseek.cli.app import JsonOption, bench_app, console, err_console, handle_
 from pixseek.cli.app import make_settings as _make_settings
 from pixseek.errors import ModelError
 from pixseek.settings import Settings
+from pixseek.types import IMAGE_EXTENSIONS
 
 EFFICIENTNETS = ("efficientnet-lite0", "efficientnet-lite2")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CALIBRATION_IMAGES = 64
 
 CacheOption = Annotated[Path | None, typer.Option("--model-cache", help="Model cache folder")]
@@ -185,9 +185,9 @@ def _sample_images(folder: Path) -> list[Path]:
     """Up to CALIBRATION_IMAGES images spread evenly over the folder's sorted file list."""
     if not folder.is_dir():
         raise ModelError(f"{folder}: calibration folder not found")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if not files:
-        raise ModelError(f"{folder}: no images to calibrate with ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise ModelError(f"{folder}: no images to calibrate with ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     step = max(1, len(files) // CALIBRATION_IMAGES)
     return files[::step][:CALIBRATION_IMAGES]
 

@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from pixseek.errors import EvaluationError
 from pixseek.evaluation.adapt import METHOD, train_query_map
 from pixseek.evaluation.metrics import retrieval_scores
+from pixseek.search.adapter import adapt_queries
 
 MIN_PER_CLASS = 4  # two to train on and two to measure among
 
@@ -50,8 +51,7 @@ def compare(vectors: np.ndarray, labels: list[str], *, seed: int = 0) -> dict[st
 
 
 def _frozen_and_adapted(x: np.ndarray, y: np.ndarray, matrix: np.ndarray) -> dict[str, dict[str, float]]:
-    adapted = x + x @ matrix
-    adapted /= np.maximum(np.linalg.norm(adapted, axis=1, keepdims=True), 1e-12)
+    adapted = adapt_queries(x, matrix)
     labels = [str(v) for v in y]
     out = {}
     for name, queries in (("frozen", x), ("adapted", adapted)):

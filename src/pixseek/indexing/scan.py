@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixseek.types import IMAGE_EXTENSIONS
+
 NOT_UTF8 = "its name is not valid UTF-8, so it cannot be stored; rename it to index it"
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 
 @dataclass(frozen=True, slots=True)

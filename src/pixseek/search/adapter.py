@@ -17,6 +17,12 @@ import numpy as np
 from pixseek.errors import QueryError
 
 
+def adapt_queries(queries: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """normalise(q + q A) per row, float32: the map itself, for search and for its evaluation alike."""
+    u = queries + queries @ matrix
+    return (u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class QueryAdapter:
     """A trained map over one model's vectors; `matrix` is A in normalise(q + q A)."""
@@ -36,9 +42,7 @@ class QueryAdapter:
         q = np.asarray(queries, dtype=np.float32)
         if q.shape[-1] != self.dim:
             raise QueryError(f"query vectors have dim {q.shape[-1]}, the adapter {self.dim}")
-        u = q + q @ self.matrix
-        norms = np.linalg.norm(u, axis=-1, keepdims=True)
-        return (u / np.maximum(norms, 1e-12)).astype(np.float32)
+        return adapt_queries(q, self.matrix)
 
     def info(self) -> dict[str, Any]:
         """What `pixseek info --json` shows as "adapter"."""

@@ -37,21 +37,20 @@ class AdaptReport:
         return asdict(self)
 
 
-def training_rows(labels: Sequence[str | None], *, cap: int, seed: int = 0) -> np.ndarray:
-    """Sorted rows to train on: every labelled row, or a seeded random `cap` of them in a larger catalog
-    (training time grows with the rows, and a catalog past RAM must not be read whole)."""
+def training_rows(labels: Sequence[str | None], *, cap: int | None = None, seed: int = 0) -> np.ndarray:
+    """Sorted rows to train on: every labelled row, or a seeded random `cap` (MAX_TRAINING_ROWS) of them
+    in a larger catalog (training time grows with the rows, and a catalog past RAM must not be read whole)."""
+    cap = MAX_TRAINING_ROWS if cap is None else cap
     labelled = np.array([i for i, label in enumerate(labels) if label], dtype=np.int64)
     if len(labelled) <= cap:
         return labelled
     return np.sort(np.random.default_rng(seed).choice(labelled, size=cap, replace=False))
 
 
-def train_and_store(catalog: Catalog, vectors: np.ndarray, labels: Sequence[str | None]) -> AdaptReport:
-    """Fit the adapter on the given rows' vectors and labels (the caller holds the write lock; unlabelled
-    rows are left out) and store it, replacing any."""
+def train_and_store(catalog: Catalog, vectors: np.ndarray, labels: list[str]) -> AdaptReport:
+    """Fit the adapter on labelled vectors (the caller holds the write lock) and store it, replacing any."""
     started = time.perf_counter()
-    labelled = [i for i, label in enumerate(labels) if label]
-    trained = train_query_map(vectors[labelled], [str(labels[i]) for i in labelled])
+    trained = train_query_map(vectors, labels)
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record = AdapterRecord(
         METHOD, catalog.meta.fingerprint, trained.classes, trained.trained_on, created, trained.matrix

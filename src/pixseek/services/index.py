@@ -31,7 +31,6 @@ from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THR
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.search.protocol import VectorIndex
 from pixseek.search.query import Query, Term
-from pixseek.services import adapting
 from pixseek.services.adapting import ActiveAdapter, AdaptReport, train_and_store, training_rows
 from pixseek.services.duplicates import SELF_JOIN_REFINE, DuplicateReport, find_duplicates, original_reader
 from pixseek.services.duplicates import Progress as DuplicateProgress
@@ -233,8 +232,8 @@ class Index:
                 report = None
             else:
                 m = self._matrix()
-                rows = training_rows(m.labels, cap=adapting.MAX_TRAINING_ROWS)
-                report = train_and_store(catalog, m.row_vectors(rows), [m.labels[int(i)] for i in rows])
+                rows = training_rows(m.labels)
+                report = train_and_store(catalog, m.row_vectors(rows), [str(m.labels[int(i)]) for i in rows])
         self._adapter.forget()
         return report
 

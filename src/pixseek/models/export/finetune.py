@@ -32,8 +32,8 @@ from pixseek.models.preprocess import Preprocessor
 from pixseek.models.spec import MANIFEST_NAME, ImageTower, ModelSpec
 from pixseek.models.tokenizer import ClipTokenizer
 from pixseek.settings import DEFAULT_MAX_IMAGE_PIXELS
+from pixseek.types import IMAGE_EXTENSIONS
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 HF_FOLDER = "hf"
 Progress = Callable[[int, int, float], None]  # (step, steps, loss)
 
@@ -59,7 +59,7 @@ def caption_pairs(folder: Path) -> list[tuple[Path, str, bool]]:
     if not folder.is_dir():
         raise ModelError(f"{folder}: no such folder")
     pairs = []
-    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):
         caption = _caption_file(path.with_suffix(".txt"))
         if caption is None:
             parts = path.relative_to(folder).parts
@@ -114,9 +114,7 @@ def finetune_clip(
     model = _load_model(checkpoint).to(device)
     config = model.config
     with tempfile.TemporaryDirectory() as tmp:
-        if (
-            spec is not None and spec.text is not None
-        ):  # a pixseek model folder: its own tokenizer and preprocessing
+        if spec is not None and spec.text is not None:  # a model folder: its tokenizer, its preprocessing
             tokenizer_dir, tokenizer_file = model_folder, model_folder / spec.text.tokenizer  # type: ignore[operator]
             tower = spec.image
         else:
