@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=32, ge=1, le=4096)
     threads: int | None = Field(default=None, ge=1)  # ONNX Runtime intra-op threads; None = all cores
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
-    workers: int | None = Field(default=None, ge=0)  # decode processes; None = cores // 4, 0 = a thread
+    workers: int | None = Field(default=None, ge=0)  # decode processes; None = cores // 4, 0 = threads
     max_image_pixels: int = Field(default=DEFAULT_MAX_IMAGE_PIXELS, ge=1)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_k: int = Field(default=1000, ge=1)

@@ -18,6 +18,11 @@ from pixseek.types import ImageLoader, LoadedImage
 
 Decoded = LoadedImage | ImageReadError
 _MAX_CONSECUTIVE_CRASHES = 3
+# In-process decode threads (workers = 0). Two, not one: the model is idle until its first batch is
+# decoded, and a single thread that shares the cores with the model's threads fell behind it on large
+# progressive JPEGs. On 2 cores, 330 photos with ViT-B/32: 8.2 img/s with one thread, 8.8 with two
+# (benchmarks/stage_bench.py bound, three runs each, alternating).
+DECODE_THREADS = 2
 
 
 def load_one(loader: ImageLoader, path: Path | ObjectFile) -> Decoded:
@@ -37,7 +42,7 @@ def load_one(loader: ImageLoader, path: Path | ObjectFile) -> Decoded:
 
 def _new_pool(workers: int) -> Executor:
     if workers <= 0:
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixseek-decode")
+        return ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="pixseek-decode")
     # spawn: the parent holds ONNX Runtime and LanceDB threads, which must not be forked.
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
@@ -47,7 +52,7 @@ def decode_stream(
 ) -> Iterator[Decoded]:
     """Results in input order, decoded ahead while the caller runs the model on the previous batch.
 
-    workers > 0: that many processes. workers = 0: one background thread in this process; Pillow
+    workers > 0: that many processes. workers = 0: DECODE_THREADS threads in this process; Pillow
     releases the GIL while decoding and resizing, and there is no start-up or pickling cost, which
     wins on small machines (see benchmarks/index_bench.py). At most `prefetch` files are in flight,
     so memory stays bounded however large the folder is.

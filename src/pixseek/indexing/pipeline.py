@@ -33,7 +33,7 @@ class RunOptions:
     """How a run is carried out; none of these change its result."""
 
     batch_size: int = 32
-    workers: int = 0  # decode processes; 0 = one decode thread in this process
+    workers: int = 0  # decode processes; 0 = decode threads in this process
     include_hidden: bool = False
     commit_rows: int = 256  # commit when this many rows are pending ...
     commit_seconds: float = 2.0  # ... or this long after the last commit, whichever comes first

@@ -17,7 +17,7 @@ import numpy as np
 
 from pixseek.catalog.schema import ImageRecord
 from pixseek.errors import ImageReadError
-from pixseek.indexing.decode import load_one
+from pixseek.indexing.decode import DECODE_THREADS, load_one
 from pixseek.indexing.plan import DEFERRED_HASH
 from pixseek.indexing.sources import ObjectFile, ObjectStoreSource
 from pixseek.types import Embedder
@@ -43,7 +43,7 @@ class EmbedBatch:
     """A Ray actor: loads the model once, then reads, decodes and embeds one batch of files per call; with
     a RowWriter it also appends the batch's new rows to the catalog itself (one atomic append per call).
 
-    Two calls run at once (CALLS_PER_ACTOR): one decode thread and one model lock are shared, so the
+    Two calls run at once (CALLS_PER_ACTOR): the decode threads and one model lock are shared, so the
     next call's files decode while this call's last chunk is in the model, as in the local pipeline's
     continuous prefetch. One call at a time left the model idle while each call's first chunk decoded.
     """
@@ -61,7 +61,7 @@ class EmbedBatch:
         self._sources: dict[str, ObjectStoreSource] = {}
         self._writer = writer
         self._chunk = chunk  # images per model call
-        self._decode = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixseek-decode")
+        self._decode = ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="pixseek-decode")
         self._model = threading.Lock()  # one model call at a time: it already uses every core
         self._sources_lock = threading.Lock()
 

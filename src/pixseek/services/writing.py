@@ -61,9 +61,9 @@ def ray_stage_for(
 
 
 def default_workers(workers: int | None) -> int:
-    """Decode processes when not configured: cores // 4, so 0 (one decode thread) on small machines.
+    """Decode processes when not configured: cores // 4, so 0 (decode threads in-process) on small machines.
 
-    On 2 cores a decode thread gives 93% of model-only throughput and 2 processes 77%: the model
+    On 2 cores in-process decoding gives 93% of model-only throughput and 2 processes 77%: the model
     already uses every core, and process start-up and pickling cost more than they overlap.
     """
     if workers is not None:
