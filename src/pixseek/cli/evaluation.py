@@ -22,6 +22,8 @@ from pixseek.cli.app import (
 from pixseek.errors import EvaluationError, ModelNotFoundError, QueryError
 
 if TYPE_CHECKING:
+    from pixseek.evaluation.splits import LabelledSet
+    from pixseek.search.adapter import QueryAdapter
     from pixseek.services import Index
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Index folder")]
@@ -90,6 +92,13 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
         bool,
         typer.Option("--adapt/--no-adapt", help="Also measure the query adapter on seen and unseen classes"),
     ] = False,
+    adapter: Annotated[
+        bool,
+        typer.Option(
+            "--adapter/--no-adapter",
+            help="Also score retrieval through the index's active adapter, when it has one",
+        ),
+    ] = True,
     json_out: JsonOption = False,
 ) -> None:
     """Classification study and retrieval metrics on a labelled folder or an existing index.
@@ -128,21 +137,14 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
                     "or choose a model with --model (e.g. --model efficientnet-lite0, fully offline)"
                 ) from None
             arrays = index.arrays(root=folder)  # only FOLDER's images, even in a shared --db
+            active = index.adapter() if adapter else None
         data = labelled_set(
             arrays.vectors, arrays.labels, arrays.paths, min_per_class=max(MIN_PER_CLASS, folds or 0)
         )
         options = StudyOptions(seed=seed, folds=folds, gamma=gamma_value)
         result = run_study(data, options=options, embedder=embedder, model=embedder.name, progress=_say)
         report = result.report | extra | {"model_fingerprint": embedder.fingerprint}
-        if feedback:
-            from pixseek.evaluation.feedback import compare
-
-            report["feedback"] = compare(data.vectors, [str(y) for y in data.labels], progress=_say)
-        if adapt:
-            from pixseek.evaluation.adaptation import compare as compare_adaptation
-
-            _say("query adapter: seen and unseen classes")
-            report["adaptation"] = compare_adaptation(data.vectors, [str(y) for y in data.labels], seed=seed)
+        report |= _extra_blocks(data, feedback=feedback, adapt=adapt, active=active, seed=seed)
         save_classifier(
             out, result.svm, model=embedder.name, fingerprint=embedder.fingerprint, dim=embedder.dim
         )
@@ -158,6 +160,29 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
         highlight=False,
     )
     console.print(f"wrote {md_path}, {json_path} and {len(plots)} plots", highlight=False, markup=False)
+
+
+def _extra_blocks(
+    data: LabelledSet, *, feedback: bool, adapt: bool, active: QueryAdapter | None, seed: int
+) -> dict[str, Any]:
+    """report.json's optional blocks: relevance feedback, the active adapter, the held-out adapter study."""
+    labels = [str(y) for y in data.labels]
+    blocks: dict[str, Any] = {}
+    if feedback:
+        from pixseek.evaluation.feedback import compare
+
+        blocks["feedback"] = compare(data.vectors, labels, progress=_say)
+    if active is not None:
+        from pixseek.evaluation.adaptation import with_active_adapter
+
+        _say("leave-one-out retrieval through the active adapter")
+        blocks["active_adapter"] = with_active_adapter(data.vectors, labels, active)
+    if adapt:
+        from pixseek.evaluation.adaptation import compare as compare_adaptation
+
+        _say("query adapter: seen and unseen classes")
+        blocks["adaptation"] = compare_adaptation(data.vectors, labels, seed=seed)
+    return blocks
 
 
 @app.command("classify")

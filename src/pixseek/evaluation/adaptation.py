@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 from pixseek.errors import EvaluationError
 from pixseek.evaluation.adapt import METHOD, train_query_map
 from pixseek.evaluation.metrics import retrieval_scores
-from pixseek.search.adapter import adapt_queries
+from pixseek.search.adapter import QueryAdapter, adapt_queries
 
 MIN_PER_CLASS = 4  # two to train on and two to measure among
 
@@ -58,3 +58,11 @@ def _frozen_and_adapted(x: np.ndarray, y: np.ndarray, matrix: np.ndarray) -> dic
         r = retrieval_scores(x, labels, k=10, queries=queries)
         out[name] = {"precision_at_10": round(r.precision_at_10, 4), "map_at_10": round(r.map_at_10, 4)}
     return out
+
+
+def with_active_adapter(vectors: np.ndarray, labels: list[str], adapter: QueryAdapter) -> dict[str, Any]:
+    """report.json's "active_adapter" block: leave-one-out retrieval with the catalog's own adapter on the
+    queries, as search runs it. That adapter was trained on these very labels, so the figures are
+    optimistic; `compare` (--adapt) is the held-out measure."""
+    adapted = retrieval_scores(vectors, labels, k=10, queries=adapter.apply(vectors))
+    return adapter.info() | {"trained_on_these_labels": True, "retrieval": adapted.to_dict()}

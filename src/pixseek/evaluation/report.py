@@ -165,6 +165,14 @@ def _retrieval(report: dict[str, Any]) -> list[str]:
         "min(10, R), R = the other images of the query's class; recall@1 = the nearest other image "
         "has the query's class."
     )
+    active = report.get("active_adapter")
+    if active:
+        a = active["retrieval"]
+        note += (
+            f" Through the index's active adapter ({active['method']}, trained on {active['trained_on']} of"
+            f" these images' labels, so optimistic): P@10 {a['precision_at_10']:.4f}, mAP@10"
+            f" {a['map_at_10']:.4f}. The held-out measure is `pixseek eval --adapt`."
+        )
     return ["## Retrieval (leave-one-out)", "", *_table(["Metric", "Value"], rows), note, ""]
 
 
