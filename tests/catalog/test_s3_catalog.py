@@ -182,3 +182,54 @@ def test_kill_9_of_a_writer_then_resume_gives_the_exact_set(tmp_path: Path, s3_d
     assert sorted(Index(s3_db, embedder=FakeEmbedder()).arrays().paths) == sorted(
         f"c{i % 3}/{i:02d}.png" for i in range(24)
     )
+
+
+def test_adapt_keeps_its_lease_through_training_longer_than_the_lease(
+    folder: Path, s3_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pixseek.catalog.lease as lease_module
+    import pixseek.services.adapting as adapting
+
+    index = Index(s3_db, embedder=FakeEmbedder())
+    index.add(folder, workers=0)
+    monkeypatch.setattr(lease_module, "DEFAULT_TTL", 1.0)
+    monkeypatch.setattr(lease_module, "RENEW_EVERY", 0.2)
+    real = adapting.train_query_map
+    refused: list[bool] = []
+
+    def slow_training(vectors, labels):  # 2.5 s: more than twice the lease's time
+        time.sleep(2.5)
+        try:
+            with write_lease(s3_db):
+                refused.append(False)
+        except IndexBusyError:
+            refused.append(True)
+        return real(vectors, labels)
+
+    monkeypatch.setattr(adapting, "train_query_map", slow_training)
+    assert index.adapt().trained_on == len(TREE)
+    assert refused == [True]  # the lease was still held: renewed while training
+    assert Catalog.open(s3_db).adapter() is not None
+
+
+def test_adapt_whose_lease_was_taken_over_stores_nothing(
+    folder: Path, s3_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lancedb
+
+    import pixseek.services.adapting as adapting
+
+    index = Index(s3_db, embedder=FakeEmbedder())
+    index.add(folder, workers=0)
+    real = adapting.train_query_map
+
+    def train_then_lose_the_lease(vectors, labels):
+        conn = lancedb.connect(s3_db)
+        conn.drop_table(LEASE_TABLE)
+        conn.create_table(LEASE_TABLE, pa.table({"owner": ["usurper:9:z"], "expires": [time.time() + 60]}))
+        return real(vectors, labels)
+
+    monkeypatch.setattr(adapting, "train_query_map", train_then_lose_the_lease)
+    with pytest.raises(IndexBusyError, match="lost its write lease"):
+        index.adapt()
+    assert Catalog.open(s3_db).adapter() is None

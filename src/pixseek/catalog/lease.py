@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from pixseek.errors import IndexBusyError
 
 LEASE_TABLE = "write-lease"
 DEFAULT_TTL = 60.0  # seconds without a renewal before another writer may take over
+RENEW_EVERY = 10.0  # seconds between renewals while a writer works without committing (`renewing`)
 
 
 class Lease:
@@ -79,8 +81,9 @@ def _died_here(owner: str) -> bool:
 
 
 @contextmanager
-def write_lease(uri: str, *, timeout: float = 0.0, ttl: float = DEFAULT_TTL) -> Iterator[Lease]:
+def write_lease(uri: str, *, timeout: float = 0.0, ttl: float | None = None) -> Iterator[Lease]:
     """Hold the catalog's lease; IndexBusyError after `timeout` seconds while a live writer holds it."""
+    ttl = DEFAULT_TTL if ttl is None else ttl
     conn = lancedb.connect(uri)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + timeout
@@ -110,3 +113,30 @@ def write_lease(uri: str, *, timeout: float = 0.0, ttl: float = DEFAULT_TTL) -> 
         if held is not None and held[0] == owner:
             with suppress(ValueError, OSError, RuntimeError):
                 conn.drop_table(LEASE_TABLE)
+
+
+@contextmanager
+def renewing(lease: Lease | None, every: float | None = None) -> Iterator[None]:
+    """Renew `lease` from a background thread while the body works without writing (training an adapter
+    can outlast the lease's time). A lost lease stops the renewals; the writer's next write, which renews
+    first, then raises IndexBusyError."""
+    if lease is None:
+        yield
+        return
+    interval = RENEW_EVERY if every is None else every
+    done = threading.Event()
+
+    def renew_until_done() -> None:
+        while not done.wait(interval):
+            try:
+                lease.renew()
+            except (IndexBusyError, ValueError, OSError, RuntimeError):
+                return  # lost or unreachable: the fence before the next write decides
+
+    thread = threading.Thread(target=renew_until_done, name="pixseek-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

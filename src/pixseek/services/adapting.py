@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from pixseek.catalog import AdapterRecord, Catalog
+from pixseek.catalog.lease import Lease, renewing
 from pixseek.evaluation.adapt import METHOD, train_query_map
 from pixseek.search.adapter import QueryAdapter
 
@@ -47,10 +48,14 @@ def training_rows(labels: Sequence[str | None], *, cap: int | None = None, seed:
     return np.sort(np.random.default_rng(seed).choice(labelled, size=cap, replace=False))
 
 
-def train_and_store(catalog: Catalog, vectors: np.ndarray, labels: list[str]) -> AdaptReport:
-    """Fit the adapter on labelled vectors (the caller holds the write lock) and store it, replacing any."""
+def train_and_store(
+    catalog: Catalog, vectors: np.ndarray, labels: list[str], *, lease: Lease | None = None
+) -> AdaptReport:
+    """Fit the adapter on labelled vectors and store it, replacing any. The caller holds the write lock;
+    an object-store `lease` is renewed while training runs (it can outlast the lease's time)."""
     started = time.perf_counter()
-    trained = train_query_map(vectors, labels)
+    with renewing(lease):
+        trained = train_query_map(vectors, labels)
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record = AdapterRecord(
         METHOD, catalog.meta.fingerprint, trained.classes, trained.trained_on, created, trained.matrix

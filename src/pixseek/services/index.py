@@ -225,15 +225,20 @@ class Index:
     def adapt(self, *, remove: bool = False, lock_timeout: float = 0.0) -> AdaptReport | None:
         """Train a query adapter on the folder labels and store it in the catalog (None with `remove`,
         which drops it). Searches use it from then on unless a query says `use_adapter=False`."""
-        with write_lock_for(self.db, lock_timeout):
+        with write_lock_for(self.db, lock_timeout) as lease:
             catalog = self._read_catalog()
-            if remove:
-                catalog.set_adapter(None)
-                report = None
-            else:
-                m = self._matrix()
-                rows = training_rows(m.labels)
-                report = train_and_store(catalog, m.row_vectors(rows), [str(m.labels[int(i)]) for i in rows])
+            catalog.before_write = lease.renew if lease is not None else None  # the fence before the write
+            try:
+                if remove:
+                    catalog.set_adapter(None)
+                    report = None
+                else:
+                    m = self._matrix()
+                    rows = training_rows(m.labels)
+                    labels = [str(m.labels[int(i)]) for i in rows]
+                    report = train_and_store(catalog, m.row_vectors(rows), labels, lease=lease)
+            finally:
+                catalog.before_write = None
         self._adapter.forget()
         return report
 
