@@ -23,7 +23,7 @@ from pixseek.errors import IndexBusyError
 
 LEASE_TABLE = "write-lease"
 DEFAULT_TTL = 60.0  # seconds without a renewal before another writer may take over
-RENEW_EVERY = 10.0  # seconds between renewals while a writer works without committing (`renewing`)
+RENEW_EVERY = 10.0  # seconds between renewals while a writer works without committing its own rows
 
 
 class Lease:

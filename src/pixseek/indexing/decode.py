@@ -20,8 +20,8 @@ Decoded = LoadedImage | ImageReadError
 _MAX_CONSECUTIVE_CRASHES = 3
 # In-process decode threads (workers = 0). Two, not one: the model is idle until its first batch is
 # decoded, and a single thread that shares the cores with the model's threads fell behind it on large
-# progressive JPEGs. On 2 cores, 330 photos with ViT-B/32: 8.2 img/s with one thread, 8.8 with two
-# (benchmarks/stage_bench.py bound, three runs each, alternating).
+# progressive JPEGs. On 2 cores, 330 photos with ViT-B/32: 0.846 of the bound with one thread, 0.905 with
+# two (benchmarks/stage_bench.py bound --runs 3; docs/scaling.md).
 DECODE_THREADS = 2
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from pixseek.catalog import Catalog, ImageRecord
+from pixseek.catalog.lease import RENEW_EVERY
 from pixseek.catalog.schema import rows_table
 from pixseek.errors import ImageReadError, PixseekError
 from pixseek.indexing.decode import decode_stream
@@ -50,7 +51,6 @@ class RunOptions:
 Writes = Sequence[list[ImageRecord]]
 EmbedStage = Callable[[Sequence[Path | ObjectFile], RunOptions, Writes | None], Iterator[Embedded]]
 CHANGED_WHILE_INDEXED = "changed while it was being indexed; the next run indexes it"
-RENEW_SECONDS = 10.0  # how often the run's lease is renewed while workers, not this process, write rows
 
 
 def record_for(
@@ -118,7 +118,7 @@ class _Committer:
     def keep_alive(self) -> None:
         """Renew the write lease now and then while the workers write and this process does not."""
         renew = self._catalog.before_write
-        if renew is not None and time.monotonic() - self._renewed >= RENEW_SECONDS:
+        if renew is not None and time.monotonic() - self._renewed >= RENEW_EVERY:
             renew()
             self._renewed = time.monotonic()
 

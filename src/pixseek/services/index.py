@@ -37,7 +37,7 @@ from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.feedback import feedback_search
 from pixseek.services.loading import load_matrix
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness
-from pixseek.services.writing import default_workers, ray_stage_for, write_lock_for
+from pixseek.services.writing import default_workers, fenced, ray_stage_for, write_lock_for
 from pixseek.settings import Settings
 from pixseek.types import Embedder, SearchHit
 
@@ -148,13 +148,10 @@ class Index:
                 catalog = Catalog.create(self.db, meta)
             self._catalog, self._open_error = catalog, None
             stage = self._ray_stage(ray_actors, lease) if ray_actors else None
-            catalog.before_write = lease.renew if lease is not None else None
-            try:
+            with fenced(catalog, lease):
                 report = run_index(
                     catalog, embedder, source, opts, progress=progress, stage=stage, on_progress=on_progress
                 )
-            finally:
-                catalog.before_write = None
         if ray_actors:
             from pixseek.indexing.ray_runner import cluster_info
 
@@ -225,20 +222,15 @@ class Index:
     def adapt(self, *, remove: bool = False, lock_timeout: float = 0.0) -> AdaptReport | None:
         """Train a query adapter on the folder labels and store it in the catalog (None with `remove`,
         which drops it). Searches use it from then on unless a query says `use_adapter=False`."""
-        with write_lock_for(self.db, lock_timeout) as lease:
-            catalog = self._read_catalog()
-            catalog.before_write = lease.renew if lease is not None else None  # the fence before the write
-            try:
-                if remove:
-                    catalog.set_adapter(None)
-                    report = None
-                else:
-                    m = self._matrix()
-                    rows = training_rows(m.labels)
-                    labels = [str(m.labels[int(i)]) for i in rows]
-                    report = train_and_store(catalog, m.row_vectors(rows), labels, lease=lease)
-            finally:
-                catalog.before_write = None
+        with write_lock_for(self.db, lock_timeout) as lease, fenced(self._read_catalog(), lease) as catalog:
+            if remove:
+                catalog.set_adapter(None)
+                report = None
+            else:
+                m = self._matrix()
+                rows = training_rows(m.labels)
+                labels = [str(m.labels[int(i)]) for i in rows]
+                report = train_and_store(catalog, m.row_vectors(rows), labels, lease=lease)
         self._adapter.forget()
         return report
 

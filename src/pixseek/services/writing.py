@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from pixseek.catalog import write_lock
+from pixseek.catalog import Catalog, write_lock
 from pixseek.catalog.lease import Lease, write_lease
 from pixseek.catalog.row_writer import RowWriter
 from pixseek.indexing.pipeline import EmbedStage
@@ -28,6 +28,17 @@ def write_lock_for(db: Location, timeout: float) -> Iterator[Lease | None]:
     Path(db).mkdir(parents=True, exist_ok=True)
     with write_lock(Path(db), timeout=timeout):
         yield None
+
+
+@contextmanager
+def fenced(catalog: Catalog, lease: Lease | None) -> Iterator[Catalog]:
+    """`catalog` with every write renewing `lease` first, so a writer whose lease was taken over stops
+    before it writes (a local catalog's file lock needs no fence)."""
+    catalog.before_write = lease.renew if lease is not None else None
+    try:
+        yield catalog
+    finally:
+        catalog.before_write = None
 
 
 GPU_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
