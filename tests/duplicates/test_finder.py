@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import pixseek.models.registry as registry
+from pixseek.catalog import AdapterRecord, Catalog
 from pixseek.cli import app
 from pixseek.errors import QueryError
 from pixseek.services import Index
@@ -115,3 +117,36 @@ def test_http_duplicates_same_json_cached_per_version(index: Index, tmp_path: Pa
         assert sum(len(g["ids"]) for g in loose["groups"]) >= sum(len(g["ids"]) for g in body["groups"])
         assert client.get("/duplicates", params={"threshold": 1.5}).status_code == 422
         assert client.get("/duplicates", params={"neighbours": 0}).status_code == 422
+
+
+def _flipping_adapter(index: Index) -> None:
+    """An adapter whose map sends every query q to -q (q + q A with A = -2 I): each image then proposes
+    its farthest images, never its copies, so only exact copies (joined by content hash) stay grouped."""
+    dim = FakeEmbedder().dim
+    record = AdapterRecord(
+        "query-residual", FakeEmbedder().fingerprint, ("art",), 1, "2026-11-30T00:00:00+00:00",
+        -2 * np.eye(dim, dtype=np.float32),
+    )  # fmt: skip
+    Catalog.open(index.db).set_adapter(record)
+
+
+def test_an_active_adapter_proposes_the_neighbours_unless_turned_off(
+    index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _flipping_adapter(index)
+    exact_copies_only = [{"art/a.png", "copies/a.png"}]
+    assert _groups(index.duplicates()) == exact_copies_only
+    assert sorted(_groups(index.duplicates(use_adapter=False)), key=len, reverse=True) == PLANTED
+    monkeypatch.setattr(registry, "load_embedder", lambda name, *, settings: FakeEmbedder())
+    runner = CliRunner()
+    for flag, want in [([], exact_copies_only), (["--no-adapter"], PLANTED)]:
+        result = runner.invoke(app, ["duplicates", "--db", str(tmp_path / "db"), "--json", *flag])
+        assert result.exit_code == 0, result.output
+        assert (
+            sorted((set(g["paths"]) for g in json.loads(result.stdout)["groups"]), key=len, reverse=True)
+            == want
+        )
+    with TestClient(create_app(Settings(db=tmp_path / "db"), index=index)) as client:
+        frozen = client.get("/duplicates", params={"adapter": "false"}).json()
+        assert sorted((set(g["paths"]) for g in frozen["groups"]), key=len, reverse=True) == PLANTED
+        assert [set(g["paths"]) for g in client.get("/duplicates").json()["groups"]] == exact_copies_only

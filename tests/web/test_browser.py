@@ -12,14 +12,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import uvicorn
 from pydantic import SecretStr
 
+from pixseek.catalog import AdapterRecord, Catalog
 from pixseek.services import Index
 from pixseek.settings import Settings
 from pixseek.web import create_app
 from tests.fakes import FakeEmbedder
+from tests.web.conftest import PATHS
 
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
@@ -296,6 +299,7 @@ def test_relevance_feedback_marks_refine_and_clear(browser: Any, server: str, tm
     first), then clear them."""
     page, complaints = _open(browser, server)
     assert page.is_hidden("#feedback")
+    assert page.is_hidden("#adapter-option")  # the index has no adapter
     page.fill("#text", "a tree in the park")
     page.click("#go")
     _wait_status(page, "for text")
@@ -330,3 +334,33 @@ def test_relevance_feedback_marks_refine_and_clear(browser: Any, server: str, tm
     assert page.is_hidden("#feedback")
     assert page.locator(".card.more, .card.less").count() == 0
     assert complaints == []
+
+
+def test_the_adapter_toggle_shows_with_an_adapter_and_turning_it_off_searches_frozen(
+    browser: Any, web_index: Index, web_settings: Settings, tmp_path: Path
+) -> None:
+    """An adapter that sends every query q to -q (A = -2 I) reverses the frozen ranking of all six images;
+    unticking the box reruns the search without it."""
+    dim = FakeEmbedder().dim
+    record = AdapterRecord(
+        "query-residual", FakeEmbedder().fingerprint, ("animals",), 2, "2026-11-30T00:00:00+00:00",
+        -2 * np.eye(dim, dtype=np.float32),
+    )  # fmt: skip
+    Catalog.open(web_index.db).set_adapter(record)
+    with _serve(web_index, web_settings) as url:
+        page, complaints = _open(browser, url)
+        assert page.is_visible("#adapter-option") and page.is_checked("#adapter")
+        page.fill("#text", "a tree in the park")
+        page.click("#go")
+        _wait_status(page, "6 results for text")
+        adapted = page.locator(".card .path").all_inner_texts()
+        page.uncheck("#adapter")
+        page.wait_for_function(
+            "first => document.querySelector('.card .path')?.textContent !== first", arg=adapted[0]
+        )
+        _wait_status(page, "6 results for text")
+        frozen = page.locator(".card .path").all_inner_texts()
+        assert sorted(frozen) == sorted(PATHS)
+        assert adapted == frozen[::-1]
+        assert _no_sideways_scroll(page)
+        assert complaints == []

@@ -25,6 +25,12 @@ def duplicates_command(
     neighbours: Annotated[
         int, typer.Option(help="Nearest neighbours each image proposes for the pixel check (1-100)")
     ] = DEFAULT_NEIGHBOURS,
+    adapter: Annotated[
+        bool,
+        typer.Option(
+            "--adapter/--no-adapter", help="Propose neighbours through the index's adapter, when it has one"
+        ),
+    ] = True,
     db: Annotated[Path | None, typer.Option("--db", help="Index folder")] = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -51,7 +57,9 @@ def duplicates_command(
                     tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
                 bar.update(tasks[stage], completed=done, total=total)
 
-            report = index.duplicates(threshold=threshold, neighbours=neighbours, progress=progress)
+            report = index.duplicates(
+                threshold=threshold, neighbours=neighbours, use_adapter=adapter, progress=progress
+            )
     if json_out:
         print_json(report.to_dict())
         return

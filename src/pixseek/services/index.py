@@ -386,10 +386,12 @@ class Index:
         *,
         threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
         neighbours: int = DEFAULT_NEIGHBOURS,
+        use_adapter: bool = True,
         progress: DuplicateProgress | None = None,
     ) -> DuplicateReport:
         """Groups of near-duplicates: the same picture resized, re-encoded, lightly cropped, brightened or
-        converted; exact copies too. `threshold` is the aligned pixel correlation a pair must reach."""
+        converted; exact copies too. `threshold` is the aligned pixel correlation a pair must reach. An
+        active adapter maps each image's vector before it proposes neighbours; pixels still decide."""
         if not -1.0 <= threshold <= 1.0:
             raise QueryError(f"threshold must be from -1 to 1, got {threshold!r}")
         if isinstance(neighbours, bool) or not isinstance(neighbours, Integral) or not 1 <= neighbours <= 100:
@@ -402,6 +404,7 @@ class Index:
         elif isinstance(index, DeltaIndex) and isinstance(index.base, CompressedIndex):
             index = index.with_base(index.base.with_params(refine=SELF_JOIN_REFINE))
         hashes = self._read_catalog().column(m.version, "content_hash").to_numpy(zero_copy_only=False)
+        adapter = self.adapter() if use_adapter else None
         return find_duplicates(
             m,
             hashes,
@@ -410,6 +413,7 @@ class Index:
             threshold=threshold,
             neighbours=neighbours,
             max_pixels=self.settings.max_image_pixels,
+            query_map=adapter.apply if adapter is not None else None,
             progress=progress,
         )
 

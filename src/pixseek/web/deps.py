@@ -35,7 +35,7 @@ class AppState:
     object_sources: dict[str, ObjectStoreSource] = field(default_factory=dict)  # by root URI
     warmed: threading.Event = field(default_factory=threading.Event)  # set once the ANN (if used) is loaded
     warm_error: str | None = None
-    duplicate_reports: dict[tuple[int, float, int], DuplicateReport] = field(default_factory=dict)
+    duplicate_reports: dict[tuple[int, float, int, str | None], DuplicateReport] = field(default_factory=dict)
     duplicates_lock: threading.Lock = field(default_factory=threading.Lock)  # one computation at a time
 
     def object_source(self, root: str) -> ObjectStoreSource:

@@ -13,7 +13,7 @@ from pixseek.web.deps import AppState, State
 from pixseek.web.schemas import ERROR_RESPONSES, DuplicatesResponse
 
 router = APIRouter(tags=["duplicates"])
-_KEEP = 4  # reports kept per replica: (catalog version, threshold, neighbours) -> report
+_KEEP = 4  # reports kept per replica: (catalog version, threshold, neighbours, adapter) -> report
 
 
 @router.get("/duplicates", response_model=DuplicatesResponse, responses=ERROR_RESPONSES)
@@ -25,21 +25,28 @@ async def duplicates(
     neighbours: Annotated[
         int, Query(ge=1, le=100, description="Nearest neighbours each image proposes")
     ] = DEFAULT_NEIGHBOURS,
+    adapter: Annotated[
+        bool, Query(description="false: propose neighbours with the frozen vectors, leaving out the adapter")
+    ] = True,
 ) -> dict:
     """Groups of near-duplicates (resized, re-encoded, lightly cropped, brightened or converted copies,
     and exact copies). Computed once per catalog version and setting, then answered from memory."""
-    report = await run_in_threadpool(_report, state, threshold, neighbours)
+    report = await run_in_threadpool(_report, state, threshold, neighbours, adapter)
     return report.to_dict()
 
 
-def _report(state: AppState, threshold: float, neighbours: int) -> DuplicateReport:
+def _report(state: AppState, threshold: float, neighbours: int, use_adapter: bool) -> DuplicateReport:
     """One computation at a time per replica (each may read many originals): a request waits for the one
     running, then finds its report cached if it asked for the same version and setting."""
-    key = (state.index.readiness().version, threshold, neighbours)
+    active = state.index.adapter() if use_adapter else None
+    adapter = active.created if active is not None else None  # a retrained adapter is another report
+    key = (state.index.readiness().version, threshold, neighbours, adapter)
     with state.duplicates_lock:
         cached = state.duplicate_reports.get(key)
         if cached is None:
-            cached = state.index.duplicates(threshold=threshold, neighbours=neighbours)
+            cached = state.index.duplicates(
+                threshold=threshold, neighbours=neighbours, use_adapter=use_adapter
+            )
             while len(state.duplicate_reports) >= _KEEP:
                 state.duplicate_reports.pop(next(iter(state.duplicate_reports)))
             state.duplicate_reports[key] = cached

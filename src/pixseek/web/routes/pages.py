@@ -33,6 +33,7 @@ def index_page(request: Request, state: State) -> HTMLResponse:
             "images": info.images if info else 0,
             "labels": [] if locked else state.index.labels(),
             "has_text": state.index.embedder.has_text,
+            "adapter": info is not None and info.adapter is not None,
             "max_k": min(state.settings.max_k, 200),
         },
     )

@@ -7,7 +7,7 @@ const dropText = $("drop-text"), textBox = $("text"), statusLine = $("status"), 
 const hasText = !textBox.disabled; // the page disables the box when the model has no text tower
 const DROP_TEXT = dropText.innerHTML;
 let chosen = null; // the File to search by, from the picker, a drop or a paste
-let lastQuery = null; // what the results on screen are for: k and label changes rerun it
+let lastQuery = null; // what the results on screen are for: k, label and adapter changes rerun it
 let latest = 0; // numbers each search, so a slow answer never replaces a newer one
 // Relevance feedback: id -> {kind: "more" | "less", path}. The server keeps no state: every search sends
 // the marks; they belong to the query on screen, so a new query starts without them.
@@ -52,6 +52,7 @@ async function loadInfo() {
   $("meta").append(code);
   const select = $("label");
   select.replaceChildren(new Option("all", ""), ...info.labels.map((l) => new Option(l, l)));
+  $("adapter-option").hidden = info.adapter === null;
   $("token-form").hidden = true;
   setStatus("");
 }
@@ -108,6 +109,7 @@ function options() {
   fd.append("k", $("k").value);
   if ($("label").value) fd.append("label", $("label").value);
   if ($("folder").value.trim()) fd.append("folder", $("folder").value.trim());
+  if (!$("adapter").checked) fd.append("adapter", "false"); // shown only when the index has an adapter
   return fd;
 }
 
@@ -264,7 +266,7 @@ $("clear-marks").addEventListener("click", () => {
   showMarks();
   if (lastQuery) search({ ...lastQuery, refined: false });
 });
-for (const id of ["k", "label"]) {
+for (const id of ["k", "label", "adapter"]) {
   $(id).addEventListener("change", () => { if (lastQuery) search(lastQuery); });
 }
 if (locked) {
