@@ -2,7 +2,7 @@
 the exact refine (and how wide the probe) must go as N grows.
 
     pixseek bench search --n 10000000 --keep /tmp/b10m --json
-    python benchmarks/refine_sweep.py /tmp/b10m --nprobe 32,64 --refine 50,100,150,200
+    python benchmarks/refine_sweep.py /tmp/b10m --nprobe 32,64 --refine 50,100,150,200 --truth /tmp/t.npy
 
 Queries are catalog rows plus fresh noise (as the bench draws them); the truth is exact search over the
 catalog's float16 vectors, streamed. Each setting is timed one query at a time through the index the
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +35,9 @@ def main() -> None:
     parser.add_argument(
         "--passes", type=int, default=1, help="time each setting this many times (the page cache warms)"
     )
+    parser.add_argument(
+        "--truth", type=Path, help="keep the exact answers in this .npy file, and reuse it when it exists"
+    )
     args = parser.parse_args()
     index = Index(args.db, settings=Settings(compressed_threshold=1000))
     index.warm()
@@ -44,7 +48,12 @@ def main() -> None:
     queries = ann.row_vectors(rows) + NOISE * rng.standard_normal((len(rows), matrix.dim)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     started = time.perf_counter()
-    truth = exact_truth(Catalog.open(args.db), matrix.version, queries)
+    if args.truth is not None and args.truth.is_file():
+        truth = np.load(args.truth)
+    else:
+        truth = exact_truth(Catalog.open(args.db), matrix.version, queries)
+        if args.truth is not None:
+            np.save(args.truth, truth)
     print(json.dumps({"truth_seconds": round(time.perf_counter() - started, 1)}), flush=True)
     settings = [(int(p), int(r)) for p in args.nprobe.split(",") for r in args.refine.split(",")]
     for pass_number in range(1, args.passes + 1):

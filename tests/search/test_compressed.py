@@ -233,3 +233,28 @@ def test_the_refine_depth_grows_past_two_million_rows(built: tuple[np.ndarray, P
     _, folder = built
     index = CompressedIndex.load(folder, 7)
     assert index is not None and index.refine == 50
+
+
+def test_every_float16_value_reads_back_as_numpy_converts_it() -> None:
+    """The refine's float16 -> float32 step (FAISS's decoder) against numpy's astype, on all 65,536 bit
+    patterns: normals, subnormals, zeros of both signs, infinities and NaNs."""
+    every = np.arange(65_536, dtype=np.uint16).view(np.float16).reshape(128, 512)
+    got = compressed._float32(every)
+    assert got.dtype == np.float32 and got.shape == (128, 512)
+    np.testing.assert_array_equal(got, every.astype(np.float32))  # NaN equals NaN here
+    assert np.array_equal(np.signbit(got), np.signbit(every))  # -0.0 stays -0.0
+    assert compressed._float32(np.zeros((0, 512), np.float16)).shape == (0, 512)
+
+
+def test_a_vector_file_cut_short_after_loading_is_one_clear_error(
+    tmp_path: Path, built: tuple[np.ndarray, Path]
+) -> None:
+    _, folder = built
+    for name in ("pq-v7.faiss", "vectors-v7.f16"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    index = CompressedIndex.load(tmp_path, 7)
+    assert index is not None
+    os.truncate(tmp_path / "vectors-v7.f16", 100 * DIM * 2)  # rows 0-99 remain
+    assert index.row_vectors(np.array([5, 99])).shape == (2, DIM)
+    with pytest.raises(OSError, match=r"^the vector file ends before row 5000$"):
+        index.row_vectors(np.array([5, 5000]))

@@ -10,6 +10,7 @@ matrix. The page cache keeps what it can of the vector file; a query touches onl
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import mmap
@@ -171,8 +172,11 @@ class CompressedIndex:
         out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out_idx = np.full((len(queries), k), -1, dtype=np.int64)
         for q, row_candidates in enumerate(candidates):
-            found = np.unique(row_candidates[row_candidates >= 0])  # sorted: the file is read in order
-            scores, best = top_k((self.row_vectors(found) @ queries[q])[None, :], k)
+            found = _sorted_unique(row_candidates[row_candidates >= 0])  # the file is read in order
+            # einsum, not BLAS: OpenBLAS's threads spin after a call, and on 2 cores that took half the
+            # machine from the next query (perf: 50% of a 10M search loop in blas_thread_server).
+            exact = np.einsum("rd,d->r", self.row_vectors(found), queries[q])
+            scores, best = top_k(exact[None, :], k)
             out_scores[q], out_idx[q] = scores[0], np.where(best[0] >= 0, found[np.maximum(best[0], 0)], -1)
         return out_scores, out_idx
 
@@ -180,15 +184,32 @@ class CompressedIndex:
         """float32 vectors of the given (sorted) rows, read from the vector file."""
         rows = np.asarray(rows, dtype=np.int64)
         if self._file is not None and len(rows) <= PREAD_BELOW:
-            return self._file.read(rows).astype(np.float32)
-        return np.asarray(self.vectors[rows], dtype=np.float32)
+            return _float32(self._file.read(rows))
+        return _float32(np.asarray(self.vectors[rows]))
+
+
+def _sorted_unique(rows: np.ndarray) -> np.ndarray:
+    """np.unique without its overhead (0.2 ms for 1,670 rows, against 0.02 ms to sort): an IVF answer
+    rarely repeats a row, but a delta's merged answer may."""
+    rows = np.sort(rows)
+    return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) else rows
+
+
+def _float32(rows: np.ndarray) -> np.ndarray:
+    """float16 rows as float32, bit for bit, through FAISS's vectorised decoder: 0.9 ms for 1,670 x 512
+    here, against 2.3 ms for numpy's astype."""
+    rows = np.ascontiguousarray(rows, dtype=np.float16)
+    if rows.size == 0:
+        return rows.astype(np.float32)
+    return faiss.ScalarQuantizer(rows.shape[1], faiss.ScalarQuantizer.QT_fp16).decode(rows.view(np.uint8))
 
 
 class _RowFile:
     """Rows of the vector file read with pread. A query's refine reads a few hundred scattered rows, and a
     fault on the memory map maps the whole large folio of page cache around each (2 MB here), so a few
     queries put gigabytes of the file into the process's resident set; pread copies only the rows asked
-    for (about 0.4 ms more than the map for 500 rows here)."""
+    for. One `map` over os.pread, joined, costs 0.6 ms less a 10M query (1,680 rows) than a Python loop
+    filling a buffer row by row."""
 
     def __init__(self, path: str, dim: int) -> None:
         self._fd = os.open(path, os.O_RDONLY)
@@ -202,15 +223,12 @@ class _RowFile:
         return cls(str(path), vectors.shape[1]) if isinstance(vectors, np.memmap) and path else None
 
     def read(self, rows: np.ndarray) -> np.ndarray:
-        out = np.empty((len(rows), self._dim), dtype=np.float16)
-        if not len(rows):
-            return out
-        view = memoryview(out).cast("B")
-        size = self._row_bytes
-        for i, row in enumerate(rows.tolist()):
-            if os.preadv(self._fd, [view[i * size : (i + 1) * size]], row * size) != size:
-                raise OSError(f"the vector file ends before row {row}")
-        return out
+        size, n = self._row_bytes, len(rows)
+        offsets = (np.asarray(rows, dtype=np.int64) * size).tolist()
+        data = b"".join(map(os.pread, itertools.repeat(self._fd, n), itertools.repeat(size, n), offsets))
+        if len(data) != n * size:
+            raise OSError(f"the vector file ends before row {int(np.max(rows))}")
+        return np.frombuffer(data, dtype=np.float16).reshape(n, self._dim)
 
 
 def load_or_build(
