@@ -1,0 +1,89 @@
+"""What each part of the past-RAM refine is worth: time single queries on a kept bench catalog with the
+current code, then with one part swapped back for what it replaced.
+
+    pixseek bench search --n 10000000 --keep /tmp/b10m --json
+    python benchmarks/refine_ab.py /tmp/b10m --variant current   # then: loop-read, astype, blas
+
+- `loop-read`: rows read by a Python loop filling a buffer with os.preadv, one row at a time;
+- `astype`: float16 -> float32 by numpy's astype instead of FAISS's decoder;
+- `blas`: the re-score as a BLAS matrix-vector product (`@`) instead of einsum.
+
+Run the variants one after another, twice, with nothing else on the machine, and compare within the run.
+Prints one JSON line: the variant, the refine depth, p50 and mean per query over 3 x 200 queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+import pixseek.search.compressed as compressed
+from pixseek.services import Index
+from pixseek.settings import Settings
+
+NOISE = 0.05  # the bench's query noise
+
+
+def _loop_read(self: compressed._RowFile, rows: np.ndarray) -> np.ndarray:
+    out = np.empty((len(rows), self._dim), dtype=np.float16)
+    view, size = memoryview(out).cast("B"), self._row_bytes
+    for i, row in enumerate(rows.tolist()):
+        os.preadv(self._fd, [view[i * size : (i + 1) * size]], row * size)
+    return out
+
+
+class _BlasNumpy:
+    """numpy, with einsum answered by `@` (BLAS), for the compressed module only."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(np, name)
+
+    @staticmethod
+    def einsum(_spec: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a @ b
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("db")
+    parser.add_argument("--variant", choices=["current", "loop-read", "astype", "blas"], default="current")
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    if args.variant == "loop-read":
+        compressed._RowFile.read = _loop_read  # type: ignore[method-assign]
+    elif args.variant == "astype":
+        compressed._float32 = lambda rows: np.asarray(rows).astype(np.float32)  # type: ignore[assignment]
+    elif args.variant == "blas":
+        compressed.np = _BlasNumpy()  # type: ignore[assignment]
+    index = Index(args.db, settings=Settings(compressed_threshold=1000))
+    index.warm()
+    matrix = index._matrix()
+    ann = matrix.ann(None)
+    rng = np.random.default_rng(1)
+    rows = np.sort(rng.choice(len(matrix), size=args.queries, replace=False))
+    queries = ann.row_vectors(rows) + NOISE * rng.standard_normal((len(rows), matrix.dim)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    for q in queries:  # warm the page cache for these queries' rows
+        ann.search(q[None, :], 10)
+    seconds = []
+    for _ in range(3):
+        for q in queries:
+            started = time.perf_counter()
+            ann.search(q[None, :], 10)
+            seconds.append(time.perf_counter() - started)
+    ms = np.array(seconds) * 1e3
+    result = {
+        "variant": args.variant,
+        "refine": ann.refine,  # type: ignore[union-attr]
+        "p50_ms": round(float(np.median(ms)), 2),
+        "mean_ms": round(float(ms.mean()), 2),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
