@@ -20,12 +20,9 @@ import os
 import time
 
 import numpy as np
+from refine_sweep import open_with_queries  # this folder: run as python benchmarks/refine_ab.py
 
 import pixseek.search.compressed as compressed
-from pixseek.services import Index
-from pixseek.settings import Settings
-
-NOISE = 0.05  # the bench's query noise
 
 
 def _loop_read(self: compressed._RowFile, rows: np.ndarray) -> np.ndarray:
@@ -59,14 +56,7 @@ def main() -> None:
         compressed._float32 = lambda rows: np.asarray(rows).astype(np.float32)  # type: ignore[assignment]
     elif args.variant == "blas":
         compressed.np = _BlasNumpy()  # type: ignore[assignment]
-    index = Index(args.db, settings=Settings(compressed_threshold=1000))
-    index.warm()
-    matrix = index._matrix()
-    ann = matrix.ann(None)
-    rng = np.random.default_rng(1)
-    rows = np.sort(rng.choice(len(matrix), size=args.queries, replace=False))
-    queries = ann.row_vectors(rows) + NOISE * rng.standard_normal((len(rows), matrix.dim)).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    _, ann, queries = open_with_queries(args.db, args.queries)
     for q in queries:  # warm the page cache for these queries' rows
         ann.search(q[None, :], 10)
     seconds = []
@@ -78,7 +68,7 @@ def main() -> None:
     ms = np.array(seconds) * 1e3
     result = {
         "variant": args.variant,
-        "refine": ann.refine,  # type: ignore[union-attr]
+        "refine": ann.refine,
         "p50_ms": round(float(np.median(ms)), 2),
         "mean_ms": round(float(ms.mean()), 2),
     }

@@ -19,11 +19,26 @@ from pathlib import Path
 import numpy as np
 
 from pixseek.catalog import Catalog
+from pixseek.search import SearchMatrix
+from pixseek.search.compressed import CompressedIndex
 from pixseek.services import Index
 from pixseek.services.search_bench import exact_truth
 from pixseek.settings import Settings
 
 NOISE = 0.05  # the bench's query noise
+
+
+def open_with_queries(db: str, n: int) -> tuple[SearchMatrix, CompressedIndex, np.ndarray]:
+    """The kept catalog as the serving path loads it, its compressed index, and n seeded queries (catalog
+    rows plus the bench's noise)."""
+    index = Index(db, settings=Settings(compressed_threshold=1000))
+    index.warm()
+    matrix = index._matrix()
+    ann = matrix.ann(None)
+    rng = np.random.default_rng(1)
+    rows = np.sort(rng.choice(len(matrix), size=n, replace=False))
+    queries = ann.row_vectors(rows) + NOISE * rng.standard_normal((len(rows), matrix.dim)).astype(np.float32)
+    return matrix, ann, queries / np.linalg.norm(queries, axis=1, keepdims=True)  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -39,14 +54,7 @@ def main() -> None:
         "--truth", type=Path, help="keep the exact answers in this .npy file, and reuse it when it exists"
     )
     args = parser.parse_args()
-    index = Index(args.db, settings=Settings(compressed_threshold=1000))
-    index.warm()
-    matrix = index._matrix()
-    ann = matrix.ann(None)
-    rng = np.random.default_rng(1)
-    rows = np.sort(rng.choice(len(matrix), size=args.queries, replace=False))
-    queries = ann.row_vectors(rows) + NOISE * rng.standard_normal((len(rows), matrix.dim)).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    matrix, ann, queries = open_with_queries(args.db, args.queries)
     started = time.perf_counter()
     if args.truth is not None and args.truth.is_file():
         truth = np.load(args.truth)

@@ -112,3 +112,16 @@ class FakeEmbedder:
 def _normalise(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def flipping_adapter(db: Path | str, classes: tuple[str, ...] = ("art",)) -> None:
+    """Store in the catalog at `db` an adapter for FakeEmbedder whose map sends every query q to -q
+    (q + q A with A = -2 I): a search through it ranks the frozen order backwards."""
+    from pixseek.catalog import AdapterRecord, Catalog
+
+    dim = FakeEmbedder().dim
+    record = AdapterRecord(
+        "query-residual", FakeEmbedder().fingerprint, classes, len(classes), "2026-11-30T00:00:00+00:00",
+        -2 * np.eye(dim, dtype=np.float32),
+    )  # fmt: skip
+    Catalog.open(db).set_adapter(record)

@@ -6,20 +6,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import pixseek.models.registry as registry
-from pixseek.catalog import AdapterRecord, Catalog
 from pixseek.cli import app
 from pixseek.errors import QueryError
 from pixseek.services import Index
 from pixseek.settings import Settings
 from pixseek.web import create_app
 from tests.duplicates.conftest import PLANTED
-from tests.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder, flipping_adapter
 
 
 def _groups(report) -> list[set[str]]:
@@ -119,21 +117,10 @@ def test_http_duplicates_same_json_cached_per_version(index: Index, tmp_path: Pa
         assert client.get("/duplicates", params={"neighbours": 0}).status_code == 422
 
 
-def _flipping_adapter(index: Index) -> None:
-    """An adapter whose map sends every query q to -q (q + q A with A = -2 I): each image then proposes
-    its farthest images, never its copies, so only exact copies (joined by content hash) stay grouped."""
-    dim = FakeEmbedder().dim
-    record = AdapterRecord(
-        "query-residual", FakeEmbedder().fingerprint, ("art",), 1, "2026-11-30T00:00:00+00:00",
-        -2 * np.eye(dim, dtype=np.float32),
-    )  # fmt: skip
-    Catalog.open(index.db).set_adapter(record)
-
-
 def test_an_active_adapter_proposes_the_neighbours_unless_turned_off(
     index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _flipping_adapter(index)
+    flipping_adapter(index.db)  # each image proposes its farthest images: only exact copies stay grouped
     exact_copies_only = [{"art/a.png", "copies/a.png"}]
     assert _groups(index.duplicates()) == exact_copies_only
     assert sorted(_groups(index.duplicates(use_adapter=False)), key=len, reverse=True) == PLANTED

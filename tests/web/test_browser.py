@@ -12,16 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from pixseek.catalog import AdapterRecord, Catalog
 from pixseek.services import Index
 from pixseek.settings import Settings
 from pixseek.web import create_app
-from tests.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder, flipping_adapter
 from tests.web.conftest import PATHS
 
 pytestmark = pytest.mark.browser
@@ -341,12 +339,7 @@ def test_the_adapter_toggle_shows_with_an_adapter_and_turning_it_off_searches_fr
 ) -> None:
     """An adapter that sends every query q to -q (A = -2 I) reverses the frozen ranking of all six images;
     unticking the box reruns the search without it."""
-    dim = FakeEmbedder().dim
-    record = AdapterRecord(
-        "query-residual", FakeEmbedder().fingerprint, ("animals",), 2, "2026-11-30T00:00:00+00:00",
-        -2 * np.eye(dim, dtype=np.float32),
-    )  # fmt: skip
-    Catalog.open(web_index.db).set_adapter(record)
+    flipping_adapter(web_index.db, ("animals", "food"))
     with _serve(web_index, web_settings) as url:
         page, complaints = _open(browser, url)
         assert page.is_visible("#adapter-option") and page.is_checked("#adapter")
