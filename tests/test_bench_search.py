@@ -32,6 +32,7 @@ def test_exact_search_has_perfect_recall_and_the_documented_keys(tmp_path: Path)
     assert (out["n"], out["index"], out["queries"]) == (3000, "exact", 20)
     assert out["recall_at_10"] == 1.0  # the serving path's exact search equals the streamed ground truth
     assert 0 < out["p50_ms"] <= out["p99_ms"]
+    assert 0 < out["warm_p50_ms"] <= out["warm_p99_ms"]
     assert out["rss_mb"] > 0
     assert Catalog.open(tmp_path / "db").count() == 3000
     assert out["bytes_on_disk"] >= 3000 * 16 * 2  # float16 vectors at the least

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # an ANN index keeps serving newer versions while at most this many rows (and 10% of the catalog) were
     # added, changed or deleted since its build: those are searched exactly, and a rebuild waits until then
     ann_delta_limit: int = Field(default=50_000, ge=0)
+    # where a replica keeps its local copy of an object-store catalog's compressed index (the refine reads
+    # rows from it); None = $XDG_CACHE_HOME/pixseek/ann
+    ann_cache: Path | None = None
     include_hidden: bool = False
     api_token: SecretStr | None = None  # serve: required as "Authorization: Bearer <token>" when set
     max_concurrent: int = Field(default=64, ge=1)  # serve: requests in flight before 503

@@ -123,3 +123,26 @@ def test_row_vectors_come_from_the_base_file_or_the_delta(tmp_path: Path) -> Non
     delta = DeltaIndex(index, match, vectors[match.delta], base_version=1)
     rows = np.array([0, 7, int(match.delta[0]), 100, int(match.delta[-1])])
     np.testing.assert_allclose(delta.row_vectors(rows), vectors[rows], atol=1e-3)  # float16 on disk
+
+
+def test_a_version_that_only_deleted_rows_or_a_filter_that_skips_the_delta_still_answers() -> None:
+    """No delta row to search (a delete-only change, or a filter that allows none of the new rows): the
+    answer is the base's alone, without the deleted rows."""
+    base = _unit(600, 11)
+    index = IvfIndex.build(base, nlist=4)
+    index.nprobe = 4  # every list: exact
+    base_keys = np.arange(1, 601, dtype=np.uint64)
+    kept = np.setdiff1d(np.arange(600), [5, 50, 500])
+    match = match_rows(base_keys, base_keys[kept])
+    assert (len(match.delta), len(match.dropped)) == (0, 3)
+    delta = DeltaIndex(index, match, np.empty((0, DIM), dtype=np.float32), base_version=1)
+    queries = base[[5, 6, 300]]
+    _, got = delta.search(queries, 5)
+    assert got.tolist() == _exact(base[kept], queries, 5)
+
+    new = _unit(10, 12)
+    match = match_rows(base_keys, np.concatenate([base_keys, np.arange(1000, 1010, dtype=np.uint64)]))
+    delta = DeltaIndex(index, match, new, base_version=1)
+    rows = np.arange(0, 600, 3)  # no row of the delta (rows 600-609)
+    _, got = delta.search(queries, 5, rows=rows)
+    assert got.tolist() == _exact(np.concatenate([base, new]), queries, 5, rows)

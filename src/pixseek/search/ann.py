@@ -209,9 +209,14 @@ def _load_or_build_remote(vectors: np.ndarray, uri: str, name: str, nprobe: int)
 def saved_for(where: Location, version: int) -> bool:
     """Whether an ANN index (IVF-Flat, or the compressed one) is saved for exactly this catalog version."""
     from pixseek.search.compressed import file_names
+    from pixseek.search.compressed_remote import saved_remote
 
     if is_object_store(where):
-        return False
+        from pyarrow import fs as pafs
+
+        filesystem, base = object_store_fs(str(where))
+        ivf = filesystem.get_file_info(f"{base}/{FILE_PREFIX}{version}.faiss").type == pafs.FileType.File
+        return ivf or saved_remote(str(where), version)
     folder = Path(where)
     return (folder / f"{FILE_PREFIX}{version}.faiss").is_file() or all(
         (folder / name).is_file() for name in file_names(version)
@@ -228,7 +233,7 @@ def remove_saved(where: Location) -> None:
 
         filesystem, base = object_store_fs(str(where))
         for info in filesystem.get_file_info(pafs.FileSelector(base)):
-            if info.base_name.startswith(FILE_PREFIX):
+            if info.base_name.startswith((FILE_PREFIX, PQ_PREFIX, VECTORS_PREFIX)):
                 filesystem.delete_file(info.path)
         return
     for prefix in (FILE_PREFIX, PQ_PREFIX, VECTORS_PREFIX):

@@ -134,7 +134,11 @@ class CompressedIndex:
         codes, vectors_path = folder / codes_name, folder / vectors_name
         if not (codes.is_file() and vectors_path.is_file()):
             return None
-        index = faiss.read_index(str(codes))
+        try:
+            index = faiss.read_index(str(codes))
+        except RuntimeError:  # not a FAISS file (a corrupt or foreign copy): treated as absent
+            log.warning("ignoring %s: not a readable FAISS index", codes)
+            return None
         dim = index.d
         rows = vectors_path.stat().st_size // (2 * dim)
         if rows != index.ntotal or rows == 0:

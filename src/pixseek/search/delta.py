@@ -169,7 +169,8 @@ class DeltaIndex:
         base_scores = np.where(base_idx >= 0, base_scores, -np.inf).astype(np.float32)
         delta_vectors = np.asarray(self._delta_vectors[delta_pick], dtype=np.float32)
         delta_scores, delta_idx = top_k(queries @ delta_vectors.T, k)
-        delta_idx = np.where(delta_idx >= 0, m.delta[delta_pick][np.maximum(delta_idx, 0)], -1)
+        if len(delta_pick):  # none when a version only deleted rows, or a filter allows no new row
+            delta_idx = np.where(delta_idx >= 0, m.delta[delta_pick][np.maximum(delta_idx, 0)], -1)
         return top_k_merge(base_scores, base_idx, delta_scores, delta_idx, k)
 
     def row_vectors(self, rows: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta
 from pixseek.catalog.lease import Lease
 from pixseek.catalog.store import check_db_path, check_new_db_path
+from pixseek.catalog.version_watch import VersionWatch
 from pixseek.errors import ModelMismatchError, QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
@@ -35,7 +36,7 @@ from pixseek.services.adapting import ActiveAdapter, AdaptReport, train_and_stor
 from pixseek.services.duplicates import SELF_JOIN_REFINE, DuplicateReport, find_duplicates, original_reader
 from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.feedback import feedback_search
-from pixseek.services.loading import load_matrix
+from pixseek.services.loading import ann_copy_folder, load_matrix
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness
 from pixseek.services.writing import default_workers, fenced, ray_stage_for, write_lock_for
 from pixseek.settings import Settings
@@ -60,6 +61,7 @@ class Index:
         self._injected = embedder is not None
         self._loaded: SearchMatrix | None = None
         self._refresh_lock = threading.Lock()
+        self._version_watch = VersionWatch(self.db)
         self._adapter = ActiveAdapter()
         self._catalog: Catalog | None = None
         self._open_error: SchemaVersionError | None = None
@@ -161,6 +163,8 @@ class Index:
             }
         if rebuild_ann:
             remove_saved_ann(self.db)
+            if is_object_store(self.db):
+                remove_saved_ann(ann_copy_folder(self.db, self.settings))  # this machine's copy too
             self._matrix().forget_ann()
         uses_ann = catalog.count() >= min(self.settings.ann_threshold, self.settings.compressed_threshold)
         if uses_ann and (report.changed or rebuild_ann):
@@ -193,6 +197,9 @@ class Index:
     def _refresh(self) -> bool:
         catalog = self._read_catalog()
         loaded = self._loaded
+        if loaded is not None and loaded.ann_delta is None and self._version_watch.unchanged():
+            return False  # one stat said no commit can have happened since the last check
+        self._version_watch.checking()
         if loaded is not None and loaded.version == catalog.version():
             if loaded.ann_delta is not None and saved_for(self.db, loaded.version):
                 loaded.forget_ann()  # a rebuild for this very version landed: the next search loads it

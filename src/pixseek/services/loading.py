@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,24 +15,27 @@ import pyarrow as pa
 from pixseek.catalog import Catalog
 from pixseek.locations import Location, is_object_store
 from pixseek.search import SearchMatrix
-from pixseek.search.compressed import load_or_build
-from pixseek.search.delta import row_keys
+from pixseek.search.compressed import CompressedIndex, load_or_build
+from pixseek.search.compressed_remote import load_or_build_remote, local_copy_folder
+from pixseek.search.delta import DeltaIndex, row_keys
 from pixseek.search.rows import RowTable
 from pixseek.settings import Settings
 
 
 def load_matrix(catalog: Catalog, db: Location, settings: Settings) -> SearchMatrix:
     """The latest version of `catalog` (at `db`), in the form its size calls for."""
-    past_ram = not is_object_store(db) and catalog.count() >= settings.compressed_threshold
+    past_ram = catalog.count() >= settings.compressed_threshold
     snap = catalog.snapshot(vectors=not past_ram)
     dim = catalog.meta.dim
     version = snap.version
-    keys = None if is_object_store(db) else functools.partial(_row_keys, catalog, version)
+    keys = functools.partial(_row_keys, catalog, version)
     compressed = None
     if past_ram:  # vectors stay on disk: the compressed index is loaded (or built) on first use
+        source: Callable[..., CompressedIndex | DeltaIndex] = functools.partial(load_or_build, Path(db))
+        if is_object_store(db):  # saved under the prefix; each replica reads rows from a local copy
+            source = functools.partial(load_or_build_remote, str(db), cache=ann_copy_folder(db, settings))
         compressed = functools.partial(
-            load_or_build,
-            Path(db),
+            source,
             version,
             snap.rows.num_rows,
             dim,
@@ -51,6 +56,14 @@ def load_matrix(catalog: Catalog, db: Location, settings: Settings) -> SearchMat
         keys=keys,
         delta_limit=settings.ann_delta_limit,
     )
+
+
+def ann_copy_folder(db: Location, settings: Settings) -> Path:
+    """Where this machine keeps its copy of an object-store catalog's compressed index."""
+    root = settings.ann_cache
+    if root is None:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pixseek" / "ann"
+    return local_copy_folder(Path(root).expanduser(), str(db))
 
 
 def _row_keys(catalog: Catalog, version: int) -> np.ndarray:

@@ -1,0 +1,157 @@
+"""An object-store catalog past the compressed threshold: the writer builds the compressed index once and
+saves it under the catalog's prefix; a replica copies it to its own local folder instead of building one,
+serves rows added since through an exact delta, and its answers agree with brute force over the vectors."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from pixseek.catalog import Catalog, ImageRecord, IndexMeta
+from pixseek.catalog.schema import rows_table
+from pixseek.search import compressed as compressed_module
+from pixseek.search.ann import saved_for
+from pixseek.services import Index
+from pixseek.settings import Settings
+from tests.fakes import FakeEmbedder
+from tests.indexing.images import make_tree
+from tests.s3_server import S3Server
+
+DIM = 32
+N = 2400
+META = IndexMeta("fake", "fake", "fake-32", DIM)  # FakeEmbedder()'s, so Index.add may append
+
+
+def _vectors(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(7).standard_normal((12, DIM))
+    x = (centres[rng.integers(0, 12, n)] + 0.6 * rng.standard_normal((n, DIM))).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _records(start: int, n: int) -> list[ImageRecord]:
+    return [
+        ImageRecord(f"id{i:05d}", "/photos", f"{i}.jpg", 1, 1, f"h{i}", 1, 1, None)
+        for i in range(start, start + n)
+    ]
+
+
+def _brute_force(vectors: np.ndarray, query: np.ndarray, k: int) -> list[str]:
+    """The exact answer, from the vectors as the catalog stores them (float16)."""
+    scores = vectors.astype(np.float16).astype(np.float32) @ query
+    return [f"id{i:05d}" for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+def _saved_names(s3_server: S3Server, uri: str) -> list[str]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    listing = s3_server.client().list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/")
+    names = (o["Key"].removeprefix(f"{prefix}/") for o in listing.get("Contents", []))
+    return sorted(name for name in names if "/" not in name)
+
+
+@pytest.fixture
+def s3_catalog(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> tuple[str, np.ndarray]:
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"pq-{uuid.uuid4().hex[:12]}"  # the server lives for the session: a bucket per test
+    s3_server.client().create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/index"
+    vectors = _vectors(N, 0)
+    Catalog.create(uri, META).append(rows_table(_records(0, N), vectors, DIM))
+    return uri, vectors
+
+
+def test_a_replica_copies_the_saved_index_and_serves_new_rows_through_a_delta(
+    tmp_path: Path, s3_catalog: tuple[str, np.ndarray], s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri, vectors = s3_catalog
+    writer = Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=tmp_path / "writer"))
+    writer.warm()
+    version = writer.readiness().version
+    assert writer._matrix().vectors is None  # past the threshold: nothing of the vectors in RAM
+    names = [f"pq-v{version}.faiss", f"pq-v{version}.keys.npy", f"vectors-v{version}.f16"]
+    assert set(names) <= set(_saved_names(s3_server, uri))
+    assert saved_for(uri, version) and not saved_for(uri, version + 1)
+
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the replica built its own compressed index")
+
+    monkeypatch.setattr(compressed_module.CompressedIndex, "build", classmethod(no_build))
+    replica_cache = tmp_path / "replica"
+    replica = Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=replica_cache))
+    assert replica.readiness().ann == "pending"
+    replica.warm()
+    assert replica.readiness().ann == "ready"
+    copies = list(replica_cache.glob("*/vectors-v*.f16"))
+    assert [p.name for p in copies] == [f"vectors-v{version}.f16"]
+    assert copies[0].stat().st_size == N * DIM * 2  # every row, as float16
+
+    queries = _vectors(20, 99)
+    found = replica.search_vectors(queries, k=10)
+    agree = [
+        len({h.id for h in hits} & set(_brute_force(vectors, q, 10))) / 10
+        for q, hits in zip(queries, found, strict=True)
+    ]
+    assert np.mean(agree) >= 0.95
+
+    added = _vectors(30, 5) * -1  # away from every cluster: their own neighbours
+    Catalog.open(uri).append(rows_table(_records(N, 30), added, DIM))
+    assert replica.readiness().version == version + 1
+    replica.warm()
+    state = replica.readiness()
+    assert (state.ann, state.ann_delta) == ("ready", 30)  # the old index plus 30 rows searched exactly
+    every = np.concatenate([vectors, added])
+    late = Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=tmp_path / "late"))
+    late.warm()  # a replica started after the append: it copies the older index, and adds the delta
+    assert (late.readiness().ann, late.readiness().ann_delta) == ("ready", 30)
+    for q in added[:5]:
+        assert [h.id for h in replica.search_vectors(q[None, :], k=10)[0]] == _brute_force(every, q, 10)
+        assert [h.id for h in late.search_vectors(q[None, :], k=10)[0]] == _brute_force(every, q, 10)
+
+
+@pytest.mark.parametrize("vector_bytes", [3, N * DIM * 2], ids=["ragged-vectors", "corrupt-codes"])
+def test_a_corrupt_saved_index_is_ignored_and_built_anew(
+    vector_bytes: int, tmp_path: Path, s3_catalog: tuple[str, np.ndarray], s3_server: S3Server
+) -> None:
+    uri, vectors = s3_catalog
+    bucket = uri.removeprefix("s3://").split("/")[0]
+    version = Catalog.open(uri).version()
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key=f"index/pq-v{version}.faiss", Body=b"not an index")
+    client.put_object(Bucket=bucket, Key=f"index/vectors-v{version}.f16", Body=bytes(vector_bytes))
+    index = Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=tmp_path / "cache"))
+    query = vectors[17]
+    assert index.search_vectors(query[None, :], k=1)[0][0].id == "id00017"
+    codes = client.get_object(Bucket=bucket, Key=f"index/pq-v{version}.faiss")["Body"].read()
+    assert faiss.deserialize_index(np.frombuffer(codes, dtype=np.uint8)).ntotal == N  # replaced
+    head = client.head_object(Bucket=bucket, Key=f"index/vectors-v{version}.f16")
+    assert head["ContentLength"] == N * DIM * 2
+
+
+def test_rebuild_ann_replaces_the_saved_index_and_this_machines_copy(
+    tmp_path: Path, s3_catalog: tuple[str, np.ndarray], s3_server: S3Server
+) -> None:
+    uri, _ = s3_catalog
+    settings = Settings(compressed_threshold=1000, ann_cache=tmp_path / "cache")
+    writer = Index(uri, settings=settings, embedder=FakeEmbedder())
+    writer.warm()
+    first = writer.readiness().version
+    make_tree(tmp_path / "imgs", ["a/1.png", "a/2.png"])
+    writer.add(tmp_path / "imgs", workers=0)  # two new rows: within the delta bound, nothing rebuilt
+    assert writer.readiness().ann_delta == 2
+    assert f"vectors-v{first}.f16" in _saved_names(s3_server, uri)
+
+    writer.add(tmp_path / "imgs", workers=0, rebuild_ann=True)
+    now = writer.readiness()
+    assert (now.ann, now.ann_delta) == ("ready", 0)
+    assert [n for n in _saved_names(s3_server, uri) if n.startswith(("pq-v", "vectors-v"))] == [
+        f"pq-v{now.version}.faiss",
+        f"pq-v{now.version}.keys.npy",
+        f"vectors-v{now.version}.f16",
+    ]
+    assert sorted(p.name for p in tmp_path.glob("cache/*/vectors-v*")) == [f"vectors-v{now.version}.f16"]
+    assert writer.search(image=tmp_path / "imgs" / "a/2.png", k=1)[0].path == "a/2.png"
