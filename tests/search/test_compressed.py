@@ -227,6 +227,21 @@ def test_rows_read_with_pread_or_through_the_map_are_the_stored_rows(
     assert index.row_vectors(np.array([], dtype=np.int64)).shape == (0, DIM)
 
 
+@pytest.mark.parametrize("cold", [False, True], ids=["from-cache", "from-disk"])
+def test_rows_past_the_probe_are_prefetched_only_when_the_first_came_from_disk(
+    cold: bool, built: tuple[np.ndarray, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    assert index is not None
+    asked: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, size, advice: asked.append((offset, size)))
+    monkeypatch.setattr(compressed, "_COLD_ROW_NS", 0 if cold else 10**12)  # every read looks slow / fast
+    rows = np.arange(0, 6000, 60)  # 100 rows: 32 probed, 68 left
+    np.testing.assert_array_equal(index.row_vectors(rows), _stored(data)[rows])
+    assert asked == ([(int(r) * DIM * 2, DIM * 2) for r in rows[32:]] if cold else [])
+
+
 def test_the_refine_depth_grows_past_two_million_rows(built: tuple[np.ndarray, Path]) -> None:
     # 50 * (N / 2M) ** 0.75, never below 50: at 10M, 50 * 5 ** 0.75 = 167.2 -> 168 (worked by hand)
     assert [compressed.default_refine(n) for n in (1_000, 2_000_000, 10_000_000)] == [50, 50, 168]
