@@ -4,16 +4,11 @@ an image-only model, no inline script (a strict CSP is enforced), docs with no i
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from pixseek.services import Index
@@ -21,6 +16,7 @@ from pixseek.settings import Settings
 from pixseek.web import create_app
 from tests.fakes import FakeEmbedder, flipping_adapter
 from tests.web.conftest import PATHS
+from tests.web.live_server import live_server
 
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,30 +38,8 @@ CSP = "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 's
 LOOK = "e => { const s = getComputedStyle(e); return [s.backgroundColor, s.borderStyle, s.borderColor]; }"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _serve(index: Index, settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, index=index), host="127.0.0.1", port=port, log_level="warning"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+def _serve(index: Index, settings: Settings) -> Any:
+    return live_server(create_app(settings, index=index))
 
 
 @pytest.fixture

@@ -113,6 +113,53 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     )
 
 
+@app.command("route")
+def route_command(
+    shard: Annotated[
+        list[str], typer.Option("--shard", help="A shard replica's base URL (pixseek serve); repeat for each")
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for each shard")] = 30.0,
+    insecure_public: Annotated[
+        bool, typer.Option("--insecure-public", help="Allow a non-loopback --host without a token")
+    ] = False,
+) -> None:
+    """One search API over several shards, each a `pixseek serve` replica over its own catalog.
+
+    POST /search goes to every shard at once and answers the best k of their top-k lists: what one catalog
+    holding all their images would answer. Search by image or text (ids name rows of one shard only).
+    /ready is 200 when every shard is ready with the same model. PIXSEEK_API_TOKEN, when set, is asked of
+    callers and sent on to the shards.
+    """
+    import uvicorn
+
+    from pixseek.web.router import create_router
+
+    settings = make_settings()
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    with handle_errors():
+        if token is None and not insecure_public and not is_loopback(host):
+            raise QueryError(
+                f"--host {host} would let anyone on the network search the shards; set a token with "
+                "PIXSEEK_API_TOKEN=..., or pass --insecure-public to serve it without one"
+            )
+        bad = [url for url in shard if not url.startswith(("http://", "https://"))]
+        if bad:
+            raise QueryError(f"--shard {bad[0]} is not an http:// or https:// URL")
+    err_console.print(f"pixseek: routing {len(shard)} shards on http://{host}:{port}")
+    web_app = create_router(
+        shard, api_token=token, timeout=timeout, max_upload_bytes=settings.max_upload_bytes
+    )
+    uvicorn.run(
+        web_app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
 def is_loopback(host: str) -> bool:
     """127.0.0.0/8, ::1 and localhost; anything else (0.0.0.0, a LAN address, a name) is public."""
     if host.lower() == "localhost":

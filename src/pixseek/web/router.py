@@ -1,0 +1,176 @@
+"""`pixseek route`: one search API over several shards, each a `pixseek serve` replica over its own catalog
+(for example, one catalog per range of folders or prefixes). A query goes to every shard at once, and
+their top-k lists are merged (search.shards): the answer is what one catalog holding every shard's rows
+would give.
+
+Only image and text queries pass: `like`, `positive` and `negative` name a row of one shard's catalog,
+which the other shards cannot score against. Each shard embeds an uploaded image itself, in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+
+from pixseek.search.shards import merge_top_k
+from pixseek.web.auth import BearerAuth
+from pixseek.web.errors import error_response
+from pixseek.web.headers import SecurityHeaders
+from pixseek.web.limits import BodySizeLimit
+
+ID_TERMS = ("like", "positive", "negative")  # fields naming a row of one shard's catalog
+DEFAULT_K = 5
+
+
+class ShardError(Exception):
+    """A shard that did not answer, or answered with a server error: the merged answer would be partial."""
+
+
+def create_router(
+    shards: Sequence[str],
+    *,
+    api_token: str | None = None,
+    timeout: float = 30.0,
+    max_upload_bytes: int = 20 * 1024 * 1024,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """An app that fans /search out to `shards` (base URLs) and merges their answers. With `api_token`,
+    the router asks for it as serve does and sends it on to the shards."""
+    shards = [url.rstrip("/") for url in shards]
+    if not shards:
+        raise ValueError("give at least one shard URL")
+    headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=timeout, headers=headers, transport=transport) as client:
+            app.state.client = client
+            yield
+
+    app = FastAPI(title="pixseek router", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(ShardError)
+    async def _shard_failed(_: Request, exc: ShardError) -> JSONResponse:
+        return error_response(502, str(exc))
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """Liveness: the router runs (it says nothing of the shards; see /ready)."""
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready(request: Request) -> JSONResponse:
+        """Ready when every shard is ready and all serve the same model (scores are comparable only then)."""
+        client: httpx.AsyncClient = request.app.state.client
+        answers = await asyncio.gather(*(_shard_ready(client, url) for url in shards))
+        models = {a.get("model") for a in answers if a["ready"]}
+        is_ready = all(a["ready"] for a in answers) and len(models) == 1
+        body = {"ready": is_ready, "model": models.pop() if len(models) == 1 else None, "shards": answers}
+        return JSONResponse(body, status_code=200 if is_ready else 503)
+
+    @app.post("/search")
+    async def search(request: Request) -> JSONResponse:
+        """The merged top-k of every shard: the same fields and answer as a replica's POST /search, each
+        result with its `shard` and absolute image and thumbnail URLs."""
+        started = time.perf_counter()
+        form = await request.form()
+        params = request.query_params
+        named = [term for term in ID_TERMS if form.getlist(term) or params.getlist(term)]
+        if named:
+            why = "names a row of one shard's catalog; through the router, search by image or text"
+            return error_response(400, f"'{named[0]}' {why}")
+        k = _k(form.get("k") or params.get("k"))
+        if k is None:
+            return error_response(422, "k must be a whole number")
+        fields, files = await _forwarded(form)
+        client: httpx.AsyncClient = request.app.state.client
+        replies = await asyncio.gather(
+            *(_shard_search(client, url, list(params.multi_items()), fields, files) for url in shards)
+        )
+        for reply in replies:  # a bad query is bad on every shard: answer as the first one did
+            if 400 <= reply.status_code < 500:
+                return JSONResponse(reply.json(), status_code=reply.status_code)
+        bodies = [reply.json() for reply in replies]
+        merged = merge_top_k([body["results"] for body in bodies], k)
+        results = [_absolute(hit, shards[shard]) for shard, hit in merged]
+        took = round(1000 * (time.perf_counter() - started), 2)
+        per_shard = [
+            {"url": url, "took_ms": body.get("took_ms")} for url, body in zip(shards, bodies, strict=True)
+        ]
+        return JSONResponse(
+            {"results": results, "model": bodies[0]["model"], "took_ms": took, "shards": per_shard}
+        )
+
+    if api_token:
+        app.add_middleware(BearerAuth, token=api_token)
+    app.add_middleware(BodySizeLimit, max_bytes=max_upload_bytes + 64 * 1024)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _k(value: Any) -> int | None:
+    if value is None:
+        return DEFAULT_K
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+async def _forwarded(form: Any) -> tuple[list[tuple[str, str]], list[tuple[str, tuple[str, bytes, str]]]]:
+    """The form's text fields and uploaded files, read once, to send on to every shard."""
+    fields, files = [], []
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            data = await value.read()
+            files.append(
+                (name, (value.filename or "upload", data, value.content_type or "application/octet-stream"))
+            )
+        else:
+            fields.append((name, str(value)))
+    return fields, files
+
+
+async def _shard_search(
+    client: httpx.AsyncClient,
+    url: str,
+    params: list[tuple[str, str]],
+    fields: list[tuple[str, str]],
+    files: list[tuple[str, tuple[str, bytes, str]]],
+) -> httpx.Response:
+    data: dict[str, list[str]] = {}
+    for name, value in fields:
+        data.setdefault(name, []).append(value)
+    try:
+        reply = await client.post(f"{url}/search", params=params, data=data, files=files or None)
+    except httpx.HTTPError as exc:
+        raise ShardError(f"shard {url} did not answer: {exc!r}") from exc
+    if reply.status_code >= 500 or reply.status_code == 401:
+        raise ShardError(f"shard {url} answered {reply.status_code}: {reply.text[:200]}")
+    return reply
+
+
+async def _shard_ready(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    try:
+        reply = await client.get(f"{url}/ready")
+    except httpx.HTTPError as exc:
+        return {"url": url, "ready": False, "error": repr(exc)}
+    body = reply.json() if reply.headers.get("content-type", "").startswith("application/json") else {}
+    return {"url": url, **body, "ready": reply.status_code == 200}
+
+
+def _absolute(hit: dict[str, Any], shard: str) -> dict[str, Any]:
+    """A shard's result with the shard named, and its links made absolute (they are relative to it)."""
+    out = dict(hit, shard=shard)
+    for link in ("image_url", "thumbnail_url"):
+        if isinstance(out.get(link), str) and out[link].startswith("/"):
+            out[link] = f"{shard}{out[link]}"
+    return out
