@@ -6,10 +6,16 @@ current code, then with one part swapped back for what it replaced.
 
 - `loop-read`: rows read by a Python loop filling a buffer with os.preadv, one row at a time;
 - `astype`: float16 -> float32 by numpy's astype instead of FAISS's decoder;
-- `blas`: the re-score as a BLAS matrix-vector product (`@`) instead of einsum.
+- `blas`: the re-score as a BLAS matrix-vector product (`@`) instead of einsum;
+- `no-prefetch`: rows read one synchronous pread after another even when they come from disk.
 
 Run the variants one after another, twice, with nothing else on the machine, and compare within the run.
 Prints one JSON line: the variant, the refine depth, p50 and mean per query over 3 x 200 queries.
+
+`--cold` evicts the vector file from the page cache first (posix_fadvise DONTNEED: no root needed) and times
+one pass, so every refined row comes from disk:
+
+    python benchmarks/refine_ab.py /tmp/b10m --cold --variant current   # then: --variant no-prefetch
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 from refine_sweep import open_with_queries  # this folder: run as python benchmarks/refine_ab.py
@@ -47,8 +54,10 @@ class _BlasNumpy:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db")
-    parser.add_argument("--variant", choices=["current", "loop-read", "astype", "blas"], default="current")
+    variants = ["current", "loop-read", "astype", "blas", "no-prefetch"]
+    parser.add_argument("--variant", choices=variants, default="current")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--cold", action="store_true", help="evict the vector file, then time one pass")
     args = parser.parse_args()
     if args.variant == "loop-read":
         compressed._RowFile.read = _loop_read  # type: ignore[method-assign]
@@ -56,11 +65,19 @@ def main() -> None:
         compressed._float32 = lambda rows: np.asarray(rows).astype(np.float32)  # type: ignore[assignment]
     elif args.variant == "blas":
         compressed.np = _BlasNumpy()  # type: ignore[assignment]
+    elif args.variant == "no-prefetch":
+        compressed._COLD_ROW_NS = 10**15  # never judged cold
     _, ann, queries = open_with_queries(args.db, args.queries)
-    for q in queries:  # warm the page cache for these queries' rows
-        ann.search(q[None, :], 10)
+    if args.cold:
+        for path in Path(args.db).glob("vectors-v*.f16"):
+            fd = os.open(path, os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+    else:
+        for q in queries:  # warm the page cache for these queries' rows
+            ann.search(q[None, :], 10)
     seconds = []
-    for _ in range(3):
+    for _ in range(1 if args.cold else 3):
         for q in queries:
             started = time.perf_counter()
             ann.search(q[None, :], 10)
@@ -68,6 +85,7 @@ def main() -> None:
     ms = np.array(seconds) * 1e3
     result = {
         "variant": args.variant,
+        "cold": args.cold,
         "refine": ann.refine,
         "p50_ms": round(float(np.median(ms)), 2),
         "mean_ms": round(float(ms.mean()), 2),

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # an ANN index keeps serving newer versions while at most this many rows (and 10% of the catalog) were
     # added, changed or deleted since its build: those are searched exactly, and a rebuild waits until then
     ann_delta_limit: int = Field(default=50_000, ge=0)
+    # an object-store catalog is checked for a new version at most this often (each check is a request to
+    # the store); a local catalog is checked on every call, by one stat while it is still
+    version_check_seconds: float = Field(default=1.0, ge=0)
     # where a replica keeps its local copy of an object-store catalog's compressed index (the refine reads
     # rows from it); None = $XDG_CACHE_HOME/pixseek/ann
     ann_cache: Path | None = None

@@ -22,7 +22,7 @@ from pixseek.services import Index
 from pixseek.settings import Settings
 from pixseek.web import create_app
 from tests.fakes import FakeEmbedder
-from tests.indexing.images import make_tree
+from tests.indexing.images import make_tree, write_image
 from tests.s3_server import S3Server
 
 TREE = [f"{c}/{i}.png" for c in ("red", "green", "blue") for i in range(6)]
@@ -233,3 +233,24 @@ def test_adapt_whose_lease_was_taken_over_stores_nothing(
     with pytest.raises(IndexBusyError, match="lost its write lease"):
         index.adapt()
     assert Catalog.open(s3_db).adapter() is None
+
+
+def test_a_replica_picks_up_another_writers_commit_within_the_check_interval(
+    folder: Path, s3_db: str
+) -> None:
+    """Each version check is a request to the store, so an object-store replica checks at most once per
+    `version_check_seconds`; the writer's own commit counts at once."""
+    interval = 4.0  # longer than the add below takes on a loaded machine
+    settings = Settings(version_check_seconds=interval)
+    writer = Index(s3_db, embedder=FakeEmbedder(), settings=settings)
+    writer.add(folder, workers=0)
+    replica = Index(s3_db, embedder=FakeEmbedder(), settings=settings)
+    before = replica.readiness()  # checked now
+    assert writer.readiness().version == before.version  # the writer checked now too
+    write_image(folder / "red" / "late.png", seed=4242)
+    writer.add(folder, workers=0)
+    assert writer.readiness().version > before.version  # its own commit, seen at once
+    assert replica.readiness().version == before.version  # within the interval: not asked again
+    time.sleep(interval)
+    assert replica.readiness().version == writer.readiness().version
+    assert replica.readiness().images == before.images + 1

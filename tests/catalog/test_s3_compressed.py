@@ -13,6 +13,7 @@ import pytest
 
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta
 from pixseek.catalog.schema import rows_table
+from pixseek.errors import StorageError
 from pixseek.search import compressed as compressed_module
 from pixseek.search.ann import saved_for
 from pixseek.services import Index
@@ -82,7 +83,10 @@ def test_a_replica_copies_the_saved_index_and_serves_new_rows_through_a_delta(
 
     monkeypatch.setattr(compressed_module.CompressedIndex, "build", classmethod(no_build))
     replica_cache = tmp_path / "replica"
-    replica = Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=replica_cache))
+    # version_check_seconds=0: the commit below is seen on the next call (the interval has its own test)
+    replica = Index(
+        uri, settings=Settings(compressed_threshold=1000, ann_cache=replica_cache, version_check_seconds=0)
+    )
     assert replica.readiness().ann == "pending"
     replica.warm()
     assert replica.readiness().ann == "ready"
@@ -155,3 +159,18 @@ def test_rebuild_ann_replaces_the_saved_index_and_this_machines_copy(
     ]
     assert sorted(p.name for p in tmp_path.glob("cache/*/vectors-v*")) == [f"vectors-v{now.version}.f16"]
     assert writer.search(image=tmp_path / "imgs" / "a/2.png", k=1)[0].path == "a/2.png"
+
+
+def test_an_unusable_copy_folder_is_one_clear_error(
+    tmp_path: Path, s3_catalog: tuple[str, np.ndarray]
+) -> None:
+    uri, _ = s3_catalog
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the copy folder should go")
+    index = Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=blocker))
+    with pytest.raises(
+        StorageError, match=r"^cannot keep a copy of the compressed index in .*not-a-folder/"
+    ) as err:
+        index.warm()
+    assert str(err.value).endswith("set PIXSEEK_ANN_CACHE to a writable folder with room for the vector file")
+    assert "\n" not in str(err.value)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixseek.catalog import Catalog, ImageRecord, IndexMeta
+from pixseek.catalog import Catalog, ImageRecord, IndexMeta, version_watch
 from pixseek.catalog.schema import rows_table
 from pixseek.catalog.version_watch import SETTLED_SECONDS, VersionWatch
 from pixseek.services import Index
@@ -62,9 +62,31 @@ def test_a_folder_that_just_changed_is_not_trusted(db: Path) -> None:
     assert not watch.unchanged()
 
 
-def test_object_stores_are_always_checked_through_lance() -> None:
-    watch = VersionWatch("s3://bucket/index")
+def test_an_object_store_is_checked_again_once_the_interval_has_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(version_watch.time, "monotonic", lambda: now[0])
+    watch = VersionWatch("s3://bucket/index", interval=1.0)
+    assert not watch.unchanged()  # never checked
     watch.checking()
+    now[0] += 0.999
+    assert watch.unchanged()
+    now[0] += 0.002
+    assert not watch.unchanged()
+    watch.checking()
+    watch.forget()  # this process committed
+    assert not watch.unchanged()
+    every_time = VersionWatch("s3://bucket/index", interval=0.0)
+    every_time.checking()
+    assert not every_time.unchanged()
+
+
+def test_forget_makes_a_settled_local_folder_checked_again(db: Path) -> None:
+    watch = VersionWatch(db)
+    _settle(db)
+    watch.checking()
+    watch.forget()
     assert not watch.unchanged()
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pixseek.errors import StorageError
 from pixseek.locations import object_store_fs
 from pixseek.search.compressed import (
     PQ_PREFIX,
@@ -58,7 +59,13 @@ def load_or_build_remote(
     one saved under the prefix (downloaded), else an older saved one plus an exact delta (as for a local
     catalog, see search.delta), else built here and uploaded for the other replicas."""
     filesystem, base = object_store_fs(uri)
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot keep a copy of the compressed index in {cache}: {exc.strerror or exc}; "
+            "set PIXSEEK_ANN_CACHE to a writable folder with room for the vector file"
+        ) from exc
     found = CompressedIndex.load(cache, version)
     if found is not None and len(found) == n:
         return found

@@ -61,7 +61,7 @@ class Index:
         self._injected = embedder is not None
         self._loaded: SearchMatrix | None = None
         self._refresh_lock = threading.Lock()
-        self._version_watch = VersionWatch(self.db)
+        self._version_watch = VersionWatch(self.db, interval=self.settings.version_check_seconds)
         self._adapter = ActiveAdapter()
         self._catalog: Catalog | None = None
         self._open_error: SchemaVersionError | None = None
@@ -154,6 +154,7 @@ class Index:
                 report = run_index(
                     catalog, embedder, source, opts, progress=progress, stage=stage, on_progress=on_progress
                 )
+        self._version_watch.forget()  # this process committed: its next search reads the new version
         if ray_actors:
             from pixseek.indexing.ray_runner import cluster_info
 
