@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI, Response
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
@@ -167,3 +168,55 @@ def test_the_route_command_refuses_bad_options_in_one_line(args: list[str], erro
     assert result.exit_code == 1
     assert error in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert CliRunner().invoke(cli_app, ["route"]).exit_code == 2  # no shard at all: a usage error
+
+
+def _odd_shard(status: int, body: str, media_type: str) -> FastAPI:
+    """A server that answers every search the same way, as no pixseek replica would."""
+    app = FastAPI()
+
+    @app.post("/search")
+    def search() -> Response:
+        return Response(body, status_code=status, media_type=media_type)
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "media_type", "want_status", "want_error"),
+    [
+        (
+            200,
+            '{"unexpected": true}',
+            "application/json",
+            502,
+            "answered something other than search results",
+        ),
+        (404, "no such route", "text/plain", 404, "no such route"),
+    ],
+    ids=["not-results", "plain-text-404"],
+)
+def test_a_shard_that_answers_oddly_is_a_clear_error(
+    status: int,
+    body: str,
+    media_type: str,
+    want_status: int,
+    want_error: str,
+    shards: dict[str, object],
+) -> None:
+    with live_server(_odd_shard(status, body, media_type)) as odd:
+        urls = [*shards["urls"], odd]  # type: ignore[misc]
+        with TestClient(create_router(urls, api_token=TOKEN)) as client:
+            client.headers["Authorization"] = f"Bearer {TOKEN}"
+            reply = client.post("/search", data={"text": "x"})
+    assert reply.status_code == want_status
+    assert want_error in reply.json()["error"]
+
+
+def test_a_malformed_upload_is_a_400_in_the_usual_shape(router: TestClient) -> None:
+    reply = router.post(
+        "/search",
+        content=b"not multipart at all",
+        headers={"Content-Type": "multipart/form-data; boundary=zz"},
+    )
+    assert reply.status_code == 400
+    assert set(reply.json()) == {"error", "detail"}

@@ -22,9 +22,10 @@ from starlette.datastructures import UploadFile
 
 from pixseek.search.shards import merge_top_k
 from pixseek.web.auth import BearerAuth
-from pixseek.web.errors import error_response
+from pixseek.web.errors import error_response, install_error_handlers
 from pixseek.web.headers import SecurityHeaders
 from pixseek.web.limits import BodySizeLimit
+from pixseek.web.throttle import ConcurrencyLimit
 
 ID_TERMS = ("like", "positive", "negative")  # fields naming a row of one shard's catalog
 DEFAULT_K = 5
@@ -40,6 +41,7 @@ def create_router(
     api_token: str | None = None,
     timeout: float = 30.0,
     max_upload_bytes: int = 20 * 1024 * 1024,
+    max_concurrent: int = 64,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """An app that fans /search out to `shards` (base URLs) and merges their answers. With `api_token`,
@@ -97,8 +99,10 @@ def create_router(
         )
         for reply in replies:  # a bad query is bad on every shard: answer as the first one did
             if 400 <= reply.status_code < 500:
-                return JSONResponse(reply.json(), status_code=reply.status_code)
-        bodies = [reply.json() for reply in replies]
+                return JSONResponse(
+                    _json(reply) or {"error": reply.text[:200], "detail": None}, reply.status_code
+                )
+        bodies = [_search_body(reply, url) for reply, url in zip(replies, shards, strict=True)]
         merged = merge_top_k([body["results"] for body in bodies], k)
         results = [_absolute(hit, shards[shard]) for shard, hit in merged]
         took = round(1000 * (time.perf_counter() - started), 2)
@@ -109,11 +113,27 @@ def create_router(
             {"results": results, "model": bodies[0]["model"], "took_ms": took, "shards": per_shard}
         )
 
+    install_error_handlers(app)  # malformed requests: the replicas' {"error", "detail"} shape
     if api_token:
         app.add_middleware(BearerAuth, token=api_token)
     app.add_middleware(BodySizeLimit, max_bytes=max_upload_bytes + 64 * 1024)
+    app.add_middleware(ConcurrencyLimit, limit=max_concurrent)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _json(reply: httpx.Response) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        return None
+
+
+def _search_body(reply: httpx.Response, url: str) -> dict[str, Any]:
+    body = _json(reply)
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise ShardError(f"shard {url} answered something other than search results: {reply.text[:200]}")
+    return body
 
 
 def _k(value: Any) -> int | None:
