@@ -13,9 +13,12 @@ Run the variants one after another, twice, with nothing else on the machine, and
 Prints one JSON line: the variant, the refine depth, p50 and mean per query over 3 x 200 queries.
 
 `--cold` evicts the vector file from the page cache first (posix_fadvise DONTNEED: no root needed) and times
-one pass, so every refined row comes from disk:
+one pass, so every refined row comes from the disk. Give each cold run its own `--seed` (its own queries,
+so its own rows): on a virtual machine the host may cache the blocks an earlier run read, and the
+second run over the same rows would then look faster than the disk is:
 
-    python benchmarks/refine_ab.py /tmp/b10m --cold --variant current   # then: --variant no-prefetch
+    python benchmarks/refine_ab.py /tmp/b10m --cold --seed 11 --variant current
+    python benchmarks/refine_ab.py /tmp/b10m --cold --seed 12 --variant no-prefetch   # and so on
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def main() -> None:
     parser.add_argument("--variant", choices=variants, default="current")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--cold", action="store_true", help="evict the vector file, then time one pass")
+    parser.add_argument("--seed", type=int, default=1, help="which queries (and so which rows)")
     args = parser.parse_args()
     if args.variant == "loop-read":
         compressed._RowFile.read = _loop_read  # type: ignore[method-assign]
@@ -67,7 +71,7 @@ def main() -> None:
         compressed.np = _BlasNumpy()  # type: ignore[assignment]
     elif args.variant == "no-prefetch":
         compressed._COLD_ROW_NS = 10**15  # never judged cold
-    _, ann, queries = open_with_queries(args.db, args.queries)
+    _, ann, queries = open_with_queries(args.db, args.queries, args.seed)
     if args.cold:
         for path in Path(args.db).glob("vectors-v*.f16"):
             fd = os.open(path, os.O_RDONLY)
@@ -86,6 +90,7 @@ def main() -> None:
     result = {
         "variant": args.variant,
         "cold": args.cold,
+        "seed": args.seed,
         "refine": ann.refine,
         "p50_ms": round(float(np.median(ms)), 2),
         "mean_ms": round(float(ms.mean()), 2),

@@ -28,14 +28,14 @@ from pixseek.settings import Settings
 NOISE = 0.05  # the bench's query noise
 
 
-def open_with_queries(db: str, n: int) -> tuple[SearchMatrix, CompressedIndex, np.ndarray]:
+def open_with_queries(db: str, n: int, seed: int = 1) -> tuple[SearchMatrix, CompressedIndex, np.ndarray]:
     """The kept catalog as the serving path loads it, its compressed index, and n seeded queries (catalog
     rows plus the bench's noise)."""
     index = Index(db, settings=Settings(compressed_threshold=1000))
     index.warm()
     matrix = index._matrix()
     ann = matrix.ann(None)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(matrix), size=n, replace=False))
     queries = ann.row_vectors(rows) + NOISE * rng.standard_normal((len(rows), matrix.dim)).astype(np.float32)
     return matrix, ann, queries / np.linalg.norm(queries, axis=1, keepdims=True)  # type: ignore[return-value]

@@ -88,8 +88,8 @@ def load_or_build_remote(
         delta_limit=delta_limit,
         delta_slack=delta_slack,
     )
-    if isinstance(index, CompressedIndex) and CompressedIndex.load(cache, version) is not None:
-        _upload(filesystem, base, version, cache)
+    if isinstance(index, CompressedIndex) and (cache / file_names(version)[1]).is_file():
+        _upload(filesystem, base, version, cache)  # built here (not in a private folder, nor a delta)
     return index
 
 
