@@ -2,12 +2,13 @@
 current code, then with one part swapped back for what it replaced.
 
     pixseek bench search --n 10000000 --keep /tmp/b10m --json
-    python benchmarks/refine_ab.py /tmp/b10m --variant current   # then: loop-read, astype, blas
+    python benchmarks/refine_ab.py /tmp/b10m --variant current   # then: catalog-order, astype, blas
 
-- `loop-read`: rows read by a Python loop filling a buffer with os.preadv, one row at a time;
+- `catalog-order`: the vector file as builds before the list layout wrote it (`vectors-v<N>.f16`, rows in
+  catalog order, one read a row); the kept catalog must hold that file too;
 - `astype`: float16 -> float32 by numpy's astype instead of FAISS's decoder;
 - `blas`: the re-score as a BLAS matrix-vector product (`@`) instead of einsum;
-- `no-prefetch`: rows read one synchronous pread after another even when they come from disk.
+- `no-prefetch`: spans read one synchronous pread after another even when they come from disk.
 
 Run the variants one after another, twice, with nothing else on the machine, and compare within the run.
 Prints one JSON line: the variant, the refine depth, p50 and mean per query over 3 x 200 queries.
@@ -33,14 +34,7 @@ import numpy as np
 from refine_sweep import open_with_queries  # this folder: run as python benchmarks/refine_ab.py
 
 import pixseek.search.compressed as compressed
-
-
-def _loop_read(self: compressed._RowFile, rows: np.ndarray) -> np.ndarray:
-    out = np.empty((len(rows), self._dim), dtype=np.float16)
-    view, size = memoryview(out).cast("B"), self._row_bytes
-    for i, row in enumerate(rows.tolist()):
-        os.preadv(self._fd, [view[i * size : (i + 1) * size]], row * size)
-    return out
+import pixseek.search.row_file as row_file
 
 
 class _BlasNumpy:
@@ -57,23 +51,23 @@ class _BlasNumpy:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db")
-    variants = ["current", "loop-read", "astype", "blas", "no-prefetch"]
+    variants = ["current", "catalog-order", "astype", "blas", "no-prefetch"]
     parser.add_argument("--variant", choices=variants, default="current")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--cold", action="store_true", help="evict the vector file, then time one pass")
     parser.add_argument("--seed", type=int, default=1, help="which queries (and so which rows)")
     args = parser.parse_args()
-    if args.variant == "loop-read":
-        compressed._RowFile.read = _loop_read  # type: ignore[method-assign]
+    if args.variant == "catalog-order":
+        compressed.file_names = lambda v: (f"pq-v{v}.faiss", "absent")  # type: ignore[assignment]
     elif args.variant == "astype":
         compressed._float32 = lambda rows: np.asarray(rows).astype(np.float32)  # type: ignore[assignment]
     elif args.variant == "blas":
         compressed.np = _BlasNumpy()  # type: ignore[assignment]
     elif args.variant == "no-prefetch":
-        compressed._COLD_ROW_NS = 10**15  # never judged cold
+        row_file._COLD_SPAN_NS = 10**15  # never judged cold
     _, ann, queries = open_with_queries(args.db, args.queries, args.seed)
     if args.cold:
-        for path in Path(args.db).glob("vectors-v*.f16"):
+        for path in Path(args.db).glob("vectors-v*.f16"):  # both layouts
             fd = os.open(path, os.O_RDONLY)
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             os.close(fd)
@@ -92,6 +86,7 @@ def main() -> None:
         "cold": args.cold,
         "seed": args.seed,
         "refine": ann.refine,
+        "layout": "catalog" if ann.positions is None else "lists",
         "p50_ms": round(float(np.median(ms)), 2),
         "mean_ms": round(float(ms.mean()), 2),
     }

@@ -31,7 +31,7 @@ NOISE = 0.05  # the bench's query noise
 def open_with_queries(db: str, n: int, seed: int = 1) -> tuple[SearchMatrix, CompressedIndex, np.ndarray]:
     """The kept catalog as the serving path loads it, its compressed index, and n seeded queries (catalog
     rows plus the bench's noise)."""
-    index = Index(db, settings=Settings(compressed_threshold=1000))
+    index = Index(db, settings=Settings(compressed_threshold=1000, ann_warmup="off"))
     index.warm()
     matrix = index._matrix()
     ann = matrix.ann(None)

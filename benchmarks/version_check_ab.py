@@ -33,7 +33,7 @@ def main() -> None:
     if args.variant == "lance":
         version_watch.SETTLED_SECONDS = float("inf")  # the folder never counts as still: Lance every call
     _, _, queries = open_with_queries(args.db, args.queries)
-    index = Index(args.db, settings=Settings())
+    index = Index(args.db, settings=Settings(ann_warmup="off"))
     index.warm()
     for q in queries:
         index.search_vectors(q[None, :], k=10)

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import pixseek.models.registry as registry
+import pixseek.search.page_cache as page_cache
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta
 from pixseek.catalog.schema import rows_table
 from pixseek.cli import app
@@ -58,7 +59,7 @@ def test_the_vectors_stay_on_disk_and_the_index_files_sit_beside_the_catalog(
     assert past_ram.readiness().ann == "ready"
     assert past_ram._matrix().vectors is None
     version = past_ram.readiness().version
-    assert {p.name for p in db.iterdir()} >= {f"pq-v{version}.faiss", f"vectors-v{version}.f16"}
+    assert {p.name for p in db.iterdir()} >= {f"pq-v{version}.faiss", f"vectors-v{version}.lists.f16"}
 
 
 def test_like_searches_match_exact_search_on_the_same_catalog(past_ram: Index, db: Path) -> None:
@@ -110,3 +111,28 @@ def test_rebuild_ann_replaces_the_saved_files(tmp_path: Path, monkeypatch: pytes
     assert (after[0].stat().st_ino, after[0].stat().st_mtime_ns) != before  # written again
     index = Index(db, embedder=FakeEmbedder(), settings=Settings(ann_threshold=1))
     assert len(index.search(like="a/1.png", k=3)) == 3
+
+
+@pytest.mark.parametrize(
+    ("warmup", "waited", "expected"), [("wait", True, 1.0), ("background", False, 1.0), ("off", False, None)]
+)
+def test_a_replica_reads_the_vector_file_into_the_page_cache_before_it_is_ready(
+    db: Path, monkeypatch: pytest.MonkeyPatch, warmup: str, waited: bool, expected: float | None
+) -> None:
+    waits: list[Path] = []
+
+    class RecordedWarmup(page_cache.FileWarmup):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(self.path)
+            return super().wait(timeout)
+
+    monkeypatch.setattr(page_cache, "FileWarmup", RecordedWarmup)
+    replica = Index(db, settings=Settings(compressed_threshold=1000, ann_warmup=warmup))
+    assert replica.readiness().ann_cached is None
+    replica.warm()
+    assert [p.name for p in waits] == (
+        [f"vectors-v{replica.readiness().version}.lists.f16"] if waited else []
+    )
+    if warmup == "background":
+        assert replica._warmup is not None and replica._warmup.wait(30)
+    assert replica.readiness().ann_cached == expected

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # where a replica keeps its local copy of an object-store catalog's compressed index (the refine reads
     # rows from it); None = $XDG_CACHE_HOME/pixseek/ann
     ann_cache: Path | None = None
+    # a replica's start reads the compressed index's vector file into the page cache, so its first queries
+    # need no random disk reads: "wait" holds readiness until done, "background" serves meanwhile, "off"
+    # skips it. Files larger than 80% of the available memory are never read this way.
+    ann_warmup: Literal["wait", "background", "off"] = "wait"
     include_hidden: bool = False
     api_token: SecretStr | None = None  # serve: required as "Authorization: Bearer <token>" when set
     max_concurrent: int = Field(default=64, ge=1)  # serve: requests in flight before 503

@@ -74,7 +74,7 @@ def test_a_replica_copies_the_saved_index_and_serves_new_rows_through_a_delta(
     writer.warm()
     version = writer.readiness().version
     assert writer._matrix().vectors is None  # past the threshold: nothing of the vectors in RAM
-    names = [f"pq-v{version}.faiss", f"pq-v{version}.keys.npy", f"vectors-v{version}.f16"]
+    names = [f"pq-v{version}.faiss", f"pq-v{version}.keys.npy", f"vectors-v{version}.lists.f16"]
     assert set(names) <= set(_saved_names(s3_server, uri))
     assert saved_for(uri, version) and not saved_for(uri, version + 1)
 
@@ -90,8 +90,8 @@ def test_a_replica_copies_the_saved_index_and_serves_new_rows_through_a_delta(
     assert replica.readiness().ann == "pending"
     replica.warm()
     assert replica.readiness().ann == "ready"
-    copies = list(replica_cache.glob("*/vectors-v*.f16"))
-    assert [p.name for p in copies] == [f"vectors-v{version}.f16"]
+    copies = list(replica_cache.glob("*/vectors-v*.lists.f16"))
+    assert [p.name for p in copies] == [f"vectors-v{version}.lists.f16"]
     assert copies[0].stat().st_size == N * DIM * 2  # every row, as float16
 
     queries = _vectors(20, 99)
@@ -126,13 +126,13 @@ def test_a_corrupt_saved_index_is_ignored_and_built_anew(
     version = Catalog.open(uri).version()
     client = s3_server.client()
     client.put_object(Bucket=bucket, Key=f"index/pq-v{version}.faiss", Body=b"not an index")
-    client.put_object(Bucket=bucket, Key=f"index/vectors-v{version}.f16", Body=bytes(vector_bytes))
+    client.put_object(Bucket=bucket, Key=f"index/vectors-v{version}.lists.f16", Body=bytes(vector_bytes))
     index = Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=tmp_path / "cache"))
     query = vectors[17]
     assert index.search_vectors(query[None, :], k=1)[0][0].id == "id00017"
     codes = client.get_object(Bucket=bucket, Key=f"index/pq-v{version}.faiss")["Body"].read()
     assert faiss.deserialize_index(np.frombuffer(codes, dtype=np.uint8)).ntotal == N  # replaced
-    head = client.head_object(Bucket=bucket, Key=f"index/vectors-v{version}.f16")
+    head = client.head_object(Bucket=bucket, Key=f"index/vectors-v{version}.lists.f16")
     assert head["ContentLength"] == N * DIM * 2
 
 
@@ -147,7 +147,7 @@ def test_rebuild_ann_replaces_the_saved_index_and_this_machines_copy(
     make_tree(tmp_path / "imgs", ["a/1.png", "a/2.png"])
     writer.add(tmp_path / "imgs", workers=0)  # two new rows: within the delta bound, nothing rebuilt
     assert writer.readiness().ann_delta == 2
-    assert f"vectors-v{first}.f16" in _saved_names(s3_server, uri)
+    assert f"vectors-v{first}.lists.f16" in _saved_names(s3_server, uri)
 
     writer.add(tmp_path / "imgs", workers=0, rebuild_ann=True)
     now = writer.readiness()
@@ -155,9 +155,11 @@ def test_rebuild_ann_replaces_the_saved_index_and_this_machines_copy(
     assert [n for n in _saved_names(s3_server, uri) if n.startswith(("pq-v", "vectors-v"))] == [
         f"pq-v{now.version}.faiss",
         f"pq-v{now.version}.keys.npy",
-        f"vectors-v{now.version}.f16",
+        f"vectors-v{now.version}.lists.f16",
     ]
-    assert sorted(p.name for p in tmp_path.glob("cache/*/vectors-v*")) == [f"vectors-v{now.version}.f16"]
+    assert sorted(p.name for p in tmp_path.glob("cache/*/vectors-v*")) == [
+        f"vectors-v{now.version}.lists.f16"
+    ]
     assert writer.search(image=tmp_path / "imgs" / "a/2.png", k=1)[0].path == "a/2.png"
 
 

@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -64,8 +65,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, Path]:
 
 def test_files_are_named_by_version_and_no_temporary_file_is_left(built: tuple[np.ndarray, Path]) -> None:
     _, folder = built
-    assert sorted(p.name for p in folder.iterdir()) == ["pq-v7.faiss", "vectors-v7.f16"]
-    assert (folder / "vectors-v7.f16").stat().st_size == 6000 * DIM * 2  # float16 rows, nothing else
+    assert sorted(p.name for p in folder.iterdir()) == ["pq-v7.faiss", "vectors-v7.lists.f16"]
+    assert (folder / "vectors-v7.lists.f16").stat().st_size == 6000 * DIM * 2  # float16 rows, nothing else
 
 
 def test_recall_against_brute_force(built: tuple[np.ndarray, Path]) -> None:
@@ -143,7 +144,9 @@ def test_missing_or_truncated_files_mean_no_index(tmp_path: Path, built: tuple[n
     assert CompressedIndex.load(folder, 8) is None  # another version
     (tmp_path / "pq-v7.faiss").write_bytes((folder / "pq-v7.faiss").read_bytes())
     assert CompressedIndex.load(tmp_path, 7) is None  # the vector file (written last) is missing
-    (tmp_path / "vectors-v7.f16").write_bytes((folder / "vectors-v7.f16").read_bytes()[: 100 * DIM * 2])
+    (tmp_path / "vectors-v7.lists.f16").write_bytes(
+        (folder / "vectors-v7.lists.f16").read_bytes()[: 100 * DIM * 2]
+    )
     assert CompressedIndex.load(tmp_path, 7) is None  # a vector file of the wrong length
 
 
@@ -152,7 +155,11 @@ def test_a_new_version_replaces_the_old_files(tmp_path: Path) -> None:
     CompressedIndex.build(_batches(data), 2000, DIM, tmp_path, version=1)
     (tmp_path / "images.lance").mkdir()  # the catalog's own files are left alone
     CompressedIndex.build(_batches(data[:1500]), 1500, DIM, tmp_path, version=2)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["images.lance", "pq-v2.faiss", "vectors-v2.f16"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "images.lance",
+        "pq-v2.faiss",
+        "vectors-v2.lists.f16",
+    ]
 
 
 def test_a_short_or_long_stream_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
@@ -213,33 +220,39 @@ def test_sub_quantizers_split_the_dimensions_evenly(dim: int, expected: int) -> 
     assert sub_quantizers(dim) == expected
 
 
-def test_rows_read_with_pread_or_through_the_map_are_the_stored_rows(
-    built: tuple[np.ndarray, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_rows_are_read_back_in_any_order_and_any_number(built: tuple[np.ndarray, Path]) -> None:
     data, folder = built
     index = CompressedIndex.load(folder, 7)
     assert index is not None
-    rows = np.array([0, 1, 2999, 5998, 5999])
-    expected = _stored(data)[rows]
-    np.testing.assert_array_equal(index.row_vectors(rows), expected)  # pread: few rows
-    monkeypatch.setattr(compressed, "PREAD_BELOW", 2)
-    np.testing.assert_array_equal(index.row_vectors(rows), expected)  # the memory map: many rows
+    for rows in (np.array([5999, 0, 2999, 1, 5998]), np.array([7, 7, 3]), np.arange(6000)[::-1]):
+        np.testing.assert_array_equal(index.row_vectors(rows), _stored(data)[rows])
     assert index.row_vectors(np.array([], dtype=np.int64)).shape == (0, DIM)
 
 
-@pytest.mark.parametrize("cold", [False, True], ids=["from-cache", "from-disk"])
-def test_rows_past_the_probe_are_prefetched_only_when_the_first_came_from_disk(
-    cold: bool, built: tuple[np.ndarray, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_vector_file_is_laid_out_list_by_list(built: tuple[np.ndarray, Path]) -> None:
+    """The coarse quantizer's own assignment of each stored row, in file order, never goes back."""
     data, folder = built
     index = CompressedIndex.load(folder, 7)
     assert index is not None
-    asked: list[tuple[int, int]] = []
-    monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, size, advice: asked.append((offset, size)))
-    monkeypatch.setattr(compressed, "_COLD_ROW_NS", 0 if cold else 10**12)  # every read looks slow / fast
-    rows = np.arange(0, 6000, 60)  # 100 rows: 32 probed, 68 left
+    in_file = np.fromfile(folder / "vectors-v7.lists.f16", dtype=np.float16).reshape(-1, DIM)
+    assert sorted(map(tuple, in_file.tolist())) == sorted(map(tuple, _stored(data).tolist()))  # same rows
+    _, lists = faiss.extract_index_ivf(index._index).quantizer.search(in_file.astype(np.float32), 1)
+    assert np.all(np.diff(lists[:, 0]) >= 0)
+    assert len(np.unique(lists)) > 10  # many lists, so the order is not trivially true
+
+
+def test_a_vector_file_in_catalog_order_still_reads(tmp_path: Path, built: tuple[np.ndarray, Path]) -> None:
+    """Indexes built before the list layout keep serving until the next build."""
+    data, folder = built
+    (tmp_path / "pq-v7.faiss").write_bytes((folder / "pq-v7.faiss").read_bytes())
+    data.astype(np.float16).tofile(tmp_path / "vectors-v7.f16")
+    index = CompressedIndex.load(tmp_path, 7)
+    assert index is not None and index.positions is None
+    rows = np.array([4000, 3, 17])
     np.testing.assert_array_equal(index.row_vectors(rows), _stored(data)[rows])
-    assert asked == ([(int(r) * DIM * 2, DIM * 2) for r in rows[32:]] if cold else [])
+    queries = _clustered(20, seed=3)
+    _, got = index.with_params(nprobe=10_000, refine=10_000).search(queries, 5)
+    assert got.tolist() == _brute(data, queries, 5)
 
 
 def test_the_refine_depth_grows_past_two_million_rows(built: tuple[np.ndarray, Path]) -> None:
@@ -265,11 +278,14 @@ def test_a_vector_file_cut_short_after_loading_is_one_clear_error(
     tmp_path: Path, built: tuple[np.ndarray, Path]
 ) -> None:
     _, folder = built
-    for name in ("pq-v7.faiss", "vectors-v7.f16"):
+    for name in ("pq-v7.faiss", "vectors-v7.lists.f16"):
         (tmp_path / name).write_bytes((folder / name).read_bytes())
     index = CompressedIndex.load(tmp_path, 7)
-    assert index is not None
-    os.truncate(tmp_path / "vectors-v7.f16", 100 * DIM * 2)  # rows 0-99 remain
-    assert index.row_vectors(np.array([5, 99])).shape == (2, DIM)
-    with pytest.raises(OSError, match=r"^the vector file ends before row 5000$"):
-        index.row_vectors(np.array([5, 5000]))
+    assert index is not None and index.positions is not None
+    os.truncate(tmp_path / "vectors-v7.lists.f16", 100 * DIM * 2)  # the first 100 rows of the file remain
+    kept, lost = np.flatnonzero(index.positions < 100), np.flatnonzero(index.positions >= 100)
+    assert index.row_vectors(kept[:2]).shape == (2, DIM)
+    with pytest.raises(
+        OSError, match=r"^the vector file .*vectors-v7\.lists\.f16 is shorter than its index$"
+    ):
+        index.row_vectors(np.array([kept[0], lost[0]]))

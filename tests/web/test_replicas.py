@@ -45,7 +45,7 @@ def test_ready_reports_the_version_served_and_exact_search(client: TestClient, w
     body = _wait_ready(client)
     version = Catalog.open(web_index.db).version()  # read from the catalog, not from the app
     assert body == {"status": "ready", "version": version, "images": 6, "model": "fake", "ann": "unused",
-                    "ann_delta": 0, "error": None}  # fmt: skip
+                    "ann_delta": 0, "ann_cached": None, "error": None}  # fmt: skip
 
 
 def test_ready_is_503_until_the_ann_index_is_loaded(

@@ -1,23 +1,21 @@
-"""Search past RAM: FAISS IVF-PQ codes in memory, full vectors memory-mapped from disk for a refine step.
+"""Search past RAM: FAISS IVF-PQ codes in memory, full vectors on disk for a refine step.
 
 Chosen by measurement (`pixseek bench search`, docs/scaling.md): 4-bit fast-scan PQ with one sub-quantizer
 per 4 dimensions (64 B a 512-d vector) ranks candidates; the best `refine * k` of them are re-scored
-exactly against the float16 vectors (the catalog's own precision) read from a file beside the catalog.
-RAM holds the codes plus 8 B a row of list ids: about 0.7 GB at 10M, against 20 GB for the float32
-matrix. The page cache keeps what it can of the vector file; a query touches only `refine * k` rows.
+exactly against the float16 vectors (the catalog's own precision) read from a file beside the catalog,
+laid out in the order of the inverted lists (search.row_file). RAM holds the codes plus 12 B a row of list
+ids and file positions: about 0.8 GB at 10M, against 20 GB for the float32 matrix. The page cache keeps
+what it can of the vector file; a query touches only `refine * k` rows.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import math
 import mmap
 import os
 import tempfile
-import time
-import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from pixseek.search.delta import (
     save_keys,
 )
 from pixseek.search.exact import top_k
+from pixseek.search.row_file import RowFile, list_order, positions_of, write_in_order
 
 PQ_PREFIX = "pq-v"
 VECTORS_PREFIX = "vectors-v"
@@ -41,9 +40,6 @@ DEFAULT_NPROBE = 32
 DEFAULT_REFINE = 50  # candidates per wanted hit re-scored exactly: recall@10 0.99 at 1M clustered
 _REFINE_FROM = 2_000_000  # the refine depth grows past this many rows
 EXACT_BELOW = 50_000  # a filter allowing fewer rows is searched exactly over those rows' vectors
-PREAD_BELOW = 8_192  # up to this many rows are read with pread, more through the memory map
-_PROBE_ROWS = 32  # rows read before deciding whether the rest must come from disk
-_COLD_ROW_NS = 10_000  # a row from the page cache takes about 2.5 us here, one from disk 100 us or more
 _DIMS_PER_SUB_QUANTIZER = 4
 _TRAIN_PER_LIST = 32
 _KMEANS_ITERATIONS = 10
@@ -52,8 +48,13 @@ log = logging.getLogger(__name__)
 
 
 def file_names(version: int) -> tuple[str, str]:
-    """(codes, vectors) file names of one catalog version."""
-    return f"{PQ_PREFIX}{version}.faiss", f"{VECTORS_PREFIX}{version}.f16"
+    """(codes, vectors) file names of one catalog version; the vector file is in list order."""
+    return f"{PQ_PREFIX}{version}.faiss", f"{VECTORS_PREFIX}{version}.lists.f16"
+
+
+def catalog_order_name(version: int) -> str:
+    """The vector file as builds before the list layout wrote it (rows in catalog order): still read."""
+    return f"{VECTORS_PREFIX}{version}.f16"
 
 
 def default_refine(n: int) -> int:
@@ -75,6 +76,7 @@ class CompressedIndex:
         index: faiss.Index,
         vectors: np.ndarray,
         *,
+        positions: np.ndarray | None = None,
         nprobe: int = DEFAULT_NPROBE,
         refine: int | None = None,
     ) -> None:
@@ -82,16 +84,22 @@ class CompressedIndex:
             raise ValueError(f"codes hold {index.ntotal} rows, the vector file {len(vectors)}")
         self._index = index
         self._ivf = faiss.extract_index_ivf(index)
-        self.vectors = vectors  # (N, D) float16, usually a read-only memory map
+        self.vectors = vectors  # (N, D) float16 in file order, usually a read-only memory map
+        self.positions = positions  # each row's place in `vectors`; None: catalog order
         self.nprobe = nprobe
         self.refine = refine or default_refine(int(index.ntotal))
-        self._file = _RowFile.of(vectors)
+        path = self.vector_path
+        self._file = RowFile(path, vectors.shape[1], positions) if path is not None else None
 
     def with_params(self, *, nprobe: int | None = None, refine: int | None = None) -> CompressedIndex:
         """The same codes and vector file, searched with other settings (a shallow refine for a self-join,
         where each of N queries re-scoring 50 k rows would read the vector file many times over)."""
         return CompressedIndex(
-            self._index, self.vectors, nprobe=nprobe or self.nprobe, refine=refine or self.refine
+            self._index,
+            self.vectors,
+            positions=self.positions,
+            nprobe=nprobe or self.nprobe,
+            refine=refine or self.refine,
         )
 
     # -- build, save, load -------------------------------------------------------------------------
@@ -112,7 +120,7 @@ class CompressedIndex:
         `keys` (the rows' keys, see search.delta) let later versions keep using this index."""
         codes_name, vectors_name = file_names(version)
         vectors_path = folder / vectors_name
-        tmp_vectors = _tmp(vectors_path)
+        tmp_vectors, tmp_listed = _tmp(folder / catalog_order_name(version)), _tmp(vectors_path)
         try:
             written = _write_vectors(batches, tmp_vectors, n, dim)
             if written != n:
@@ -121,12 +129,16 @@ class CompressedIndex:
             index = _train(vectors, seed)
             for start in range(0, n, _ADD_CHUNK):
                 index.add(np.asarray(vectors[start : start + _ADD_CHUNK], dtype=np.float32))
+            write_in_order(vectors, positions_of(list_order(index)), tmp_listed)
+            del vectors
+            tmp_vectors.unlink()
             if keys is not None:
                 save_keys(keys, keys_path(folder / codes_name))
             _write_index(index, folder / codes_name)
-            tmp_vectors.replace(vectors_path)  # the vector file last: its presence means both are whole
+            tmp_listed.replace(vectors_path)  # the vector file last: its presence means both are whole
         finally:
             tmp_vectors.unlink(missing_ok=True)
+            tmp_listed.unlink(missing_ok=True)
         remove_other_versions(folder, version)
         return cls.load(folder, version)  # type: ignore[return-value]
 
@@ -135,6 +147,9 @@ class CompressedIndex:
         """The saved index of this catalog version, or None when there is none (or it is incomplete)."""
         codes_name, vectors_name = file_names(version)
         codes, vectors_path = folder / codes_name, folder / vectors_name
+        listed = vectors_path.is_file()
+        if not listed:
+            vectors_path = folder / catalog_order_name(version)
         if not (codes.is_file() and vectors_path.is_file()):
             return None
         try:
@@ -150,10 +165,17 @@ class CompressedIndex:
         # Refine reads scattered rows: on a cold cache, read-ahead around each fault would read far more
         # of the file than the rows asked for.
         vectors._mmap.madvise(mmap.MADV_RANDOM)  # type: ignore[attr-defined]
-        return cls(index, vectors, **params)
+        positions = positions_of(list_order(index)) if listed else None
+        return cls(index, vectors, positions=positions, **params)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
+
+    @property
+    def vector_path(self) -> Path | None:
+        """The vector file the refine reads (None when the vectors are not a file)."""
+        path = getattr(self.vectors, "filename", None)
+        return Path(path) if isinstance(self.vectors, np.memmap) and path else None
 
     # -- search ------------------------------------------------------------------------------------
     def search(
@@ -188,11 +210,11 @@ class CompressedIndex:
         return out_scores, out_idx
 
     def row_vectors(self, rows: np.ndarray) -> np.ndarray:
-        """float32 vectors of the given (sorted) rows, read from the vector file."""
+        """float32 vectors of the given rows, read from the vector file."""
         rows = np.asarray(rows, dtype=np.int64)
-        if self._file is not None and len(rows) <= PREAD_BELOW:
+        if self._file is not None:
             return _float32(self._file.read(rows))
-        return _float32(np.asarray(self.vectors[rows]))
+        return _float32(np.asarray(self.vectors[rows if self.positions is None else self.positions[rows]]))
 
 
 def _sorted_unique(rows: np.ndarray) -> np.ndarray:
@@ -209,45 +231,6 @@ def _float32(rows: np.ndarray) -> np.ndarray:
     if rows.size == 0:
         return rows.astype(np.float32)
     return faiss.ScalarQuantizer(rows.shape[1], faiss.ScalarQuantizer.QT_fp16).decode(rows.view(np.uint8))
-
-
-class _RowFile:
-    """Rows of the vector file read with pread. A query's refine reads a few hundred scattered rows, and a
-    fault on the memory map maps the whole large folio of page cache around each (2 MB here), so a few
-    queries put gigabytes of the file into the process's resident set; pread copies only the rows asked
-    for. One `map` over os.pread, joined, costs 0.6 ms less a 10M query (1,680 rows) than a Python loop
-    filling a buffer row by row."""
-
-    def __init__(self, path: str, dim: int) -> None:
-        self._fd = os.open(path, os.O_RDONLY)
-        self._dim = dim
-        self._row_bytes = 2 * dim
-        weakref.finalize(self, os.close, self._fd)
-
-    @classmethod
-    def of(cls, vectors: np.ndarray) -> _RowFile | None:
-        path = getattr(vectors, "filename", None)
-        return cls(str(path), vectors.shape[1]) if isinstance(vectors, np.memmap) and path else None
-
-    def read(self, rows: np.ndarray) -> np.ndarray:
-        size, n = self._row_bytes, len(rows)
-        offsets = (np.asarray(rows, dtype=np.int64) * size).tolist()
-        started = time.perf_counter_ns()
-        head = self._pread(offsets[:_PROBE_ROWS])
-        rest = offsets[_PROBE_ROWS:]
-        if rest and time.perf_counter_ns() - started > _COLD_ROW_NS * _PROBE_ROWS:
-            # The first rows came from disk: ask for all the others at once, so the disk serves them in
-            # parallel instead of one synchronous read after another (one syscall a row, skipped when warm).
-            for offset in rest:
-                os.posix_fadvise(self._fd, offset, size, os.POSIX_FADV_WILLNEED)
-        data = head + self._pread(rest)
-        if len(data) != n * size:
-            raise OSError(f"the vector file ends before row {int(np.max(rows))}")
-        return np.frombuffer(data, dtype=np.float16).reshape(n, self._dim)
-
-    def _pread(self, offsets: list[int]) -> bytes:
-        fds, sizes = itertools.repeat(self._fd, len(offsets)), itertools.repeat(self._row_bytes, len(offsets))
-        return b"".join(map(os.pread, fds, sizes, offsets))
 
 
 def load_or_build(

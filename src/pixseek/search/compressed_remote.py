@@ -109,7 +109,7 @@ def _listing(filesystem: Any, base: str) -> list[Any]:
 
 def _newest_remote(filesystem: Any, base: str, at_most: int) -> int | None:
     """The newest version <= at_most whose vector file (written last) is under the prefix."""
-    pattern = re.compile(rf"{re.escape(VECTORS_PREFIX)}(\d+)\.f16")
+    pattern = re.compile(rf"{re.escape(VECTORS_PREFIX)}(\d+)\.lists\.f16")
     found = [
         int(m.group(1))
         for info in _listing(filesystem, base)

@@ -30,13 +30,14 @@ from pixseek.search.delta import DeltaIndex
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS
 from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THRESHOLD
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
+from pixseek.search.page_cache import FileWarmup
 from pixseek.search.protocol import VectorIndex
 from pixseek.search.query import Query, Term
 from pixseek.services.adapting import ActiveAdapter, AdaptReport, train_and_store, training_rows
 from pixseek.services.duplicates import SELF_JOIN_REFINE, DuplicateReport, find_duplicates, original_reader
 from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.feedback import feedback_search
-from pixseek.services.loading import ann_copy_folder, load_matrix
+from pixseek.services.loading import ann_copy_folder, load_matrix, page_cache_warmup
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness
 from pixseek.services.writing import default_workers, fenced, ray_stage_for, write_lock_for
 from pixseek.settings import Settings
@@ -63,6 +64,7 @@ class Index:
         self._refresh_lock = threading.Lock()
         self._version_watch = VersionWatch(self.db, interval=self.settings.version_check_seconds)
         self._adapter = ActiveAdapter()
+        self._warmup: FileWarmup | None = None
         self._catalog: Catalog | None = None
         self._open_error: SchemaVersionError | None = None
         check_db_path(self.db)
@@ -249,14 +251,21 @@ class Index:
         ann = "ready" if m.ann_loaded else ("pending" if used else "unused")
         delta = m.ann_delta
         ann_delta = delta.match.changes if delta is not None else 0
-        return Readiness(m.version, len(m), self._read_catalog().meta.model, ann, ann_delta)
+        warmup = self._warmup
+        cached = round(warmup.fraction, 3) if warmup is not None else None
+        return Readiness(m.version, len(m), self._read_catalog().meta.model, ann, ann_delta, cached)
 
     def warm(self) -> None:
-        """Load (or build) the ANN index now if searches will use it, so no user request waits for it."""
+        """Load (or build) the ANN index now if searches will use it, so no user request waits for it;
+        past RAM, also read its vector file into the page cache (setting `ann_warmup`)."""
         m = self._matrix()
         folder = self._ann_folder(m, None)
         if folder is not None or m.compressed:
-            m.ann(folder)
+            index = m.ann(folder)
+            if self.settings.ann_warmup != "off":
+                self._warmup = page_cache_warmup(index, self._warmup)
+                if self._warmup is not None and self.settings.ann_warmup == "wait":
+                    self._warmup.wait()
 
     def labels(self) -> list[str]:
         return self._matrix().rows.distinct_labels()

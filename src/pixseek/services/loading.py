@@ -15,9 +15,11 @@ import pyarrow as pa
 from pixseek.catalog import Catalog
 from pixseek.locations import Location, is_object_store
 from pixseek.search import SearchMatrix
+from pixseek.search.ann import IvfIndex
 from pixseek.search.compressed import CompressedIndex, load_or_build
 from pixseek.search.compressed_remote import load_or_build_remote, local_copy_folder
 from pixseek.search.delta import DeltaIndex, row_keys
+from pixseek.search.page_cache import FileWarmup, start_warmup
 from pixseek.search.rows import RowTable
 from pixseek.settings import Settings
 
@@ -56,6 +58,20 @@ def load_matrix(catalog: Catalog, db: Location, settings: Settings) -> SearchMat
         keys=keys,
         delta_limit=settings.ann_delta_limit,
     )
+
+
+def page_cache_warmup(
+    index: IvfIndex | CompressedIndex | DeltaIndex, current: FileWarmup | None
+) -> FileWarmup | None:
+    """The warm-up of `index`'s vector file (past RAM; an older index plus a delta reads its base's file):
+    `current` when it already covers that file, else a new one (None when the file would not fit)."""
+    base = index.base if isinstance(index, DeltaIndex) else index
+    path = base.vector_path if isinstance(base, CompressedIndex) else None
+    if path is None:
+        return None
+    if current is not None and current.path == path and current.error is None:
+        return current
+    return start_warmup(path)
 
 
 def ann_copy_folder(db: Location, settings: Settings) -> Path:

@@ -16,6 +16,7 @@ class Readiness:
     model: str
     ann: str
     ann_delta: int = 0  # rows added, changed or deleted since the ANN index's build, searched exactly
+    ann_cached: float | None = None  # share of the vector file read into the page cache (None: not read)
 
     def to_dict(self) -> dict:
         return asdict(self)

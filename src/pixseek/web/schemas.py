@@ -76,6 +76,11 @@ class Ready(BaseModel):
         description="rows added, changed or deleted since the ANN index was built; searched exactly "
         "until `pixseek index` rebuilds it",
     )
+    ann_cached: float | None = Field(
+        default=None,
+        description="past RAM: the share of the vector file read into the page cache at start (0 to 1); "
+        "null when it is not read (exact or IVF-Flat search, PIXSEEK_ANN_WARMUP=off, or too large)",
+    )
     error: str | None = None
 
 
