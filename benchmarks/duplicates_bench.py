@@ -1,6 +1,7 @@
 """The near-duplicate finder, measured: planted copies in a real collection, and its cost at N vectors.
 
     python benchmarks/duplicates_bench.py planted /tmp/dups --model efficientnet-lite0
+    python benchmarks/duplicates_bench.py planted /tmp/dups-s1 --seed 1   # another draw, held out
     python benchmarks/duplicates_bench.py synthetic /tmp/dups-1m --n 1000000
 
 `planted` copies every Tux Paint stamp, picks 100 of them (seeded) and adds 2 variants of each, drawn from
@@ -85,10 +86,10 @@ def _pairs(groups: list[list[str]]) -> set[tuple[str, str]]:
     return {tuple(sorted(p)) for g in groups for p in itertools.combinations(g, 2)}  # type: ignore[misc]
 
 
-def planted(out: Path, model: str) -> dict:
+def planted(out: Path, model: str, seed: int = 0) -> dict:
     if out.exists():
         shutil.rmtree(out)
-    groups = make_planted(out / "set")
+    groups = make_planted(out / "set", seed=seed)
     index = Index(out / "db", model=model)
     index.add(out / "set")
     arrays = index.arrays()
@@ -108,6 +109,7 @@ def planted(out: Path, model: str) -> dict:
                 "precision": round(tp / max(1, len(found)), 3),
                 "recall": round(tp / len(truth), 3),
                 "seconds": round(report.seconds, 2),
+                "detail_rejected": report.detail_rejected,
                 "false_pairs": len(found - truth),
                 "false_pairs_between_originals": len(
                     [p for p in found - truth if all(x.startswith("stamps/") for x in p)]
@@ -186,11 +188,14 @@ def main() -> None:
     p = sub.add_parser("planted")
     p.add_argument("out", type=Path)
     p.add_argument("--model", default="efficientnet-lite0")
+    p.add_argument("--seed", type=int, default=0, help="which stamps get variants, and which edits")
     s = sub.add_parser("synthetic")
     s.add_argument("out", type=Path)
     s.add_argument("--n", type=int, default=1_000_000)
     args = parser.parse_args()
-    result = planted(args.out, args.model) if args.command == "planted" else synthetic(args.out, args.n)
+    result = (
+        planted(args.out, args.model, args.seed) if args.command == "planted" else synthetic(args.out, args.n)
+    )
     print(json.dumps(result, indent=2))
 
 

@@ -61,3 +61,20 @@ def save_png(im: Image.Image, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path)
     return path
+
+
+def spinning_top(letter: str, size: tuple[int, int] = (240, 180)) -> Image.Image:
+    """A dreidel-like drawing with one letter on its face ("L" or "T"): the same picture but for the
+    letter, which covers under 3% of it."""
+    im = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(im)
+    draw.polygon([(20, 60), (120, 20), (220, 60), (120, 170)], fill=(0, 220, 230), outline="black", width=3)
+    draw.line((120, 20, 150, 2), fill=(0, 120, 120), width=8)
+    x, y = 100, 70
+    if letter == "L":
+        draw.line((x, y, x, y + 36), fill="black", width=7)
+        draw.line((x, y + 36, x + 26, y + 36), fill="black", width=7)
+    else:
+        draw.line((x, y, x + 26, y), fill="black", width=7)
+        draw.line((x + 13, y, x + 13, y + 36), fill="black", width=7)
+    return im

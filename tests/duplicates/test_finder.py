@@ -17,6 +17,7 @@ from pixseek.services import Index
 from pixseek.settings import Settings
 from pixseek.web import create_app
 from tests.duplicates.conftest import PLANTED
+from tests.duplicates.pictures import save_jpeg, save_png, spinning_top
 from tests.fakes import FakeEmbedder, flipping_adapter
 
 
@@ -85,7 +86,7 @@ def test_cli_json_and_text(index: Index, tmp_path: Path, monkeypatch: pytest.Mon
     result = runner.invoke(app, ["duplicates", "--db", str(tmp_path / "db"), "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert list(out) == ["threshold", "groups", "proposed_pairs", "unreadable", "seconds"]
+    assert list(out) == ["threshold", "groups", "proposed_pairs", "detail_rejected", "unreadable", "seconds"]
     assert out["threshold"] == 0.93
     assert sorted((set(g["paths"]) for g in out["groups"]), key=len, reverse=True) == PLANTED
     for g in out["groups"]:
@@ -137,3 +138,16 @@ def test_an_active_adapter_proposes_the_neighbours_unless_turned_off(
         frozen = client.get("/duplicates", params={"adapter": "false"}).json()
         assert sorted((set(g["paths"]) for g in frozen["groups"]), key=len, reverse=True) == PLANTED
         assert [set(g["paths"]) for g in client.get("/duplicates").json()["groups"]] == exact_copies_only
+
+
+def test_one_drawing_with_a_different_letter_is_turned_down_by_the_detail_check(tmp_path: Path) -> None:
+    root = tmp_path / "tops"
+    save_png(spinning_top("L"), root / "top-l.png")
+    save_jpeg(spinning_top("L"), root / "top-l.jpg", quality=40)
+    save_png(spinning_top("T"), root / "top-t.png")
+    index = Index(tmp_path / "db", embedder=FakeEmbedder())
+    index.add(root, workers=0)
+    report = index.duplicates()
+    assert _groups(report) == [{"top-l.png", "top-l.jpg"}]
+    assert report.detail_rejected == 2  # the T against each L: both pass 0.93 on the whole grids
+    assert report.to_dict()["detail_rejected"] == 2

@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 
 from pixseek.models.signature import pixel_signature
-from pixseek.search.duplicates import aligned_similarity
-from tests.duplicates.pictures import brighter, crop5, drawing, half, letter_i, letter_l
+from pixseek.search.duplicates import aligned_similarity, local_difference
+from tests.duplicates.pictures import brighter, crop5, drawing, half, letter_i, letter_l, spinning_top
 
 MAX = 10_000_000
 DEFAULT_THRESHOLD = 0.93  # the documented default (README, docs/results.md), written out
+MAX_LOCAL_DIFFERENCE = 1.3  # the documented detail check (docs/results.md), written out
 
 
 def _png(im: Image.Image) -> bytes:
@@ -79,3 +80,31 @@ def test_flat_images_match_only_their_own_colour() -> None:
     assert _score(white, Image.new("RGB", (100, 80), "white")) == 1.0
     assert _score(white, Image.new("RGB", (50, 40), (30, 30, 30))) == 0.0
     assert _score(white, drawing(0)) == 0.0
+
+
+def _local(x: Image.Image | bytes, y: Image.Image | bytes) -> float:
+    a, b = (
+        pixel_signature(_png(s) if isinstance(s, Image.Image) else s, max_pixels=MAX, grid=64) for s in (x, y)
+    )
+    return float(
+        local_difference(a.grids[None], b.grids[None], a_flat=np.array([a.flat]), b_flat=np.array([b.flat]))[
+            0
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [half, crop5, brighter, lambda im: _jpeg(im, 40), lambda im: _jpeg(im, 90)],
+    ids=["resize50", "crop5", "bright25", "jpeg40", "png2jpeg"],
+)
+def test_edited_copies_show_no_local_difference_past_the_limit(edit) -> None:
+    for original in [drawing(seed) for seed in range(5)] + [spinning_top("L")]:
+        assert _local(original, edit(original)) <= MAX_LOCAL_DIFFERENCE
+
+
+def test_one_changed_detail_passes_the_whole_grids_and_fails_the_detail_check() -> None:
+    """Like two of Tux Paint's dreidels: one drawing, a different letter on its face."""
+    with_l, with_t = spinning_top("L"), spinning_top("T")
+    assert _score(with_l, with_t) >= DEFAULT_THRESHOLD  # the whole-grid correlation cannot tell them apart
+    assert _local(with_l, with_t) > MAX_LOCAL_DIFFERENCE

@@ -10,6 +10,7 @@ from pixseek.search.duplicates import (
     Pairs,
     aligned_similarity,
     groups_of,
+    local_difference,
     neighbour_pairs,
     same_content_pairs,
 )
@@ -112,3 +113,32 @@ def test_aligned_similarity_takes_the_best_scale_either_way_and_treats_flat_imag
         a_flat=flat[pick[:, 0]], b_flat=flat[pick[:, 1]],
     )  # fmt: skip
     assert flats.tolist() == [1.0, 0.0, 0.0]  # same grey; another grey; flat against a picture
+
+
+def test_local_difference_is_the_largest_window_mean_of_the_aligned_difference_in_spreads() -> None:
+    side = 64
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal(side * side).astype(np.float32) / side  # about unit norm, as grids are
+    bump = np.zeros((side, side), np.float32)
+    bump[10:14, 20:24] = 2.5 / side  # a 4 x 4-cell patch 2.5 spreads brighter: the window's mean is 2.5
+    flat, busy = np.array([False]), np.array([False])
+    same = local_difference(base[None, None], base[None, None], a_flat=flat, b_flat=busy)
+    patched = local_difference((base + bump.ravel())[None, None], base[None, None], a_flat=flat, b_flat=busy)
+    assert same.tolist() == [0.0]
+    assert patched[0] == pytest.approx(2.5, rel=1e-5)
+    # aligned first: the best-matching scale of either picture is compared with the other's whole grid
+    other = rng.standard_normal(side * side).astype(np.float32) / side
+    third = rng.standard_normal(side * side).astype(np.float32) / side
+    a = np.stack([other, base])[
+        None
+    ]  # a's whole grid is another picture; its scale 1 lines up with b's whole
+    b = np.stack([base, third])[None]
+    assert local_difference(a, b, a_flat=flat, b_flat=busy).tolist() == [0.0]
+    assert local_difference(b, a, a_flat=flat, b_flat=busy).tolist() == [0.0]
+    # flat pictures: two flat ones have no detail to differ in; a flat and a busy one differ everywhere
+    t, f = np.array([True]), np.array([False])
+    assert local_difference(a, b, a_flat=t, b_flat=t).tolist() == [0.0]
+    assert local_difference(a, b, a_flat=t, b_flat=f).tolist() == [np.inf]
+    assert local_difference(np.zeros((0, 2, 16)), np.zeros((0, 2, 16)), a_flat=t[:0], b_flat=t[:0]).shape == (
+        0,
+    )

@@ -2,7 +2,9 @@
 
 The embedding sees a centre crop, so two narrow stamps that differ only at their ends ("i" and "l") get
 cosine 1.0. The signature keeps the whole image instead: small grey grids of the centred region at a few
-scales, so a copy cropped by a few percent per side lines up with one of the other's scales.
+scales, so a copy cropped by a few percent per side lines up with one of the other's scales. Pairs that pass
+are checked again on finer grids (DETAIL_GRID), where one changed detail (a letter on a spinning top, the
+value on a coin) shows as a local difference that the whole-grid correlation averages away.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from PIL import Image
 from pixseek.models.imageio import ImageSource, read_image
 
 GRID = 32  # cells per side of each grey grid
+DETAIL_GRID = 64  # cells per side of the grids a confirmed pair is checked on again
 SCALES = (1.0, 0.95, 0.9, 0.85)  # centred regions kept: a crop of up to ~7.5% per side lines up
 FLAT_STD = 2.0  # grey levels: below this an image is flat (one colour), and compared by its mean
-_DRAFT = (4 * GRID, 4 * GRID)  # JPEGs decode at the smallest DCT scale still well above the grid
 
 
 @dataclass(frozen=True)
@@ -25,20 +27,22 @@ class PixelSignature:
     """Zero-mean, unit-norm grey grids, one row per scale (whole image first), and the mean grey level
     (what a flat image is compared by)."""
 
-    grids: np.ndarray  # (len(SCALES), GRID * GRID) float32
+    grids: np.ndarray  # (len(SCALES), grid * grid) float32
     mean: float
     flat: bool
 
 
-def pixel_signature(source: ImageSource, *, max_pixels: int) -> PixelSignature:
-    """The signature of one image; alpha is flattened onto white, as for the model."""
-    grey = read_image(source, max_pixels=max_pixels, draft_size=_DRAFT).image.convert("L")
+def pixel_signature(source: ImageSource, *, max_pixels: int, grid: int = GRID) -> PixelSignature:
+    """The signature of one image, `grid` cells a side; alpha is flattened onto white, as for the model.
+    JPEGs decode at the smallest DCT scale still well above the grid."""
+    draft = (4 * grid, 4 * grid)
+    grey = read_image(source, max_pixels=max_pixels, draft_size=draft).image.convert("L")
     width, height = grey.size
     raw = []
     for scale in SCALES:
         margin_x, margin_y = width * (1 - scale) / 2, height * (1 - scale) / 2
         box = (margin_x, margin_y, width - margin_x, height - margin_y)
-        raw.append(np.asarray(grey.resize((GRID, GRID), Image.Resampling.BOX, box=box), dtype=np.float32))
+        raw.append(np.asarray(grey.resize((grid, grid), Image.Resampling.BOX, box=box), dtype=np.float32))
     whole = raw[0]  # SCALES[0] is 1.0: the whole picture, whose mean and spread say whether it is flat
     grids = []
     for cells in raw:

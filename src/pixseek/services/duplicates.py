@@ -1,5 +1,6 @@
 """Near-duplicate groups of one catalog version (`Index.duplicates`): the vector index proposes each
-image's nearest neighbours, whole-picture pixel signatures confirm them, exact copies join by content hash.
+image's nearest neighbours, whole-picture pixel signatures confirm them, finer grids of the confirmed pairs'
+pictures turn down those that differ in one detail, and exact copies join by content hash.
 """
 
 from __future__ import annotations
@@ -18,19 +19,21 @@ from pixseek.errors import ImageReadError
 from pixseek.indexing.sources import ObjectStoreSource
 from pixseek.locations import is_object_store, join_root
 from pixseek.models.imageio import ImageSource
-from pixseek.models.signature import GRID, SCALES, PixelSignature, pixel_signature
+from pixseek.models.signature import DETAIL_GRID, GRID, SCALES, PixelSignature, pixel_signature
 from pixseek.search import SearchMatrix
 from pixseek.search.duplicates import (
+    MAX_LOCAL_DIFFERENCE,
     Pairs,
     aligned_similarity,
     groups_of,
+    local_difference,
     neighbour_pairs,
     same_content_pairs,
 )
 from pixseek.search.protocol import VectorIndex
 from pixseek.types import SearchHit
 
-Progress = Callable[[str, int, int], None]  # (stage: "neighbours" or "pixels", done, total)
+Progress = Callable[[str, int, int], None]  # (stage: "neighbours", "pixels" or "details", done, total)
 ReadOriginal = Callable[[int], ImageSource]  # a row's original file (a path, or its bytes)
 # Past RAM, each row's neighbours are re-scored from the best 4 k by codes, not 50 k as for a user's query:
 # near-duplicates sit at high cosine, where the codes already rank them first.
@@ -58,6 +61,7 @@ class DuplicateReport:
     proposed: int  # neighbour pairs given the pixel check
     unreadable: list[str] = field(default_factory=list)  # ids whose original could not be read
     seconds: float = 0.0
+    detail_rejected: int = 0  # pairs that passed the threshold but differ in one detail on finer grids
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `pixseek duplicates --json` and GET /duplicates: per group, ids, roots and
@@ -75,6 +79,7 @@ class DuplicateReport:
             "threshold": self.threshold,
             "groups": groups,
             "proposed_pairs": self.proposed,
+            "detail_rejected": self.detail_rejected,
             "unreadable": self.unreadable,
             "seconds": round(self.seconds, 3),
         }
@@ -107,6 +112,19 @@ class _Signatures:
                 b_flat=self.flat[y],
             )
         return score, readable
+
+    def local_difference(self, pairs: Pairs) -> np.ndarray:
+        """Per pair, search.duplicates.local_difference of the two pictures; inf where one is unreadable."""
+        a, b = self.slot[pairs.first], self.slot[pairs.second]
+        worst = np.full(len(pairs), np.inf, np.float32)
+        readable = np.flatnonzero((a >= 0) & (b >= 0))
+        for start in range(0, len(readable), 1024):  # 4 x 64 x 64 float32 grids: 64 KB a picture
+            part = readable[start : start + 1024]
+            x, y = a[part], b[part]
+            worst[part] = local_difference(
+                self._floats(x), self._floats(y), a_flat=self.flat[x], b_flat=self.flat[y]
+            )
+        return worst
 
     def _floats(self, slots: np.ndarray) -> np.ndarray:
         return self.grids[slots].astype(np.float32) * self.scales[slots][:, :, None]
@@ -143,7 +161,17 @@ def find_duplicates(
         progress=tick("pixels") if tick else None,
     )
     score, readable = signatures.similarity(proposed)
-    confirmed = proposed.where(readable & (score >= threshold), score)
+    passed = proposed.where(readable & (score >= threshold), score)
+    details = _read_signatures(
+        np.unique(np.concatenate([passed.first, passed.second])),
+        len(m),
+        read,
+        max_pixels=max_pixels,
+        threads=threads,
+        progress=tick("details") if tick else None,
+        grid=DETAIL_GRID,
+    )
+    confirmed = passed.where(details.local_difference(passed) <= MAX_LOCAL_DIFFERENCE)
     merged = Pairs(
         np.concatenate([exact.first, confirmed.first]),
         np.concatenate([exact.second, confirmed.second]),
@@ -156,9 +184,16 @@ def find_duplicates(
         DuplicateGroup([m.hit(r, float(best[r])) for r in g.rows], round(g.min_score, 4))
         for g in groups_of(len(m), merged)
     ]
-    unread = np.flatnonzero((signatures.slot < 0) & _in(len(m), proposed))
+    unread = np.flatnonzero(
+        ((signatures.slot < 0) & _in(len(m), proposed)) | ((details.slot < 0) & _in(len(m), passed))
+    )
     return DuplicateReport(
-        threshold, groups, len(proposed), [m.ids[r] for r in unread], time.perf_counter() - start
+        threshold,
+        groups,
+        len(proposed),
+        [m.ids[r] for r in unread],
+        time.perf_counter() - start,
+        detail_rejected=len(passed) - len(confirmed),
     )
 
 
@@ -193,18 +228,19 @@ def _read_signatures(
     max_pixels: int,
     threads: int,
     progress: Callable[[int, int], None] | None,
+    grid: int = GRID,
 ) -> _Signatures:
-    """Signatures of `rows`, read in threads (PIL releases the GIL while decoding); a file that cannot be
-    read leaves its row unread (-1), and its pairs unconfirmed."""
+    """Signatures of `rows`, `grid` cells a side, read in threads (PIL releases the GIL while decoding); a
+    file that cannot be read leaves its row unread (-1), and its pairs unconfirmed."""
     slot = np.full(n, -1, np.int64)
-    grids = np.zeros((len(rows), len(SCALES), GRID * GRID), np.int8)
+    grids = np.zeros((len(rows), len(SCALES), grid * grid), np.int8)
     scales = np.zeros((len(rows), len(SCALES)), np.float32)
     means = np.zeros(len(rows), np.float32)
     flat = np.zeros(len(rows), bool)
 
     def one(row: int) -> PixelSignature | None:
         try:
-            return pixel_signature(read(row), max_pixels=max_pixels)
+            return pixel_signature(read(row), max_pixels=max_pixels, grid=grid)
         except (ImageReadError, OSError):
             return None
 

@@ -32,6 +32,10 @@ class DuplicatesResponse(BaseModel):
     threshold: float
     groups: list[DuplicateGroup] = Field(description="Largest first")
     proposed_pairs: int = Field(description="Look-alike pairs the model proposed for the pixel check")
+    detail_rejected: int = Field(
+        default=0,
+        description="Pairs that passed the threshold but differ in one detail on finer grids (left out)",
+    )
     unreadable: list[str] = Field(description="Ids whose original could not be read (pairs left out)")
     seconds: float
 
