@@ -78,3 +78,12 @@ def spinning_top(letter: str, size: tuple[int, int] = (240, 180)) -> Image.Image
         draw.line((x, y, x + 26, y), fill="black", width=7)
         draw.line((x + 13, y, x + 13, y + 36), fill="black", width=7)
     return im
+
+
+def flag(colour: tuple[int, int, int]) -> Image.Image:
+    """A flag on a pole: a red one and a green one of equal grey level are one picture in grey."""
+    im = Image.new("RGB", (160, 200), "white")
+    draw = ImageDraw.Draw(im)
+    draw.rectangle((20, 10, 28, 195), fill=(90, 60, 30))
+    draw.rectangle((28, 15, 140, 90), fill=colour, outline="black", width=2)
+    return im

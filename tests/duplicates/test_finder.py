@@ -17,7 +17,7 @@ from pixseek.services import Index
 from pixseek.settings import Settings
 from pixseek.web import create_app
 from tests.duplicates.conftest import PLANTED
-from tests.duplicates.pictures import save_jpeg, save_png, spinning_top
+from tests.duplicates.pictures import flag, save_jpeg, save_png, spinning_top
 from tests.fakes import FakeEmbedder, flipping_adapter
 
 
@@ -127,8 +127,8 @@ def test_an_active_adapter_proposes_the_neighbours_unless_turned_off(
     assert sorted(_groups(index.duplicates(use_adapter=False)), key=len, reverse=True) == PLANTED
     monkeypatch.setattr(registry, "load_embedder", lambda name, *, settings: FakeEmbedder())
     runner = CliRunner()
-    for flag, want in [([], exact_copies_only), (["--no-adapter"], PLANTED)]:
-        result = runner.invoke(app, ["duplicates", "--db", str(tmp_path / "db"), "--json", *flag])
+    for option, want in [([], exact_copies_only), (["--no-adapter"], PLANTED)]:
+        result = runner.invoke(app, ["duplicates", "--db", str(tmp_path / "db"), "--json", *option])
         assert result.exit_code == 0, result.output
         assert (
             sorted((set(g["paths"]) for g in json.loads(result.stdout)["groups"]), key=len, reverse=True)
@@ -151,3 +151,15 @@ def test_one_drawing_with_a_different_letter_is_turned_down_by_the_detail_check(
     assert _groups(report) == [{"top-l.png", "top-l.jpg"}]
     assert report.detail_rejected == 2  # the T against each L: both pass 0.93 on the whole grids
     assert report.to_dict()["detail_rejected"] == 2
+
+
+def test_the_same_flag_in_another_colour_is_turned_down_by_the_colour_check(tmp_path: Path) -> None:
+    root = tmp_path / "flags"
+    save_png(flag((220, 0, 0)), root / "red.png")
+    save_jpeg(flag((220, 0, 0)), root / "red.jpg", quality=40)
+    save_png(flag((0, 112, 0)), root / "green.png")  # the red one's grey levels
+    index = Index(tmp_path / "db", embedder=FakeEmbedder())
+    index.add(root, workers=0)
+    report = index.duplicates()
+    assert _groups(report) == [{"red.png", "red.jpg"}]
+    assert report.detail_rejected == 2

@@ -10,12 +10,13 @@ import pytest
 from PIL import Image
 
 from pixseek.models.signature import pixel_signature
-from pixseek.search.duplicates import aligned_similarity, local_difference
-from tests.duplicates.pictures import brighter, crop5, drawing, half, letter_i, letter_l, spinning_top
+from pixseek.search.duplicates import aligned_similarity, colour_difference, local_difference
+from tests.duplicates.pictures import brighter, crop5, drawing, flag, half, letter_i, letter_l, spinning_top
 
 MAX = 10_000_000
 DEFAULT_THRESHOLD = 0.93  # the documented default (README, docs/results.md), written out
 MAX_LOCAL_DIFFERENCE = 1.3  # the documented detail check (docs/results.md), written out
+MAX_COLOUR_DIFFERENCE = 0.15
 
 
 def _png(im: Image.Image) -> bytes:
@@ -98,9 +99,10 @@ def _local(x: Image.Image | bytes, y: Image.Image | bytes) -> float:
     [half, crop5, brighter, lambda im: _jpeg(im, 40), lambda im: _jpeg(im, 90)],
     ids=["resize50", "crop5", "bright25", "jpeg40", "png2jpeg"],
 )
-def test_edited_copies_show_no_local_difference_past_the_limit(edit) -> None:
-    for original in [drawing(seed) for seed in range(5)] + [spinning_top("L")]:
+def test_edited_copies_show_no_local_or_colour_difference_past_the_limits(edit) -> None:
+    for original in [drawing(seed) for seed in range(5)] + [spinning_top("L"), flag((220, 0, 0))]:
         assert _local(original, edit(original)) <= MAX_LOCAL_DIFFERENCE
+        assert _colour(original, edit(original)) <= MAX_COLOUR_DIFFERENCE
 
 
 def test_one_changed_detail_passes_the_whole_grids_and_fails_the_detail_check() -> None:
@@ -108,3 +110,27 @@ def test_one_changed_detail_passes_the_whole_grids_and_fails_the_detail_check() 
     with_l, with_t = spinning_top("L"), spinning_top("T")
     assert _score(with_l, with_t) >= DEFAULT_THRESHOLD  # the whole-grid correlation cannot tell them apart
     assert _local(with_l, with_t) > MAX_LOCAL_DIFFERENCE
+
+
+def _colour(x: Image.Image | bytes, y: Image.Image | bytes) -> float:
+    a, b = (
+        pixel_signature(_png(s) if isinstance(s, Image.Image) else s, max_pixels=MAX, grid=64, colour=True)
+        for s in (x, y)
+    )
+    assert a.colour is not None and b.colour is not None
+    return float(colour_difference(a.colour[None], b.colour[None])[0])
+
+
+def test_colour_cells_are_chromaticity_per_scale() -> None:
+    sig = pixel_signature(_png(Image.new("RGB", (40, 40), (200, 100, 0))), max_pixels=MAX, colour=True)
+    assert sig.colour is not None and sig.colour.shape == (4, 4 * 4 * 3)
+    # r / (r + g + b + 30) etc., worked by hand: 200 / 330, 100 / 330, 0
+    assert sig.colour[0, :3] == pytest.approx([200 / 330, 100 / 330, 0.0], abs=1e-6)
+    assert pixel_signature(_png(drawing(1)), max_pixels=MAX).colour is None  # only when asked for
+
+
+def test_a_red_and_a_green_flag_pass_in_grey_and_fail_the_colour_check() -> None:
+    red, green = flag((220, 0, 0)), flag((0, 112, 0))  # grey levels 65.8 and 65.7
+    assert _score(red, green) >= DEFAULT_THRESHOLD
+    assert _local(red, green) <= MAX_LOCAL_DIFFERENCE
+    assert _colour(red, green) > MAX_COLOUR_DIFFERENCE

@@ -9,6 +9,7 @@ import pytest
 from pixseek.search.duplicates import (
     Pairs,
     aligned_similarity,
+    colour_difference,
     groups_of,
     local_difference,
     neighbour_pairs,
@@ -142,3 +143,15 @@ def test_local_difference_is_the_largest_window_mean_of_the_aligned_difference_i
     assert local_difference(np.zeros((0, 2, 16)), np.zeros((0, 2, 16)), a_flat=t[:0], b_flat=t[:0]).shape == (
         0,
     )
+
+
+def test_colour_difference_is_the_largest_cell_difference_at_the_best_alignment() -> None:
+    whole = np.full(6, 1 / 3, np.float32)  # two grey cells
+    red = np.array([0.6, 0.2, 0.2, 1 / 3, 1 / 3, 1 / 3], np.float32)
+    blue = np.array([0.1, 0.1, 0.8, 1 / 3, 1 / 3, 1 / 3], np.float32)
+    a = np.stack([red, whole])[None]  # a's scale 1 is b's whole picture: they line up there, one way only
+    b = np.stack([whole, blue])[None]
+    assert colour_difference(a, b).tolist() == [0.0]
+    assert colour_difference(b, a).tolist() == [0.0]
+    shifted = (whole + np.array([0.2, -0.1, -0.1, 0, 0, 0], np.float32))[None, None]
+    assert colour_difference(shifted, whole[None, None])[0] == pytest.approx(0.2)

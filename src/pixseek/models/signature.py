@@ -18,35 +18,54 @@ from pixseek.models.imageio import ImageSource, read_image
 
 GRID = 32  # cells per side of each grey grid
 DETAIL_GRID = 64  # cells per side of the grids a confirmed pair is checked on again
+COLOUR_GRID = 4  # colour cells per side: coarse, so JPEG's halved colour resolution averages out
+_CHROMA_DARK = 30.0  # added to R + G + B: near-black cells have no reliable hue
 SCALES = (1.0, 0.95, 0.9, 0.85)  # centred regions kept: a crop of up to ~7.5% per side lines up
 FLAT_STD = 2.0  # grey levels: below this an image is flat (one colour), and compared by its mean
 
 
 @dataclass(frozen=True)
 class PixelSignature:
-    """Zero-mean, unit-norm grey grids, one row per scale (whole image first), and the mean grey level
-    (what a flat image is compared by)."""
+    """Zero-mean, unit-norm grey grids, one row per scale (whole image first), the mean grey level (what
+    a flat image is compared by) and, when asked for, coarse colour cells per scale."""
 
     grids: np.ndarray  # (len(SCALES), grid * grid) float32
     mean: float
     flat: bool
+    colour: np.ndarray | None = None  # (len(SCALES), COLOUR_GRID ** 2 * 3) float32 chromaticity
 
 
-def pixel_signature(source: ImageSource, *, max_pixels: int, grid: int = GRID) -> PixelSignature:
+def pixel_signature(
+    source: ImageSource, *, max_pixels: int, grid: int = GRID, colour: bool = False
+) -> PixelSignature:
     """The signature of one image, `grid` cells a side; alpha is flattened onto white, as for the model.
-    JPEGs decode at the smallest DCT scale still well above the grid."""
+    JPEGs decode at the smallest DCT scale still well above the grid. With `colour`, each scale's
+    COLOUR_GRID x COLOUR_GRID cells' chromaticity too: grey grids cannot tell a red flag from a green one."""
     draft = (4 * grid, 4 * grid)
-    grey = read_image(source, max_pixels=max_pixels, draft_size=draft).image.convert("L")
-    width, height = grey.size
-    raw = []
-    for scale in SCALES:
-        margin_x, margin_y = width * (1 - scale) / 2, height * (1 - scale) / 2
-        box = (margin_x, margin_y, width - margin_x, height - margin_y)
-        raw.append(np.asarray(grey.resize((grid, grid), Image.Resampling.BOX, box=box), dtype=np.float32))
+    rgb = read_image(source, max_pixels=max_pixels, draft_size=draft).image.convert("RGB")
+    grey = rgb.convert("L")
+    boxes = [_centred_box(grey.size, scale) for scale in SCALES]
+    raw = [
+        np.asarray(grey.resize((grid, grid), Image.Resampling.BOX, box=box), dtype=np.float32)
+        for box in boxes
+    ]
     whole = raw[0]  # SCALES[0] is 1.0: the whole picture, whose mean and spread say whether it is flat
     grids = []
     for cells in raw:
-        grid = (cells - cells.mean()).ravel()
-        norm = float(np.linalg.norm(grid))
-        grids.append(grid / norm if norm > 0 else grid)
-    return PixelSignature(np.stack(grids), float(whole.mean()), float(whole.std()) < FLAT_STD)
+        centred = (cells - cells.mean()).ravel()
+        norm = float(np.linalg.norm(centred))
+        grids.append(centred / norm if norm > 0 else centred)
+    chroma = None
+    if colour:
+        size = (COLOUR_GRID, COLOUR_GRID)
+        cells = [
+            np.asarray(rgb.resize(size, Image.Resampling.BOX, box=box), dtype=np.float32) for box in boxes
+        ]
+        chroma = np.stack([(c / (c.sum(axis=2, keepdims=True) + _CHROMA_DARK)).ravel() for c in cells])
+    return PixelSignature(np.stack(grids), float(whole.mean()), float(whole.std()) < FLAT_STD, chroma)
+
+
+def _centred_box(size: tuple[int, int], scale: float) -> tuple[float, float, float, float]:
+    width, height = size
+    margin_x, margin_y = width * (1 - scale) / 2, height * (1 - scale) / 2
+    return (margin_x, margin_y, width - margin_x, height - margin_y)

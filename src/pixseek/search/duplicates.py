@@ -29,6 +29,10 @@ FLAT_MEAN_GAP = 8.0  # grey levels: two flat images closer than this are the sam
 # (the edits stay below it, a different letter on the same drawing does not)
 MAX_LOCAL_DIFFERENCE = 1.3
 LOCAL_WINDOW = 4
+# The largest chromaticity difference (r / (r + g + b), per channel) in any of 4 x 4 colour cells that a
+# near-duplicate may show, at the best crop alignment: above the most any planted copy showed (0.103,
+# JPEG q40 of a colourful stamp), so only a clearly different hue (a red flag and a green one) is refused
+MAX_COLOUR_DIFFERENCE = 0.15
 
 Progress = Callable[[int, int], None]  # (rows done, rows)
 
@@ -141,6 +145,17 @@ def local_difference(a: np.ndarray, b: np.ndarray, *, a_flat: np.ndarray, b_flat
     worst = np.abs(local).reshape(pairs, -1).max(axis=1)
     worst = np.where(a_flat & b_flat, 0.0, worst)
     return np.where(a_flat ^ b_flat, np.inf, worst).astype(np.float32)
+
+
+def colour_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair, the largest chromaticity difference over the colour cells, at the crop alignment (either
+    picture's scale against the other's whole) that makes it smallest.
+
+    a, b: (P, S, cells * 3) chromaticity per scale, whole image first.
+    """
+    one_way = np.abs(a - b[:, :1]).max(axis=2).min(axis=1)
+    other_way = np.abs(b - a[:, :1]).max(axis=2).min(axis=1)
+    return np.minimum(one_way, other_way).astype(np.float32)
 
 
 def groups_of(n: int, pairs: Pairs) -> list[Group]:

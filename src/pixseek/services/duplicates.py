@@ -19,12 +19,14 @@ from pixseek.errors import ImageReadError
 from pixseek.indexing.sources import ObjectStoreSource
 from pixseek.locations import is_object_store, join_root
 from pixseek.models.imageio import ImageSource
-from pixseek.models.signature import DETAIL_GRID, GRID, SCALES, PixelSignature, pixel_signature
+from pixseek.models.signature import COLOUR_GRID, DETAIL_GRID, GRID, SCALES, PixelSignature, pixel_signature
 from pixseek.search import SearchMatrix
 from pixseek.search.duplicates import (
+    MAX_COLOUR_DIFFERENCE,
     MAX_LOCAL_DIFFERENCE,
     Pairs,
     aligned_similarity,
+    colour_difference,
     groups_of,
     local_difference,
     neighbour_pairs,
@@ -94,6 +96,7 @@ class _Signatures:
     scales: np.ndarray  # (R, S) float32: a grid is grids * scales
     means: np.ndarray
     flat: np.ndarray
+    colour: np.ndarray | None = None  # (R, S, cells * 3) float32 chromaticity, when read with colour
 
     def similarity(self, pairs: Pairs) -> tuple[np.ndarray, np.ndarray]:
         """(score, readable) per pair; unreadable pairs score 0."""
@@ -113,18 +116,23 @@ class _Signatures:
             )
         return score, readable
 
-    def local_difference(self, pairs: Pairs) -> np.ndarray:
-        """Per pair, search.duplicates.local_difference of the two pictures; inf where one is unreadable."""
+    def same_details(self, pairs: Pairs) -> np.ndarray:
+        """Per pair, whether the two pictures (read at DETAIL_GRID, with colour) show no local difference
+        past MAX_LOCAL_DIFFERENCE and no colour difference past MAX_COLOUR_DIFFERENCE; False where one
+        is unreadable."""
+        assert self.colour is not None, "detail signatures are read with colour"
         a, b = self.slot[pairs.first], self.slot[pairs.second]
-        worst = np.full(len(pairs), np.inf, np.float32)
+        same = np.zeros(len(pairs), bool)
         readable = np.flatnonzero((a >= 0) & (b >= 0))
         for start in range(0, len(readable), 1024):  # 4 x 64 x 64 float32 grids: 64 KB a picture
             part = readable[start : start + 1024]
             x, y = a[part], b[part]
-            worst[part] = local_difference(
+            local = local_difference(
                 self._floats(x), self._floats(y), a_flat=self.flat[x], b_flat=self.flat[y]
             )
-        return worst
+            colour = colour_difference(self.colour[x], self.colour[y])
+            same[part] = (local <= MAX_LOCAL_DIFFERENCE) & (colour <= MAX_COLOUR_DIFFERENCE)
+        return same
 
     def _floats(self, slots: np.ndarray) -> np.ndarray:
         return self.grids[slots].astype(np.float32) * self.scales[slots][:, :, None]
@@ -170,8 +178,9 @@ def find_duplicates(
         threads=threads,
         progress=tick("details") if tick else None,
         grid=DETAIL_GRID,
+        colour=True,
     )
-    confirmed = passed.where(details.local_difference(passed) <= MAX_LOCAL_DIFFERENCE)
+    confirmed = passed.where(details.same_details(passed))
     merged = Pairs(
         np.concatenate([exact.first, confirmed.first]),
         np.concatenate([exact.second, confirmed.second]),
@@ -229,6 +238,7 @@ def _read_signatures(
     threads: int,
     progress: Callable[[int, int], None] | None,
     grid: int = GRID,
+    colour: bool = False,
 ) -> _Signatures:
     """Signatures of `rows`, `grid` cells a side, read in threads (PIL releases the GIL while decoding); a
     file that cannot be read leaves its row unread (-1), and its pairs unconfirmed."""
@@ -237,10 +247,11 @@ def _read_signatures(
     scales = np.zeros((len(rows), len(SCALES)), np.float32)
     means = np.zeros(len(rows), np.float32)
     flat = np.zeros(len(rows), bool)
+    chroma = np.zeros((len(rows), len(SCALES), COLOUR_GRID * COLOUR_GRID * 3), np.float32) if colour else None
 
     def one(row: int) -> PixelSignature | None:
         try:
-            return pixel_signature(read(row), max_pixels=max_pixels, grid=grid)
+            return pixel_signature(read(row), max_pixels=max_pixels, grid=grid, colour=colour)
         except (ImageReadError, OSError):
             return None
 
@@ -254,6 +265,8 @@ def _read_signatures(
                     grids[i] = np.round(sig.grids / peak[:, None] * _INT8).astype(np.int8)
                     scales[i] = peak / _INT8
                     means[i], flat[i] = sig.mean, sig.flat
+                    if chroma is not None and sig.colour is not None:
+                        chroma[i] = sig.colour
             if progress is not None:
                 progress(start + len(chunk), len(rows))
-    return _Signatures(slot, grids, scales, means, flat)
+    return _Signatures(slot, grids, scales, means, flat, chroma)
