@@ -61,25 +61,40 @@ def _variant(im: Image.Image, edit: str, dst: Path) -> Path:
     return dst.with_suffix(".png")
 
 
-def make_planted(out: Path, picks: int = 100, seed: int = 0) -> list[list[str]]:
-    """The collection and its planted groups (relative paths)."""
+def plan(picks: int = 100, seed: int = 0) -> list[tuple[Path, list[str]]]:
+    """Which stamps get variants, and which two edits each: the same seed gives the same plan."""
     stamps = sorted(STAMPS.rglob("*.png"))
     rng = random.Random(seed)
     picked = rng.sample(stamps, picks)
-    for p in stamps:
+    return [(p, rng.sample(EDITS, 2)) for p in picked]
+
+
+def variant_name(i: int, stamp: Path, edit: str) -> str:
+    """A variant's path relative to the collection (the suffix its edit saves it with)."""
+    return f"variants/{i:03d}_{edit}_{stamp.stem}{'.jpg' if edit in ('jpeg40', 'png2jpeg') else '.png'}"
+
+
+def planted_groups(picks: int = 100, seed: int = 0) -> list[list[str]]:
+    """The planted groups (relative paths) of `make_planted`'s collection, without making it."""
+    return [
+        [f"stamps/{p.relative_to(STAMPS).as_posix()}"] + [variant_name(i, p, e) for e in edits]
+        for i, (p, edits) in enumerate(plan(picks, seed))
+    ]
+
+
+def make_planted(out: Path, picks: int = 100, seed: int = 0) -> list[list[str]]:
+    """The collection and its planted groups (relative paths)."""
+    for p in sorted(STAMPS.rglob("*.png")):
         dst = out / "stamps" / p.relative_to(STAMPS)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, dst)
     (out / "variants").mkdir(parents=True, exist_ok=True)
-    groups = []
-    for i, p in enumerate(picked):
-        group = [f"stamps/{p.relative_to(STAMPS).as_posix()}"]
+    for i, (p, edits) in enumerate(plan(picks, seed)):
         with Image.open(p) as im:
-            for edit in rng.sample(EDITS, 2):
+            for edit in edits:
                 made = _variant(im, edit, out / "variants" / f"{i:03d}_{edit}_{p.stem}")
-                group.append(made.relative_to(out).as_posix())
-        groups.append(group)
-    return groups
+                assert made.relative_to(out).as_posix() == variant_name(i, p, edit)
+    return planted_groups(picks, seed)
 
 
 def _pairs(groups: list[list[str]]) -> set[tuple[str, str]]:

@@ -121,9 +121,11 @@ def aligned_similarity(
     return np.where(a_flat ^ b_flat, 0.0, score).astype(np.float32)
 
 
-def local_difference(a: np.ndarray, b: np.ndarray, *, a_flat: np.ndarray, b_flat: np.ndarray) -> np.ndarray:
+def local_difference(
+    a: np.ndarray, b: np.ndarray, *, a_flat: np.ndarray, b_flat: np.ndarray, window: int = LOCAL_WINDOW
+) -> np.ndarray:
     """Per pair, the largest local difference between the two pictures once aligned as `aligned_similarity`
-    aligns them: the mean over a LOCAL_WINDOW-cell square of their difference, in standard deviations of
+    aligns them: the mean over a `window`-cell square of their difference, in standard deviations of
     a grid (grids are zero-mean and unit-norm, so one cell's deviation is 1 / side). Two flat images have
     none; a flat and a busy one differ everywhere (inf).
 
@@ -141,7 +143,7 @@ def local_difference(a: np.ndarray, b: np.ndarray, *, a_flat: np.ndarray, b_flat
     x = np.where(first_scaled[:, None], a_scaled, b_scaled)
     y = np.where(first_scaled[:, None], b[:, 0], a[:, 0])
     residual = ((x - y) * side).reshape(pairs, side, side)
-    local = uniform_filter(residual, size=(1, LOCAL_WINDOW, LOCAL_WINDOW), mode="constant")
+    local = uniform_filter(residual, size=(1, window, window), mode="constant")
     worst = np.abs(local).reshape(pairs, -1).max(axis=1)
     worst = np.where(a_flat & b_flat, 0.0, worst)
     return np.where(a_flat ^ b_flat, np.inf, worst).astype(np.float32)
