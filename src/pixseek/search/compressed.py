@@ -201,20 +201,19 @@ class CompressedIndex:
         out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out_idx = np.full((len(queries), k), -1, dtype=np.int64)
         for q, row_candidates in enumerate(candidates):
-            found = _sorted_unique(row_candidates[row_candidates >= 0])  # the file is read in order
-            # einsum, not BLAS: OpenBLAS's threads spin after a call, and on 2 cores that took half the
-            # machine from the next query (perf: 50% of a 10M search loop in blas_thread_server).
-            exact = np.einsum("rd,d->r", self.row_vectors(found), queries[q])
-            scores, best = top_k(exact[None, :], k)
-            out_scores[q], out_idx[q] = scores[0], np.where(best[0] >= 0, found[np.maximum(best[0], 0)], -1)
+            found = _sorted_unique(row_candidates[row_candidates >= 0])
+            scores, best = _rescore(self._float16_rows(found), queries[q], k)
+            out_scores[q], out_idx[q] = scores, np.where(best >= 0, found[np.maximum(best, 0)], -1)
         return out_scores, out_idx
+
+    def _float16_rows(self, rows: np.ndarray) -> np.ndarray:
+        if self._file is not None:
+            return self._file.read(rows)
+        return np.asarray(self.vectors[rows if self.positions is None else self.positions[rows]])
 
     def row_vectors(self, rows: np.ndarray) -> np.ndarray:
         """float32 vectors of the given rows, read from the vector file."""
-        rows = np.asarray(rows, dtype=np.int64)
-        if self._file is not None:
-            return _float32(self._file.read(rows))
-        return _float32(np.asarray(self.vectors[rows if self.positions is None else self.positions[rows]]))
+        return _float32(self._float16_rows(np.asarray(rows, dtype=np.int64)))
 
 
 def _sorted_unique(rows: np.ndarray) -> np.ndarray:
@@ -222,6 +221,27 @@ def _sorted_unique(rows: np.ndarray) -> np.ndarray:
     rarely repeats a row, but a delta's merged answer may."""
     rows = np.sort(rows)
     return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) else rows
+
+
+def _rescore(rows: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact top-k of float16 `rows` against one float32 query: (scores, indices into rows), -inf/-1
+    past the rows. FAISS's float16 scalar-quantizer search decodes and multiplies in one SIMD pass: 0.35 ms
+    for 1,680 x 512 here, against 1.45 ms to decode, multiply (einsum) and select in numpy. (Not BLAS:
+    OpenBLAS's threads spin after a call, and on 2 cores that took half the machine from the next query.)"""
+    scores = np.full(k, -np.inf, dtype=np.float32)
+    found = np.full(k, -1, dtype=np.int64)
+    if not len(rows):
+        return scores, found
+    dim = rows.shape[1]
+    flat = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    faiss.copy_array_to_vector(
+        np.ascontiguousarray(rows, dtype=np.float16).view(np.uint8).ravel(), flat.codes
+    )
+    flat.ntotal = len(rows)
+    got_scores, got = flat.search(query[None, :], k)
+    keep = got[0] >= 0
+    scores[keep], found[keep] = got_scores[0][keep], got[0][keep]
+    return scores, found
 
 
 def _float32(rows: np.ndarray) -> np.ndarray:

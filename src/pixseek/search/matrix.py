@@ -64,6 +64,17 @@ class SearchMatrix:
     def hit(self, row: int, score: float) -> SearchHit:
         return SearchHit(self.ids[row], self.paths[row], score, self.labels[row], self.roots[row])
 
+    def hits(self, rows: Sequence[int], scores: Sequence[float]) -> list[SearchHit]:
+        """Hits of several rows, each column read once."""
+        if not len(rows):
+            return []
+        columns = (self.ids, self.paths, self.labels, self.roots)
+        ids, paths, labels, roots = (column.take(rows) for column in columns)  # type: ignore[attr-defined]
+        return [
+            SearchHit(i, p, float(s), label, root)
+            for i, p, s, label, root in zip(ids, paths, scores, labels, roots, strict=True)
+        ]
+
     @property
     def exact(self) -> ExactIndex:
         """Exact search over the in-memory matrix (not past RAM: there, use `ann`)."""
@@ -153,10 +164,9 @@ class SearchMatrix:
             scores, idx = self._exact.search(queries, want, rows=rows)
         results = []
         for score_row, idx_row in zip(scores, idx, strict=True):
-            hits = [
-                self.hit(i, float(s))
-                for s, i in zip(score_row, idx_row, strict=True)
-                if i >= 0 and self.ids[i] not in excluded
-            ]
+            found = idx_row >= 0
+            hits = self.hits(idx_row[found].tolist(), score_row[found].tolist())
+            if excluded:
+                hits = [h for h in hits if h.id not in excluded]
             results.append(hits[:k])
         return results
