@@ -2,13 +2,13 @@
 current code, then with one part swapped back for what it replaced.
 
     pixseek bench search --n 10000000 --keep /tmp/b10m --json
-    python benchmarks/refine_ab.py /tmp/b10m --variant current   # then: catalog-order, astype, blas
+    python benchmarks/refine_ab.py /tmp/b10m --variant current   # then: catalog-order, numpy-rescore
 
 - `catalog-order`: the vector file as builds before the list layout wrote it (`vectors-v<N>.f16`, rows in
   catalog order, one read a row); make it once beside the list-ordered one with `--make-catalog-order`
   (another 10 GB at 10M);
-- `astype`: float16 -> float32 by numpy's astype instead of FAISS's decoder;
-- `blas`: the re-score as a BLAS matrix-vector product (`@`) instead of einsum;
+- `numpy-rescore`: the candidates re-scored as before FAISS's float16 search: decoded to float32 (FAISS's
+  decoder), multiplied by einsum, the top k selected by numpy;
 - `no-prefetch`: spans read one synchronous pread after another even when they come from disk.
 
 Run the variants one after another, twice, with nothing else on the machine, and compare within the run.
@@ -36,23 +36,18 @@ from refine_sweep import open_with_queries  # this folder: run as python benchma
 
 import pixseek.search.compressed as compressed
 import pixseek.search.row_file as row_file
+from pixseek.search.exact import top_k
 
 
-class _BlasNumpy:
-    """numpy, with einsum answered by `@` (BLAS), for the compressed module only."""
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(np, name)
-
-    @staticmethod
-    def einsum(_spec: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a @ b
+def _numpy_rescore(rows: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    scores, best = top_k(np.einsum("rd,d->r", compressed._float32(rows), query)[None, :], k)
+    return scores[0], best[0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db")
-    variants = ["current", "catalog-order", "astype", "blas", "no-prefetch"]
+    variants = ["current", "catalog-order", "numpy-rescore", "no-prefetch"]
     parser.add_argument("--variant", choices=variants, default="current")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--cold", action="store_true", help="evict the vector file, then time one pass")
@@ -70,10 +65,8 @@ def main() -> None:
         return
     if args.variant == "catalog-order":
         compressed.file_names = lambda v: (f"pq-v{v}.faiss", "absent")  # type: ignore[assignment]
-    elif args.variant == "astype":
-        compressed._float32 = lambda rows: np.asarray(rows).astype(np.float32)  # type: ignore[assignment]
-    elif args.variant == "blas":
-        compressed.np = _BlasNumpy()  # type: ignore[assignment]
+    elif args.variant == "numpy-rescore":
+        compressed._rescore = _numpy_rescore  # type: ignore[assignment]
     elif args.variant == "no-prefetch":
         row_file._COLD_SPAN_NS = 10**15  # never judged cold
     _, ann, queries = open_with_queries(args.db, args.queries, args.seed)
