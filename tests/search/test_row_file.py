@@ -97,3 +97,19 @@ def test_a_file_shorter_than_its_rows_is_one_clear_error(
     assert file.read(order[[3, 9]]).shape == (2, DIM)
     with pytest.raises(OSError, match=r"^the vector file .*listed\.f16 is shorter than its index$"):
         file.read(order[[3, 10]])
+
+
+def test_read_buffers_are_reused_and_only_small_ones_kept(
+    laid_out: tuple[np.ndarray, np.ndarray, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows, order, path = laid_out
+    file = RowFile(path, DIM, positions_of(order))
+    file.read(order[:100])
+    kept = list(file._buffers._free)
+    assert len(kept) == 1
+    file.read(order[:50])
+    assert file._buffers._free == kept and file._buffers._free[0] is kept[0]  # the same buffer again
+    monkeypatch.setattr(row_file, "KEEP_BUFFER_BYTES", 100 * 2 * DIM - 1)  # below a 100-row read
+    big = RowFile(path, DIM, positions_of(order))
+    np.testing.assert_array_equal(big.read(order[:100]), rows[order[:100]])
+    assert big._buffers._free == []

@@ -26,6 +26,7 @@ import numpy as np
 MAX_GAP_BYTES = 8 * 1024  # rows at most this far apart are read as one span: copying 8 KB costs less
 # than a second syscall
 _CHUNK_ROWS = 8192  # a large request is read this many rows at a time, bounding the spans' buffer
+KEEP_BUFFER_BYTES = 16 * 1024 * 1024  # larger buffers (a broad filter's exact search) are not kept
 _PROBE_SPANS = 32  # spans read before deciding whether the rest must come from disk
 _COLD_SPAN_NS = 10_000  # a span from the page cache costs about 5 us plus its copy, one from disk 100 us
 _COLD_NS_PER_KB = 1_000  # the copy runs at 5-10 GB/s, the disk streams at about 0.25 GB/s
@@ -87,8 +88,9 @@ class _Buffers:
         try:
             yield buffer
         finally:
-            with self._lock:
-                self._free.append(buffer)
+            if len(buffer) <= KEEP_BUFFER_BYTES:  # a query's spans at 10M: about 8 MB
+                with self._lock:
+                    self._free.append(buffer)
 
 
 class RowFile:
