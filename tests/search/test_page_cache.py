@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixseek.search.page_cache import FileWarmup, start_warmup
+from pixseek.search.page_cache import FileWarmup, available_memory, start_warmup
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte))
@@ -74,3 +74,44 @@ def test_an_unreadable_file_ends_the_warmup_with_its_reason(tmp_path: Path) -> N
     assert warmup.wait(10)
     assert warmup.done and warmup.error is not None
     assert str(folder) in warmup.error and "page cache" in warmup.error
+
+
+def _fake_proc(tmp_path: Path, cgroup: str, *, available_kb: int, resident_pages: int) -> Path:
+    proc = tmp_path / "proc"
+    (proc / "self").mkdir(parents=True)
+    (proc / "meminfo").write_text(f"MemTotal: 99999999 kB\nMemAvailable: {available_kb} kB\n")
+    (proc / "self" / "cgroup").write_text(cgroup)
+    (proc / "self" / "statm").write_text(f"1000 {resident_pages} 10 1 0 5 0\n")
+    return proc
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_container_limit_bounds_the_memory_the_file_may_take(tmp_path: Path, version: str) -> None:
+    cgroups = tmp_path / "cgroup"
+    if version == "v2":
+        (cgroups / "pod").mkdir(parents=True)
+        (cgroups / "pod" / "memory.max").write_text("2147483648\n")  # 2 GiB, as in deploy/kubernetes
+        cgroup = "0::/pod\n"
+    else:
+        (cgroups / "memory" / "pod").mkdir(parents=True)
+        (cgroups / "memory" / "pod" / "memory.limit_in_bytes").write_text("2147483648\n")
+        cgroup = "5:cpu,cpuacct:/pod\n4:memory:/pod\n"
+    page = os.sysconf("SC_PAGE_SIZE")
+    proc = _fake_proc(tmp_path, cgroup, available_kb=20 * 1024 * 1024, resident_pages=(512 << 20) // page)
+    # 2 GiB limit less 512 MiB resident, against 20 GiB available on the host: the limit decides
+    assert available_memory(proc, cgroups) == 2147483648 - (512 << 20)
+
+
+def test_no_limit_leaves_the_host_s_available_memory(tmp_path: Path) -> None:
+    cgroups = tmp_path / "cgroup"
+    cgroups.mkdir()
+    (cgroups / "memory.max").write_text("max\n")
+    proc = _fake_proc(tmp_path, "0::/\n", available_kb=1000, resident_pages=1)
+    assert available_memory(proc, cgroups) == 1000 * 1024
+    v1 = tmp_path / "v1"
+    (v1 / "memory").mkdir(parents=True)
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "unlimited"
+    assert (
+        available_memory(_fake_proc(tmp_path / "b", "4:memory:/\n", available_kb=7, resident_pages=1), v1)
+        == 7 * 1024
+    )

@@ -57,14 +57,47 @@ class FileWarmup:
             self._done.set()
 
 
-def available_memory() -> int | None:
-    """MemAvailable from /proc/meminfo in bytes (None where there is no such file)."""
+def available_memory(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Bytes the page cache could hold for this process: MemAvailable, or in a container with a memory limit
+    that limit less this process's resident set, whichever is smaller (page cache is charged to the
+    container, and /proc/meminfo shows the host's). None where neither can be read."""
+    found = []
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in (proc / "meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
+                found.append(int(line.split()[1]) * 1024)
+        limit = cgroup_memory_limit((proc / "self" / "cgroup").read_text(), cgroups)
+        if limit is not None:
+            resident = int((proc / "self" / "statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            found.append(max(0, limit - resident))
+    except (OSError, ValueError, IndexError):
+        pass
+    return min(found) if found else None
+
+
+def cgroup_memory_limit(self_cgroup: str, cgroups: Path) -> int | None:
+    """The memory limit of this process's cgroup (v2 `memory.max`, v1 `memory.limit_in_bytes`), from the
+    text of /proc/self/cgroup; None when unlimited or not found."""
+    for line in self_cgroup.splitlines():
+        _, controllers, path = line.split(":", 2)
+        relative = path.lstrip("/")
+        if controllers == "":  # cgroup v2: one unified hierarchy
+            candidates = [cgroups / relative / "memory.max", cgroups / "memory.max"]
+        elif "memory" in controllers.split(","):
+            candidates = [
+                cgroups / "memory" / relative / "memory.limit_in_bytes",
+                cgroups / "memory" / "memory.limit_in_bytes",
+            ]
+        else:
+            continue
+        for candidate in candidates:
+            try:
+                text = candidate.read_text().strip()
+            except OSError:
+                continue
+            if text == "max" or not text.isdigit() or int(text) >= 2**60:  # v1 says "no limit" with ~2**63
+                return None
+            return int(text)
     return None
 
 
