@@ -2,7 +2,7 @@
 
 Why list order: a query's candidates come from the few inverted lists it probes, so in a file laid out as
 the lists are, they sit close together. Rows a few apart are read as one span: at 10M rows a query's
-1,680 candidates take a few dozen reads instead of 1,680 (one syscall each, about 5 us from the page cache
+1,680 candidates take about 390 reads instead of 1,680 (one syscall each, about 5 us from the page cache
 here, 100 us or more from the disk). A file in catalog order (written before this layout) still reads.
 
 Why pread and not the memory map: a fault on the map maps the whole large folio of page cache around each
