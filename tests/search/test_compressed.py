@@ -289,3 +289,44 @@ def test_a_vector_file_cut_short_after_loading_is_one_clear_error(
         OSError, match=r"^the vector file .*vectors-v7\.lists\.f16 is shorter than its index$"
     ):
         index.row_vectors(np.array([kept[0], lost[0]]))
+
+
+def test_a_batch_and_its_queries_one_at_a_time_give_the_brute_force_answer(
+    built: tuple[np.ndarray, Path],
+) -> None:
+    """A batch re-scores its candidates together (one read per group of queries), a single query alone;
+    with every list probed and every row refined, both must be the brute-force order."""
+    data, folder = built
+    index = CompressedIndex.load(folder, 7, nprobe=100_000, refine=600)
+    assert index is not None
+    queries = _clustered(12, seed=5)
+    truth = _brute(data, queries, 10)
+    _, batch = index.search(queries, 10)
+    assert batch.tolist() == truth
+    assert [index.search(q[None, :], 10)[1][0].tolist() for q in queries] == truth
+
+
+def test_a_batch_counts_a_repeated_candidate_once_and_pads_past_the_candidates(
+    built: tuple[np.ndarray, Path],
+) -> None:
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    assert index is not None
+    queries = _clustered(2, seed=6)
+    candidates = np.array([[5, 9, 5, -1, 9], [-1, -1, -1, -1, 12]])  # as FAISS pads: -1
+    scores, rows = index._rescore_many(queries, candidates, 3)
+    stored = _stored(data)
+    first = sorted([5, 9], key=lambda r: -float(stored[r] @ queries[0]))
+    assert rows.tolist() == [[*first, -1], [12, -1, -1]]
+    np.testing.assert_allclose(scores[0, :2], [stored[r] @ queries[0] for r in first], rtol=1e-5)
+    assert scores[0, 2] == -np.inf and np.isinf(scores[1, 1:]).all()
+
+
+def test_the_scan_order_lists_the_rows_as_the_vector_file_holds_them(built: tuple[np.ndarray, Path]) -> None:
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    assert index is not None
+    order = index.scan_order()
+    assert sorted(order.tolist()) == list(range(6000))
+    in_file = np.fromfile(folder / "vectors-v7.lists.f16", dtype=np.float16).reshape(-1, DIM)
+    np.testing.assert_array_equal(in_file.astype(np.float32), _stored(data)[order])

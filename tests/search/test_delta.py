@@ -146,3 +146,18 @@ def test_a_version_that_only_deleted_rows_or_a_filter_that_skips_the_delta_still
     rows = np.arange(0, 600, 3)  # no row of the delta (rows 600-609)
     _, got = delta.search(queries, 5, rows=rows)
     assert got.tolist() == _exact(np.concatenate([base, new]), queries, 5, rows)
+
+
+def test_the_current_order_follows_the_base_order_then_adds_the_delta(tmp_path: Path) -> None:
+    base = _unit(300, 7)
+    base_keys, keys, vectors, _ = _changed_version(base, 8)
+    match = match_rows(base_keys, keys)
+    delta = DeltaIndex(IvfIndex.build(base, nlist=4), match, vectors[match.delta], base_version=1)
+    base_order = np.random.default_rng(9).permutation(300)
+    order = delta.current_order(base_order)
+    assert sorted(order.tolist()) == list(range(len(keys)))  # every current row once
+    # the kept base rows come first, in the base order, each under its current row: found again by key
+    kept = [int(r) for r in base_order if base_keys[r] in set(keys.tolist())]
+    position = {int(key): row for row, key in enumerate(keys.tolist())}
+    assert order[: len(kept)].tolist() == [position[int(base_keys[r])] for r in kept]
+    assert sorted(order[len(kept) :].tolist()) == match.delta.tolist()

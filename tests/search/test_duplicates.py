@@ -155,3 +155,27 @@ def test_colour_difference_is_the_largest_cell_difference_at_the_best_alignment(
     assert colour_difference(b, a).tolist() == [0.0]
     shifted = (whole + np.array([0.2, -0.1, -0.1, 0, 0, 0], np.float32))[None, None]
     assert colour_difference(shifted, whole[None, None])[0] == pytest.approx(0.2)
+
+
+def test_neighbour_pairs_in_any_visiting_order_are_the_same_pairs() -> None:
+    rng = np.random.default_rng(2)
+    v = rng.standard_normal((50, 8)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    index = ExactIndex(v)
+    seen, asked = [], []
+    order = rng.permutation(50)
+
+    def vectors_of(rows: np.ndarray) -> np.ndarray:
+        asked.extend(rows.tolist())
+        return v[rows]
+
+    visited = neighbour_pairs(50, vectors_of, index, k=3, min_cosine=-1.0, chunk=8, order=order,
+                              progress=lambda d, t: seen.append(d))  # fmt: skip
+    assert asked == order.tolist()  # rows asked a chunk at a time, in the order given
+    s = v @ v.T
+    np.fill_diagonal(s, -np.inf)
+    truth = {(min(r, int(o)), max(r, int(o))) for r in range(50) for o in np.argsort(-s[r])[:3]}
+    assert _as_set(visited) == truth
+    assert seen == [8, 16, 24, 32, 40, 48, 50]
+    with pytest.raises(ValueError, match="49 rows, not 50"):
+        neighbour_pairs(50, lambda r: v[r], index, order=np.arange(49))

@@ -173,6 +173,11 @@ class DeltaIndex:
             delta_idx = np.where(delta_idx >= 0, m.delta[delta_pick][np.maximum(delta_idx, 0)], -1)
         return top_k_merge(base_scores, base_idx, delta_scores, delta_idx, k)
 
+    def current_order(self, base_order: np.ndarray) -> np.ndarray:
+        """Current rows in `base_order` (base rows, e.g. CompressedIndex.scan_order), then the delta's."""
+        current = self.match.to_current[base_order]
+        return np.concatenate([current[current >= 0], self.match.delta]).astype(np.int64)
+
     def row_vectors(self, rows: np.ndarray) -> np.ndarray:
         """float32 vectors of current rows: from the base's vector file, or from the delta."""
         rows = np.asarray(rows, dtype=np.int64)

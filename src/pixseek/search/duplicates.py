@@ -66,14 +66,19 @@ def neighbour_pairs(
     *,
     k: int = DEFAULT_NEIGHBOURS,
     min_cosine: float = MIN_COSINE,
+    order: np.ndarray | None = None,
     chunk: int = 4096,
     progress: Progress | None = None,
 ) -> Pairs:
     """Each row's k nearest neighbours with cosine >= min_cosine, as pairs (first < second), scored by
-    cosine. Memory is O(n k), never O(n^2)."""
+    cosine. Rows are asked a chunk at a time in `order` (all n rows; default: row order), so an index
+    that reads rows from a file can be visited in the file's order. Memory is O(n k), never O(n^2)."""
+    visit = np.arange(n, dtype=np.int64) if order is None else np.asarray(order, dtype=np.int64)
+    if len(visit) != n:
+        raise ValueError(f"the order lists {len(visit)} rows, not {n}")
     firsts, seconds, scores = [], [], []
     for start in range(0, n, chunk):
-        rows = np.arange(start, min(n, start + chunk), dtype=np.int64)
+        rows = visit[start : start + chunk]
         got_scores, found = index.search(vectors_of(rows), k + 1)  # +1: a row finds itself
         own = np.broadcast_to(rows[:, None], found.shape)
         keep = (found >= 0) & (found != own) & (got_scores >= min_cosine)
@@ -82,7 +87,7 @@ def neighbour_pairs(
         seconds.append(np.maximum(a, b))
         scores.append(got_scores[keep].astype(np.float32))
         if progress is not None:
-            progress(int(rows[-1]) + 1, n)
+            progress(start + len(rows), n)
     if not firsts:
         return _empty()
     first, second, score = np.concatenate(firsts), np.concatenate(seconds), np.concatenate(scores)

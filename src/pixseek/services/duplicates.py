@@ -149,15 +149,17 @@ def find_duplicates(
     max_pixels: int,
     threads: int = 4,
     query_map: Callable[[np.ndarray], np.ndarray] | None = None,
+    order: np.ndarray | None = None,
     progress: Progress | None = None,
 ) -> DuplicateReport:
     """Groups of near-duplicates among the rows of `m` (whose content hashes are `hashes`); `query_map`
-    (an adapter's) maps each row's vector before it asks `index` for neighbours."""
+    (an adapter's) maps each row's vector before it asks `index` for neighbours; rows ask in `order`
+    (the vector file's, from `scan_order`) when given."""
     start = time.perf_counter()
     tick = (lambda stage: lambda done, total: progress(stage, done, total)) if progress else None
     queries = m.row_vectors if query_map is None else (lambda rows: query_map(m.row_vectors(rows)))
     proposed = neighbour_pairs(
-        len(m), queries, index, k=neighbours, progress=tick("neighbours") if tick else None
+        len(m), queries, index, k=neighbours, order=order, progress=tick("neighbours") if tick else None
     )
     exact = same_content_pairs(hashes)
     signatures = _read_signatures(

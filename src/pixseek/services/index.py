@@ -416,10 +416,14 @@ class Index:
         m = self._matrix()
         folder = self._ann_folder(m, None)
         index: VectorIndex = m.ann(folder) if folder is not None or m.compressed else m.exact
+        order = None  # past RAM, rows ask in the vector file's order, so the refine reads it in long spans
         if isinstance(index, CompressedIndex):
             index = index.with_params(refine=SELF_JOIN_REFINE)
+            order = index.scan_order()
         elif isinstance(index, DeltaIndex) and isinstance(index.base, CompressedIndex):
-            index = index.with_base(index.base.with_params(refine=SELF_JOIN_REFINE))
+            base = index.base.with_params(refine=SELF_JOIN_REFINE)
+            index = index.with_base(base)
+            order = index.current_order(base.scan_order())
         hashes = self._read_catalog().column(m.version, "content_hash").to_numpy(zero_copy_only=False)
         adapter = self.adapter() if use_adapter else None
         return find_duplicates(
@@ -431,6 +435,7 @@ class Index:
             neighbours=neighbours,
             max_pixels=self.settings.max_image_pixels,
             query_map=adapter.apply if adapter is not None else None,
+            order=order,
             progress=progress,
         )
 
