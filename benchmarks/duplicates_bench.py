@@ -3,6 +3,7 @@
     python benchmarks/duplicates_bench.py planted /tmp/dups --model efficientnet-lite0
     python benchmarks/duplicates_bench.py planted /tmp/dups-s1 --seed 1   # another draw, held out
     python benchmarks/duplicates_bench.py synthetic /tmp/dups-1m --n 1000000
+    python benchmarks/duplicates_bench.py neighbours /tmp/dups-1m/db --rows 40960 --order file   # or catalog
 
 `planted` copies every Tux Paint stamp, picks 100 of them (seeded) and adds 2 variants of each, drawn from
 five edits: 50% resize, JPEG quality 40, a 5% crop per side, +25% brightness, PNG -> JPEG. It indexes the
@@ -14,6 +15,9 @@ and the pairs of original stamps the finder joins (the collection's own near-cop
 `synthetic` writes N clustered vectors (as `pixseek bench search`) and times the finder through the same
 `Index.duplicates` call; the rows have no files, so every proposed pair ends unconfirmed, and the figure
 covers the neighbour search, the attempted reads and the grouping. Prints JSON.
+
+`neighbours` times the self-join's neighbour queries alone on a slice of a kept catalog past RAM (the
+`synthetic` one): rows visited in the vector file's order (as the finder does) or in catalog order.
 """
 
 from __future__ import annotations
@@ -195,6 +199,30 @@ def synthetic(out: Path, n: int) -> dict:
     }
 
 
+def neighbours(db: Path, rows: int, order: str) -> dict:
+    """The finder's neighbour stage on the first `rows` rows of `order`, a chunk of 4,096 at a time."""
+    from pixseek.search.compressed import CompressedIndex
+    from pixseek.services.duplicates import SELF_JOIN_REFINE
+
+    index = Index(db)
+    m = index._matrix()  # the finder's own objects, without running the whole finder
+    ann = m.ann(index._ann_folder(m, None))
+    if not isinstance(ann, CompressedIndex):
+        raise SystemExit(f"{db} is not served past RAM (build it with `synthetic --n 1000000`)")
+    ann = ann.with_params(refine=SELF_JOIN_REFINE)
+    visit = (ann.scan_order() if order == "file" else np.arange(len(m)))[:rows]
+    start = time.perf_counter()
+    found = 0
+    for first in range(0, len(visit), 4096):
+        chunk = visit[first : first + 4096]
+        scores, _ = ann.search(m.row_vectors(chunk), 11)
+        found += int((scores >= 0.5).sum())
+    seconds = time.perf_counter() - start
+    per_row = round(1e6 * seconds / max(1, len(visit)), 1)
+    return {"order": order, "rows": len(visit), "seconds": round(seconds, 2), "us_per_row": per_row,
+            "neighbours_found": found}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -207,10 +235,17 @@ def main() -> None:
     s = sub.add_parser("synthetic")
     s.add_argument("out", type=Path)
     s.add_argument("--n", type=int, default=1_000_000)
+    q = sub.add_parser("neighbours")
+    q.add_argument("db", type=Path)
+    q.add_argument("--rows", type=int, default=40_960)
+    q.add_argument("--order", choices=["file", "catalog"], default="file")
     args = parser.parse_args()
-    result = (
-        planted(args.out, args.model, args.seed) if args.command == "planted" else synthetic(args.out, args.n)
-    )
+    if args.command == "planted":
+        result = planted(args.out, args.model, args.seed)
+    elif args.command == "synthetic":
+        result = synthetic(args.out, args.n)
+    else:
+        result = neighbours(args.db, args.rows, args.order)
     print(json.dumps(result, indent=2))
 
 
