@@ -2,6 +2,7 @@
 
     python benchmarks/adapt_study.py /tmp/tux.db      # Tux Paint, efficientnet-lite0
     python benchmarks/adapt_study.py /tmp/fm.db       # Fashion-MNIST test split, efficientnet-lite0
+    python benchmarks/adapt_study.py /tmp/tux.db --seed 42 --only frozen --class-directions 30:0.4 100:0.5
 
 Seen classes: every class is split in half (stratified, seeded); an adapter is fitted on one half and
 retrieval (leave-one-out P@10 and mAP@10, `evaluation.metrics.retrieval_scores`) is measured among the other
@@ -13,6 +14,8 @@ images of the other. Candidates, each a map x -> normalise(f(x)) over the frozen
 - residual: x + x A, A trained by gradient descent on a cosine-softmax loss against class means
   (temperature 0.05), with weight decay toward A = 0 (the identity map) and early stopping on a
   validation fifth of the training half. Needs only numpy to apply; torch trains it here.
+- class-direction-C-S (`--class-directions C:S`): what `pixseek adapt` trains by default
+  (evaluation/adapt_classes.py) at regularisation C and strength S; queries only.
 Prints JSON: per candidate, seen and unseen P@10 / mAP@10, and training seconds.
 """
 
@@ -28,6 +31,8 @@ from sklearn.model_selection import train_test_split
 
 from pixseek.evaluation import adapt
 from pixseek.evaluation.adapt import train_query_map
+from pixseek.evaluation.adapt_classes import train_class_directions
+from pixseek.evaluation.adapters import as_adapter
 from pixseek.evaluation.metrics import retrieval_scores
 from pixseek.services import Index
 
@@ -141,6 +146,12 @@ def fit_product(x: np.ndarray, y: np.ndarray, *, decay: float | None = None):
     return (lambda v: _normalise(v + v @ trained.matrix)), _normalise
 
 
+def fit_class_directions(x: np.ndarray, y: np.ndarray, *, c: float, strength: float):
+    """The default `pixseek adapt` method at regularisation c and strength; candidates stay frozen."""
+    trained = train_class_directions(x, list(y), c=c, strength=strength)
+    return as_adapter(trained).apply, _normalise
+
+
 def fit_concat_lda(x: np.ndarray, y: np.ndarray, *, weight: float):
     """The frozen vector beside a weighted LDA projection: unseen classes keep the frozen geometry."""
     lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(x, y)
@@ -209,7 +220,17 @@ def main() -> None:
     parser.add_argument(
         "--decays", nargs="*", type=float, default=[], help="also pixseek-adapt at these decays"
     )
+    parser.add_argument(
+        "--class-directions", nargs="*", default=[], metavar="C:S",
+        help="also the class-direction adapter at these regularisations C and strengths S",
+    )  # fmt: skip
     args = parser.parse_args()
+    for spec in args.class_directions:
+        c, strength = (float(v) for v in spec.split(":"))
+        name = f"class-direction-C{c:g}-s{strength:g}"
+        CANDIDATES[name] = lambda x, y, c=c, s=strength: fit_class_directions(x, y, c=c, strength=s)
+        if args.only:
+            args.only.append(name)
     for decay in args.decays:
         CANDIDATES[f"pixseek-adapt-{decay:g}"] = lambda x, y, d=decay: fit_product(x, y, decay=d)
         if args.only:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import pixseek.models.registry as registry
 import pixseek.services.adapting as adapting
 from pixseek import Query
-from pixseek.catalog import Catalog
+from pixseek.catalog import AdapterRecord, Catalog
 from pixseek.cli import app
 from pixseek.errors import QueryError
 from pixseek.services import Index
@@ -31,35 +31,46 @@ def index(tmp_path: Path) -> Index:
     return idx
 
 
-def _expected(index: Index, query: np.ndarray, matrix: np.ndarray | None, k: int) -> list[str]:
-    """Brute force over the stored vectors, the query mapped by normalise(q + q A) when A is given."""
-    arrays = index.arrays()
-    if matrix is not None:
-        query = query + query @ matrix
+def _mapped(query: np.ndarray, record: AdapterRecord | None) -> np.ndarray:
+    """The query as each method's formula maps it (search.adapter's docstring), written out here."""
+    if record is None:
+        return query
+    if record.method == "query-residual":  # normalise(q + q A)
+        u = query + query @ record.matrix
+    else:  # normalise(q + s * normalise(softmax(q W^T + b) W)), q normalised first
         query = query / np.linalg.norm(query)
-    order = np.argsort(-(arrays.vectors @ query), kind="stable")[:k]
+        weights, bias = record.matrix[:, :-1], record.matrix[:, -1]
+        logits = weights @ query + bias
+        p = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+        u = query + record.strength * (p @ weights) / np.linalg.norm(p @ weights)
+    return u / np.linalg.norm(u)
+
+
+def _expected(index: Index, query: np.ndarray, record: AdapterRecord | None, k: int) -> list[str]:
+    """Brute force over the stored vectors, the query mapped by the stored adapter when given."""
+    arrays = index.arrays()
+    order = np.argsort(-(arrays.vectors @ _mapped(query, record)), kind="stable")[:k]
     return [arrays.ids[i] for i in order]
 
 
-def test_adapt_stores_an_adapter_that_every_search_uses_until_removed(index: Index) -> None:
+@pytest.mark.parametrize("method", ["class-direction", "query-residual"])
+def test_adapt_stores_an_adapter_that_every_search_uses_until_removed(index: Index, method: str) -> None:
     assert index.info().adapter is None
-    report = index.adapt()
-    assert report is not None and (report.trained_on, report.classes) == (24, 3)
+    report = index.adapt(method=method)
+    assert report is not None and (report.trained_on, report.classes, report.method) == (24, 3, method)
+    assert (report.validation_loss is None) == (method == "class-direction")  # nothing held out there
     info = index.info().adapter
-    assert (
-        info is not None
-        and info["method"] == "query-residual"
-        and info["classes"] == ["cats", "dogs", "owls"]
-    )
+    assert info is not None and info["method"] == method and info["classes"] == ["cats", "dogs", "owls"]
     assert info["trained_on"] == 24 and info["created"].endswith("+00:00")
     record = Catalog.open(index.db).adapter()
     assert record is not None and record.fingerprint == FakeEmbedder().fingerprint
-    assert np.abs(record.matrix).max() > 0  # it moved away from the identity
+    assert record.method == method and np.abs(record.matrix).max() > 0  # it learned something
+    assert record.matrix.shape == ((3, 33) if method == "class-direction" else (32, 32))  # FakeEmbedder: 32-d
     _, q = index.stored("dogs/7.png")  # a query whose full ranking the adapter changes
-    assert _expected(index, q, record.matrix, 24) != _expected(index, q, None, 24)
+    assert _expected(index, q, record, 24) != _expected(index, q, None, 24)
     adapted = [h.id for h in index.search(Query(vectors=((q, 1.0),)), k=24)]
     frozen = [h.id for h in index.search(Query(vectors=((q, 1.0),), use_adapter=False), k=24)]
-    assert adapted == _expected(index, q, record.matrix, 24)
+    assert adapted == _expected(index, q, record, 24)
     assert frozen == _expected(index, q, None, 24)
     assert index.adapt(remove=True) is None
     assert index.info().adapter is None and Catalog.open(index.db).adapter() is None
@@ -75,7 +86,7 @@ def test_images_indexed_later_are_covered_without_re_embedding(index: Index, tmp
     record = Catalog.open(index.db).adapter()
     assert record is not None
     hits = [h.id for h in index.search(Query(vectors=((q, 1.0),)), k=3)]
-    assert hits == _expected(index, q, record.matrix, 3) and row_id in hits
+    assert hits == _expected(index, q, record, 3) and row_id in hits
 
 
 def test_a_replica_picks_up_an_adapter_within_the_check_interval(
@@ -117,18 +128,18 @@ def test_the_cli_trains_shows_uses_and_removes_it(index: Index, monkeypatch: pyt
     info = json.loads(runner.invoke(app, ["info", "--db", db, "--json"]).stdout)
     assert set(info["adapter"]) == {"method", "trained_on", "classes", "created"}
     assert (
-        "adapter: query-residual, trained on 24 images in 3 classes"
+        "adapter: class-direction, trained on 24 images in 3 classes"
         in runner.invoke(app, ["info", "--db", db]).stdout
     )
     record = Catalog.open(index.db).adapter()
     assert record is not None
     own_id, q = index.stored("dogs/7.png")
     rankings = []
-    for flag, matrix in (([], record.matrix), (["--no-adapter"], None)):
+    for flag, stored in (([], record), (["--no-adapter"], None)):
         out = runner.invoke(app, ["search", "--like", "dogs/7.png", "-k", "23", "--db", db, "--json", *flag])
         assert out.exit_code == 0, out.output
         got = [r["id"] for r in json.loads(out.stdout)["results"]]
-        assert got == [i for i in _expected(index, q, matrix, 24) if i != own_id]
+        assert got == [i for i in _expected(index, q, stored, 24) if i != own_id]
         rankings.append(got)
     assert rankings[0] != rankings[1]
     result = runner.invoke(app, ["adapt", "--remove", "--db", db, "--json"])
@@ -141,7 +152,7 @@ def test_feedback_re_ranks_around_the_adapted_query(index: Index) -> None:
     record = Catalog.open(index.db).adapter()
     assert record is not None
     _, q = index.stored("dogs/7.png")
-    adapted_q = (q + q @ record.matrix) / np.linalg.norm(q + q @ record.matrix)
+    adapted_q = _mapped(q, record)
     marks = {"positive": ["dogs/1.png"], "negative": ["owls/2.png"]}
     want = [h.id for h in index.search_feedback(adapted_q, k=20, **marks)]
     frozen = [h.id for h in index.search_feedback(q, k=20, **marks)]
@@ -162,3 +173,20 @@ def test_a_large_catalog_trains_on_a_sample_of_its_labelled_rows(
     monkeypatch.setattr(adapting, "MAX_TRAINING_ROWS", 12)
     report = index.adapt()
     assert report is not None and report.trained_on == 12
+
+
+def test_the_cli_chooses_the_method_and_refuses_an_unknown_one(
+    index: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "load_embedder", lambda name, *, settings: FakeEmbedder())
+    runner, db = CliRunner(), str(index.db)
+    result = runner.invoke(app, ["adapt", "--db", db, "--method", "query-residual", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["method"] == "query-residual" and report["validation_loss"] > 0
+    plain = runner.invoke(app, ["adapt", "--db", db])
+    assert "class-direction adapter trained on 24 images in 3 classes" in plain.stdout
+    bad = runner.invoke(app, ["adapt", "--db", db, "--method", "pca"])
+    assert bad.exit_code != 0 and "unknown adapter method 'pca'" in bad.output
+    record = Catalog.open(index.db).adapter()
+    assert record is not None and record.method == "class-direction"  # the refused call changed nothing

@@ -194,19 +194,19 @@ def test_adapt_keeps_its_lease_through_training_longer_than_the_lease(
     index.add(folder, workers=0)
     monkeypatch.setattr(lease_module, "DEFAULT_TTL", 1.0)
     monkeypatch.setattr(lease_module, "RENEW_EVERY", 0.2)
-    real = adapting.train_query_map
+    real = adapting.train_adapter
     refused: list[bool] = []
 
-    def slow_training(vectors, labels):  # 2.5 s: more than twice the lease's time
+    def slow_training(vectors, labels, **options):  # 2.5 s: more than twice the lease's time
         time.sleep(2.5)
         try:
             with write_lease(s3_db):
                 refused.append(False)
         except IndexBusyError:
             refused.append(True)
-        return real(vectors, labels)
+        return real(vectors, labels, **options)
 
-    monkeypatch.setattr(adapting, "train_query_map", slow_training)
+    monkeypatch.setattr(adapting, "train_adapter", slow_training)
     assert index.adapt().trained_on == len(TREE)
     assert refused == [True]  # the lease was still held: renewed while training
     assert Catalog.open(s3_db).adapter() is not None
@@ -221,15 +221,15 @@ def test_adapt_whose_lease_was_taken_over_stores_nothing(
 
     index = Index(s3_db, embedder=FakeEmbedder())
     index.add(folder, workers=0)
-    real = adapting.train_query_map
+    real = adapting.train_adapter
 
-    def train_then_lose_the_lease(vectors, labels):
+    def train_then_lose_the_lease(vectors, labels, **options):
         conn = lancedb.connect(s3_db)
         conn.drop_table(LEASE_TABLE)
         conn.create_table(LEASE_TABLE, pa.table({"owner": ["usurper:9:z"], "expires": [time.time() + 60]}))
-        return real(vectors, labels)
+        return real(vectors, labels, **options)
 
-    monkeypatch.setattr(adapting, "train_query_map", train_then_lose_the_lease)
+    monkeypatch.setattr(adapting, "train_adapter", train_then_lose_the_lease)
     with pytest.raises(IndexBusyError, match="lost its write lease"):
         index.adapt()
     assert Catalog.open(s3_db).adapter() is None

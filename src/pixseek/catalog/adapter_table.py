@@ -19,15 +19,19 @@ ADAPTER_SCHEMA = pa.schema(
         pa.field("classes", pa.list_(pa.string()), nullable=False),
         pa.field("trained_on", pa.int64(), nullable=False),  # images
         pa.field("created", pa.string(), nullable=False),  # ISO 8601 UTC
-        pa.field("dim", pa.int32(), nullable=False),
-        pa.field("matrix", pa.list_(pa.float32()), nullable=False),  # dim x dim, row-major
+        pa.field("dim", pa.int32(), nullable=False),  # the matrix's columns
+        pa.field("matrix", pa.list_(pa.float32()), nullable=False),  # rows x (its length / rows), row-major
+        # Added with the class-direction method; a table written before has neither (a square matrix, no
+        # strength), and reads as it did.
+        pa.field("rows", pa.int32(), nullable=True),
+        pa.field("strength", pa.float32(), nullable=True),
     ]
 )
 
 
 @dataclass(frozen=True)
 class AdapterRecord:
-    """A stored adapter: how it was trained and its (dim, dim) matrix."""
+    """A stored adapter: how it was trained, its matrix (whose shape the method sets) and its strength."""
 
     method: str
     fingerprint: str
@@ -35,9 +39,10 @@ class AdapterRecord:
     trained_on: int
     created: str
     matrix: np.ndarray
+    strength: float = 0.0
 
     def to_table(self) -> pa.Table:
-        dim = self.matrix.shape[0]
+        dim = self.matrix.shape[1]
         flat = np.ascontiguousarray(self.matrix, dtype=np.float32).reshape(-1)
         row = {
             "method": [self.method],
@@ -47,6 +52,8 @@ class AdapterRecord:
             "created": [self.created],
             "dim": [dim],
             "matrix": [flat],
+            "rows": [self.matrix.shape[0]],
+            "strength": [self.strength],
         }
         return pa.Table.from_pydict(row, schema=ADAPTER_SCHEMA)
 
@@ -56,8 +63,8 @@ class AdapterRecord:
         if not rows:
             return None
         row = rows[-1]
-        dim = int(row["dim"])
-        matrix = np.asarray(row["matrix"], dtype=np.float32).reshape(dim, dim)
+        matrix_rows = row.get("rows") or int(row["dim"])
+        matrix = np.asarray(row["matrix"], dtype=np.float32).reshape(matrix_rows, -1)
         return cls(
             row["method"],
             row["fingerprint"],
@@ -65,4 +72,5 @@ class AdapterRecord:
             int(row["trained_on"]),
             row["created"],
             matrix,
+            float(row.get("strength") or 0.0),
         )

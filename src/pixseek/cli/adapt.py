@@ -13,6 +13,14 @@ from pixseek.cli.app import JsonOption, app, console, handle_errors, make_settin
 @app.command("adapt")
 def adapt_command(
     remove: Annotated[bool, typer.Option("--remove", help="Drop the stored adapter")] = False,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="class-direction (default: moves queries along a logistic regression's class weights) or "
+            "query-residual (a residual linear map)",
+        ),
+    ] = "class-direction",
     db: Annotated[Path | None, typer.Option("--db", help="Index folder")] = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -23,7 +31,7 @@ def adapt_command(
 
     with handle_errors(json_out=json_out):
         settings = make_settings(db=db)
-        report = Index(settings.db, settings=settings).adapt(remove=remove)
+        report = Index(settings.db, settings=settings).adapt(remove=remove, method=method)
     if json_out:
         print_json(report.to_dict() if report is not None else {"removed": True})
         return
@@ -31,8 +39,8 @@ def adapt_command(
         console.print(f"{settings.db}: adapter removed", highlight=False, markup=False)
         return
     console.print(
-        f"{settings.db}: adapter trained on {report.trained_on} images in {report.classes} classes "
-        f"({report.epochs} epochs, {report.seconds:.1f} s); searches use it from now on",
+        f"{settings.db}: {report.method} adapter trained on {report.trained_on} images in {report.classes} "
+        f"classes ({report.epochs} optimiser passes, {report.seconds:.1f} s); searches use it from now on",
         highlight=False,
         markup=False,
     )

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from pixseek.errors import QueryError
+from pixseek.search.adapter import QUERY_RESIDUAL as METHOD
 
 TEMPERATURE = 0.05
 DECAY = 3e-3  # of 1e-3, 3e-3 and 1e-2: the most seen-class gain with unseen classes within -0.01
@@ -23,16 +24,19 @@ MAX_EPOCHS = 300
 PATIENCE = 10  # epochs without a better validation loss before stopping
 MIN_IMPROVEMENT = 1e-4
 VALIDATION_SHARE = 0.2
-METHOD = "query-residual"
 
 
 @dataclass(frozen=True)
 class TrainedMap:
-    matrix: np.ndarray  # A, (dim, dim) float32
+    """A trained adapter as stored: see search.adapter.QueryAdapter for what `matrix` holds per method."""
+
+    matrix: np.ndarray  # query-residual: A, (dim, dim) float32
     classes: tuple[str, ...]
     trained_on: int
-    epochs: int
-    validation_loss: float
+    epochs: int  # optimiser passes
+    validation_loss: float | None  # query-residual's early stopping; None where nothing is held out
+    method: str = METHOD
+    strength: float = 0.0
 
 
 def train_query_map(vectors: np.ndarray, labels: list[str], *, seed: int = 0) -> TrainedMap:

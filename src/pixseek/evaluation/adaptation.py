@@ -16,14 +16,16 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from pixseek.errors import EvaluationError
-from pixseek.evaluation.adapt import METHOD, train_query_map
+from pixseek.evaluation.adapters import DEFAULT_METHOD, as_adapter, train_adapter
 from pixseek.evaluation.metrics import retrieval_scores
-from pixseek.search.adapter import QueryAdapter, adapt_queries
+from pixseek.search.adapter import QueryAdapter
 
 MIN_PER_CLASS = 4  # two to train on and two to measure among
 
 
-def compare(vectors: np.ndarray, labels: list[str], *, seed: int = 0) -> dict[str, Any]:
+def compare(
+    vectors: np.ndarray, labels: list[str], *, seed: int = 0, method: str = DEFAULT_METHOD
+) -> dict[str, Any]:
     """The report's "adaptation" block."""
     x = np.asarray(vectors, dtype=np.float32)
     y = np.asarray(labels, dtype=object)
@@ -34,14 +36,14 @@ def compare(vectors: np.ndarray, labels: list[str], *, seed: int = 0) -> dict[st
     x, y = x[np.isin(y, kept)], y[np.isin(y, kept)]
     train, test = train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=seed)
     started = time.perf_counter()
-    seen_map = train_query_map(x[train], list(y[train]), seed=seed).matrix
+    seen_map = as_adapter(train_adapter(x[train], list(y[train]), method=method, seed=seed))
     train_seconds = time.perf_counter() - started
     rng = np.random.default_rng(seed)
     fitted_classes = set(rng.permutation(kept)[: len(kept) // 2])
     on_fitted = np.isin(y, list(fitted_classes))
-    unseen_map = train_query_map(x[on_fitted], list(y[on_fitted]), seed=seed).matrix
+    unseen_map = as_adapter(train_adapter(x[on_fitted], list(y[on_fitted]), method=method, seed=seed))
     return {
-        "method": METHOD,
+        "method": method,
         "train_seconds": round(train_seconds, 2),
         "train_images": len(train),
         "classes": len(kept),
@@ -50,8 +52,8 @@ def compare(vectors: np.ndarray, labels: list[str], *, seed: int = 0) -> dict[st
     }
 
 
-def _frozen_and_adapted(x: np.ndarray, y: np.ndarray, matrix: np.ndarray) -> dict[str, dict[str, float]]:
-    adapted = adapt_queries(x, matrix)
+def _frozen_and_adapted(x: np.ndarray, y: np.ndarray, adapter: QueryAdapter) -> dict[str, dict[str, float]]:
+    adapted = adapter.apply(x)
     labels = [str(v) for v in y]
     out = {}
     for name, queries in (("frozen", x), ("adapted", adapted)):

@@ -15,11 +15,11 @@ import numpy as np
 
 from pixseek.catalog import AdapterRecord, Catalog
 from pixseek.catalog.lease import Lease, renewing
-from pixseek.evaluation.adapt import METHOD, train_query_map
-from pixseek.search.adapter import QueryAdapter
+from pixseek.evaluation.adapters import DEFAULT_METHOD, train_adapter
+from pixseek.search.adapter import METHODS, QueryAdapter
 
 ADAPTER_CHECK_SECONDS = 5.0
-MAX_TRAINING_ROWS = 20_000  # training time grows with the rows: 10,000 took 53 s here
+MAX_TRAINING_ROWS = 20_000  # training time grows with the rows: 10,000 took 12 s here (query-residual: 53 s)
 log = logging.getLogger(__name__)
 
 
@@ -31,7 +31,7 @@ class AdaptReport:
     trained_on: int
     classes: int
     epochs: int
-    validation_loss: float
+    validation_loss: float | None
     seconds: float
 
     def to_dict(self) -> dict:
@@ -49,23 +49,34 @@ def training_rows(labels: Sequence[str | None], *, cap: int | None = None, seed:
 
 
 def train_and_store(
-    catalog: Catalog, vectors: np.ndarray, labels: list[str], *, lease: Lease | None = None
+    catalog: Catalog,
+    vectors: np.ndarray,
+    labels: list[str],
+    *,
+    method: str = DEFAULT_METHOD,
+    lease: Lease | None = None,
 ) -> AdaptReport:
     """Fit the adapter on labelled vectors and store it, replacing any. The caller holds the write lock;
     an object-store `lease` is renewed while training runs (it can outlast the lease's time)."""
     started = time.perf_counter()
     with renewing(lease):
-        trained = train_query_map(vectors, labels)
+        trained = train_adapter(vectors, labels, method=method)
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record = AdapterRecord(
-        METHOD, catalog.meta.fingerprint, trained.classes, trained.trained_on, created, trained.matrix
+        trained.method,
+        catalog.meta.fingerprint,
+        trained.classes,
+        trained.trained_on,
+        created,
+        trained.matrix,
+        trained.strength,
     )
     catalog.set_adapter(record)
     seconds = time.perf_counter() - started
+    loss = None if trained.validation_loss is None else round(trained.validation_loss, 4)
     return AdaptReport(
-        METHOD, trained.trained_on, len(trained.classes), trained.epochs, round(trained.validation_loss, 4),
-        round(seconds, 2),
-    )  # fmt: skip
+        trained.method, trained.trained_on, len(trained.classes), trained.epochs, loss, round(seconds, 2)
+    )
 
 
 def as_query_adapter(record: AdapterRecord | None, fingerprint: str) -> QueryAdapter | None:
@@ -77,7 +88,12 @@ def as_query_adapter(record: AdapterRecord | None, fingerprint: str) -> QueryAda
             "ignoring the stored adapter: it was trained for model fingerprint %s", record.fingerprint
         )
         return None
-    return QueryAdapter(record.matrix, record.method, record.classes, record.trained_on, record.created)
+    if record.method not in METHODS:  # stored by a newer pixseek
+        log.warning("ignoring the stored adapter: this pixseek does not know its method %r", record.method)
+        return None
+    return QueryAdapter(
+        record.matrix, record.method, record.classes, record.trained_on, record.created, record.strength
+    )
 
 
 class ActiveAdapter:

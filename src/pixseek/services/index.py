@@ -22,6 +22,8 @@ from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix, combine_terms
+from pixseek.search.adapter import DEFAULT_METHOD as DEFAULT_ADAPTER
+from pixseek.search.adapter import METHODS as ADAPTER_METHODS
 from pixseek.search.adapter import QueryAdapter
 from pixseek.search.ann import remove_saved as remove_saved_ann
 from pixseek.search.ann import saved_for
@@ -229,9 +231,14 @@ class Index:
         """The query adapter `pixseek adapt` trained for this model, if any (see search.adapter)."""
         return self._adapter.get(self._read_catalog())
 
-    def adapt(self, *, remove: bool = False, lock_timeout: float = 0.0) -> AdaptReport | None:
-        """Train a query adapter on the folder labels and store it in the catalog (None with `remove`,
-        which drops it). Searches use it from then on unless a query says `use_adapter=False`."""
+    def adapt(
+        self, *, remove: bool = False, method: str = DEFAULT_ADAPTER, lock_timeout: float = 0.0
+    ) -> AdaptReport | None:
+        """Train a query adapter (`method`: class-direction or query-residual) on the folder labels and
+        store it in the catalog (None with `remove`, which drops it). Searches use it from then on unless
+        a query says `use_adapter=False`."""
+        if method not in ADAPTER_METHODS:
+            raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(ADAPTER_METHODS)}")
         with write_lock_for(self.db, lock_timeout) as lease, fenced(self._read_catalog(), lease) as catalog:
             if remove:
                 catalog.set_adapter(None)
@@ -240,7 +247,7 @@ class Index:
                 m = self._matrix()
                 rows = training_rows(m.labels)
                 labels = [str(m.labels[int(i)]) for i in rows]
-                report = train_and_store(catalog, m.row_vectors(rows), labels, lease=lease)
+                report = train_and_store(catalog, m.row_vectors(rows), labels, method=method, lease=lease)
         self._adapter.forget()
         return report
 

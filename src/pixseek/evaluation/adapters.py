@@ -1,0 +1,29 @@
+"""Which adapter trainer a method name means; the one place `pixseek adapt` and `eval --adapt` choose it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pixseek.errors import QueryError
+from pixseek.evaluation.adapt import TrainedMap, train_query_map
+from pixseek.evaluation.adapt_classes import train_class_directions
+from pixseek.search.adapter import CLASS_DIRECTION, DEFAULT_METHOD, METHODS, QUERY_RESIDUAL, QueryAdapter
+
+__all__ = ["DEFAULT_METHOD", "as_adapter", "train_adapter"]
+
+
+def train_adapter(
+    vectors: np.ndarray, labels: list[str], *, method: str = DEFAULT_METHOD, seed: int = 0
+) -> TrainedMap:
+    if method == CLASS_DIRECTION:
+        return train_class_directions(vectors, labels, seed=seed)
+    if method == QUERY_RESIDUAL:
+        return train_query_map(vectors, labels, seed=seed)
+    raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def as_adapter(trained: TrainedMap, created: str = "") -> QueryAdapter:
+    """The trained map as search applies it."""
+    return QueryAdapter(
+        trained.matrix, trained.method, trained.classes, trained.trained_on, created, trained.strength
+    )
