@@ -39,9 +39,9 @@ class TrainedMap:
     strength: float = 0.0
 
 
-def train_query_map(vectors: np.ndarray, labels: list[str], *, seed: int = 0) -> TrainedMap:
-    """Fit A on labelled vectors. Classes need two images each (one may go to validation); fewer than two
-    such classes is a QueryError, since there is nothing to separate."""
+def usable_classes(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, class codes, class names) of the classes with two images or more, which every adapter
+    needs; fewer than two such classes is a QueryError, since there is nothing to separate."""
     x = np.asarray(vectors, dtype=np.float32)
     y = np.asarray(labels, dtype=object)
     names, counts = np.unique(y, return_counts=True)
@@ -49,16 +49,20 @@ def train_query_map(vectors: np.ndarray, labels: list[str], *, seed: int = 0) ->
     if len(usable) < 2:
         raise QueryError("adapting needs at least two labelled folders with two images each")
     keep = np.isin(y, usable)
-    x, y = x[keep], y[keep]
-    codes = np.searchsorted(usable, y)
-    val_share = max(VALIDATION_SHARE, len(usable) / len(y))  # at least one validation image per class
+    return x[keep], np.searchsorted(usable, y[keep]), usable
+
+
+def train_query_map(vectors: np.ndarray, labels: list[str], *, seed: int = 0) -> TrainedMap:
+    """Fit A on labelled vectors. Classes need two images each (one may go to validation)."""
+    x, codes, usable = usable_classes(vectors, labels)
+    val_share = max(VALIDATION_SHARE, len(usable) / len(codes))  # at least one validation image per class
     train, val = train_test_split(
-        np.arange(len(y)), test_size=min(val_share, 0.5), stratify=codes, random_state=seed
+        np.arange(len(codes)), test_size=min(val_share, 0.5), stratify=codes, random_state=seed
     )
     centres = np.stack([x[train][codes[train] == c].mean(0) for c in range(len(usable))])
     centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
     a, epochs, best_loss = _adam(x[train], codes[train], x[val], codes[val], centres)
-    return TrainedMap(a, tuple(str(c) for c in usable), len(y), epochs, best_loss)
+    return TrainedMap(a, tuple(str(c) for c in usable), len(codes), epochs, best_loss)
 
 
 def _adam(

@@ -13,8 +13,7 @@ import warnings
 
 import numpy as np
 
-from pixseek.errors import QueryError
-from pixseek.evaluation.adapt import TrainedMap
+from pixseek.evaluation.adapt import TrainedMap, usable_classes
 from pixseek.search.adapter import CLASS_DIRECTION
 
 REGULARISATION_C = 30.0
@@ -32,15 +31,8 @@ def train_class_directions(
 ) -> TrainedMap:
     """Fit W, b on labelled vectors (L2-normalised first, as queries are). Fewer than two classes of two
     images is a QueryError, as for every adapter. `c` and `strength` are for the study that chose them."""
-    x = np.asarray(vectors, dtype=np.float32)
-    y = np.asarray(labels, dtype=object)
-    names, counts = np.unique(y, return_counts=True)
-    usable = names[counts >= 2]
-    if len(usable) < 2:
-        raise QueryError("adapting needs at least two labelled folders with two images each")
-    keep = np.isin(y, usable)
-    x = x[keep] / np.maximum(np.linalg.norm(x[keep], axis=1, keepdims=True), 1e-12)
-    codes = np.searchsorted(usable, y[keep])
+    x, codes, usable = usable_classes(vectors, labels)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     from sklearn.exceptions import ConvergenceWarning  # here: searching never needs scikit-learn
     from sklearn.linear_model import LogisticRegression
 
@@ -56,7 +48,7 @@ def train_class_directions(
     return TrainedMap(
         matrix,
         tuple(str(name) for name in usable),
-        int(keep.sum()),
+        len(codes),
         iterations,
         None,
         CLASS_DIRECTION,
