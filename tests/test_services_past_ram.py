@@ -136,3 +136,34 @@ def test_a_replica_reads_the_vector_file_into_the_page_cache_before_it_is_ready(
     if warmup == "background":
         assert replica._warmup is not None and replica._warmup.wait(30)
     assert replica.readiness().ann_cached == expected
+
+
+def test_the_duplicate_finder_asks_in_the_vector_files_order_and_proposes_as_one_query_at_a_time(
+    past_ram: Index, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past RAM, the self-join visits rows as the vector file holds them, so its batched re-score reads
+    long spans; it must propose the same pairs as asking one row at a time in row order (a single query
+    re-scores alone, by another path)."""
+    import pixseek.services.duplicates as service
+
+    seen = {}
+    real = service.neighbour_pairs
+
+    def spy(n, vectors_of, index, **options):
+        seen["order"], seen["ask"] = options["order"], (vectors_of, index, options["k"])
+        seen["pairs"] = real(n, vectors_of, index, **options)
+        return seen["pairs"]
+
+    monkeypatch.setattr(service, "neighbour_pairs", spy)
+    past_ram.duplicates()
+    arrays = Index(db).arrays()
+    version = past_ram.readiness().version
+    in_file = np.fromfile(db / f"vectors-v{version}.lists.f16", dtype=np.float16).reshape(-1, DIM)
+    np.testing.assert_array_equal(in_file, arrays.vectors.astype(np.float16)[seen["order"]])
+    vectors_of, index, k = seen["ask"]
+    one_by_one = real(len(arrays.ids), vectors_of, index, k=k, chunk=1)
+    batched = seen["pairs"]
+    assert len(batched) > 1000
+    assert set(zip(batched.first.tolist(), batched.second.tolist(), strict=True)) == set(
+        zip(one_by_one.first.tolist(), one_by_one.second.tolist(), strict=True)
+    )
