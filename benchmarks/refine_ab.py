@@ -35,12 +35,13 @@ import numpy as np
 from refine_sweep import open_with_queries  # this folder: run as python benchmarks/refine_ab.py
 
 import pixseek.search.compressed as compressed
+import pixseek.search.refine as refine
 import pixseek.search.row_file as row_file
 from pixseek.search.exact import top_k
 
 
 def _numpy_rescore(rows: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    scores, best = top_k(np.einsum("rd,d->r", compressed._float32(rows), query)[None, :], k)
+    scores, best = top_k(np.einsum("rd,d->r", refine.float32_rows(rows), query)[None, :], k)
     return scores[0], best[0]
 
 
@@ -66,7 +67,7 @@ def main() -> None:
     if args.variant == "catalog-order":
         compressed.file_names = lambda v: (f"pq-v{v}.faiss", "absent")  # type: ignore[assignment]
     elif args.variant == "numpy-rescore":
-        compressed._rescore = _numpy_rescore  # type: ignore[assignment]
+        refine.rescore_one = _numpy_rescore  # type: ignore[assignment]
     elif args.variant == "no-prefetch":
         row_file._COLD_SPAN_NS = 10**15  # never judged cold
     _, ann, queries = open_with_queries(args.db, args.queries, args.seed)

@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
-from pixseek.search import compressed
+from pixseek.search import compressed, refine
 from pixseek.search.compressed import CompressedIndex, load_or_build, sub_quantizers
 
 DIM = 64
@@ -267,11 +267,11 @@ def test_every_float16_value_reads_back_as_numpy_converts_it() -> None:
     """The refine's float16 -> float32 step (FAISS's decoder) against numpy's astype, on all 65,536 bit
     patterns: normals, subnormals, zeros of both signs, infinities and NaNs."""
     every = np.arange(65_536, dtype=np.uint16).view(np.float16).reshape(128, 512)
-    got = compressed._float32(every)
+    got = refine.float32_rows(every)
     assert got.dtype == np.float32 and got.shape == (128, 512)
     np.testing.assert_array_equal(got, every.astype(np.float32))  # NaN equals NaN here
     assert np.array_equal(np.signbit(got), np.signbit(every))  # -0.0 stays -0.0
-    assert compressed._float32(np.zeros((0, 512), np.float16)).shape == (0, 512)
+    assert refine.float32_rows(np.zeros((0, 512), np.float16)).shape == (0, 512)
 
 
 def test_a_vector_file_cut_short_after_loading_is_one_clear_error(
@@ -314,7 +314,7 @@ def test_a_batch_counts_a_repeated_candidate_once_and_pads_past_the_candidates(
     assert index is not None
     queries = _clustered(2, seed=6)
     candidates = np.array([[5, 9, 5, -1, 9], [-1, -1, -1, -1, 12]])  # as FAISS pads: -1
-    scores, rows = index._rescore_many(queries, candidates, 3)
+    scores, rows = refine.rescore_batch(queries, candidates, 3, index.row_vectors)
     stored = _stored(data)
     first = sorted([5, 9], key=lambda r: -float(stored[r] @ queries[0]))
     assert rows.tolist() == [[*first, -1], [12, -1, -1]]

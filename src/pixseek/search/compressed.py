@@ -22,6 +22,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from pixseek.search import refine
 from pixseek.search.delta import (
     DeltaIndex,
     ivf_params,
@@ -39,7 +40,6 @@ VECTORS_PREFIX = "vectors-v"
 DEFAULT_NPROBE = 32
 DEFAULT_REFINE = 50  # candidates per wanted hit re-scored exactly: recall@10 0.99 at 1M clustered
 _REFINE_FROM = 2_000_000  # the refine depth grows past this many rows
-_RESCORE_ROWS = 16_384  # candidates re-scored together in a batch: 32 MB of float32 at 512-d
 EXACT_BELOW = 50_000  # a filter allowing fewer rows is searched exactly over those rows' vectors
 _DIMS_PER_SUB_QUANTIZER = 4
 _TRAIN_PER_LIST = 32
@@ -199,43 +199,11 @@ class CompressedIndex:
             return scores, (np.where(idx >= 0, rows[np.maximum(idx, 0)], -1) if len(rows) else idx)
         params, _keep = ivf_params(self.nprobe, self._ivf.nlist, len(self), rows, dropped)
         _, candidates = self._index.search(queries, max(k, self.refine * k), params=params)
-        if len(queries) > 1:
-            return self._rescore_many(queries, candidates, k)
-        out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        out_idx = np.full((len(queries), k), -1, dtype=np.int64)
-        for q, row_candidates in enumerate(candidates):
-            found = _sorted_unique(row_candidates[row_candidates >= 0])
-            scores, best = _rescore(self._float16_rows(found), queries[q], k)
-            out_scores[q], out_idx[q] = scores, np.where(best >= 0, found[np.maximum(best, 0)], -1)
-        return out_scores, out_idx
-
-    def _rescore_many(
-        self, queries: np.ndarray, candidates: np.ndarray, k: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Re-score a batch's candidates with one read of their rows per group of queries, not one read per
-        query: a self-join's queries ask for 44 rows each, and numpy's cost per read (sorting, spans, the
-        gather) was ten times that of the reads themselves. Visited in file order (`scan_order`), a group's
-        candidates come from the same few lists, so its read is a few long spans."""
-        out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        out_idx = np.full((len(queries), k), -1, dtype=np.int64)
-        step = max(1, _RESCORE_ROWS // max(1, candidates.shape[1]))
-        for start in range(0, len(queries), step):
-            found = np.sort(candidates[start : start + step], axis=1)  # -1 (none) first
-            found[:, 1:][found[:, 1:] == found[:, :-1]] = -1  # a row twice counts once
-            valid = found >= 0
-            union = np.unique(found[valid])
-            if not len(union):
-                continue
-            vectors = self.row_vectors(union)[np.searchsorted(union, np.maximum(found, 0))]
-            scores = np.einsum("qcd,qd->qc", vectors, queries[start : start + step])
-            scores[~valid] = -np.inf
-            best = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: the lower row first
-            got = np.take_along_axis(scores, best, axis=1)
-            kept = np.isfinite(got)
-            rows = np.take_along_axis(found, best, axis=1)
-            out_scores[start : start + step, : best.shape[1]] = np.where(kept, got, -np.inf)
-            out_idx[start : start + step, : best.shape[1]] = np.where(kept, rows, -1)
-        return out_scores, out_idx
+        if len(queries) != 1:  # a batch (a duplicates self-join): one read per group of queries
+            return refine.rescore_batch(queries, candidates, k, self.row_vectors)
+        found = refine.sorted_unique(candidates[0][candidates[0] >= 0])
+        scores, best = refine.rescore_one(self._float16_rows(found), queries[0], k)
+        return scores[None, :], np.where(best >= 0, found[np.maximum(best, 0)], -1)[None, :]
 
     def scan_order(self) -> np.ndarray:
         """Catalog rows in the vector file's order: visiting rows so makes a self-join read the file in
@@ -251,50 +219,7 @@ class CompressedIndex:
 
     def row_vectors(self, rows: np.ndarray) -> np.ndarray:
         """float32 vectors of the given rows, read from the vector file."""
-        return _float32(self._float16_rows(np.asarray(rows, dtype=np.int64)))
-
-
-def _sorted_unique(rows: np.ndarray) -> np.ndarray:
-    """np.unique without its overhead (0.2 ms for 1,670 rows, against 0.02 ms to sort): an IVF answer
-    rarely repeats a row, but a delta's merged answer may."""
-    rows = np.sort(rows)
-    return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) else rows
-
-
-def _rescore(rows: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The exact top-k of float16 `rows` against one float32 query: (scores, indices into rows), -inf/-1
-    past the rows. FAISS's float16 scalar-quantizer search decodes and multiplies in one SIMD pass, on one
-    thread: 0.35 ms for 1,680 x 512 here, against 1.45 ms to decode, multiply (einsum) and select in numpy,
-    and no slower for the 44 rows of a duplicates self-join's refine. (Not BLAS:
-    OpenBLAS's threads spin after a call, and on 2 cores that took half the machine from the next query.)"""
-    scores = np.full(k, -np.inf, dtype=np.float32)
-    found = np.full(k, -1, dtype=np.int64)
-    if not len(rows):
-        return scores, found
-    dim = rows.shape[1]
-    flat = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-    faiss.copy_array_to_vector(
-        np.ascontiguousarray(rows, dtype=np.float16).view(np.uint8).ravel(), flat.codes
-    )
-    flat.ntotal = len(rows)
-    threads = faiss.omp_get_max_threads()  # OpenMP's setting is per OS thread: other queries keep theirs
-    faiss.omp_set_num_threads(1)  # waking a second thread took 0.35 ms, ten times the search itself
-    try:
-        got_scores, got = flat.search(query[None, :], k)
-    finally:
-        faiss.omp_set_num_threads(threads)
-    keep = got[0] >= 0
-    scores[keep], found[keep] = got_scores[0][keep], got[0][keep]
-    return scores, found
-
-
-def _float32(rows: np.ndarray) -> np.ndarray:
-    """float16 rows as float32, bit for bit, through FAISS's vectorised decoder: 0.9 ms for 1,670 x 512
-    here, against 2.3 ms for numpy's astype."""
-    rows = np.ascontiguousarray(rows, dtype=np.float16)
-    if rows.size == 0:
-        return rows.astype(np.float32)
-    return faiss.ScalarQuantizer(rows.shape[1], faiss.ScalarQuantizer.QT_fp16).decode(rows.view(np.uint8))
+        return refine.float32_rows(self._float16_rows(np.asarray(rows, dtype=np.int64)))
 
 
 def load_or_build(
