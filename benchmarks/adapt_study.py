@@ -3,6 +3,7 @@
     python benchmarks/adapt_study.py /tmp/tux.db      # Tux Paint, efficientnet-lite0
     python benchmarks/adapt_study.py /tmp/fm.db       # Fashion-MNIST test split, efficientnet-lite0
     python benchmarks/adapt_study.py /tmp/tux.db --seed 42 --only frozen --class-directions 30:0.4 100:0.5
+    python benchmarks/adapt_study.py /tmp/tux.db --seed 42 --only frozen --class-posteriors 30:0.5 100:0.45
 
 Seen classes: every class is split in half (stratified, seeded); an adapter is fitted on one half and
 retrieval (leave-one-out P@10 and mAP@10, `evaluation.metrics.retrieval_scores`) is measured among the other
@@ -14,8 +15,11 @@ images of the other. Candidates, each a map x -> normalise(f(x)) over the frozen
 - residual: x + x A, A trained by gradient descent on a cosine-softmax loss against class means
   (temperature 0.05), with weight decay toward A = 0 (the identity map) and early stopping on a
   validation fifth of the training half. Needs only numpy to apply; torch trains it here.
-- class-direction-C-S (`--class-directions C:S`): what `pixseek adapt` trains by default
+- class-direction-C-S (`--class-directions C:S`): `pixseek adapt --method class-direction`
   (evaluation/adapt_classes.py) at regularisation C and strength S; queries only.
+- class-posterior-C-S (`--class-posteriors C:S`): what `pixseek adapt` trains by default, at
+  regularisation C and strength S; both sides, [x, S p(x)], scored over the whole set (a search re-scores
+  the 200 nearest).
 Prints JSON: per candidate, seen and unseen P@10 / mAP@10, and training seconds.
 """
 
@@ -31,7 +35,7 @@ from sklearn.model_selection import train_test_split
 
 from pixseek.evaluation import adapt
 from pixseek.evaluation.adapt import train_query_map
-from pixseek.evaluation.adapt_classes import train_class_directions
+from pixseek.evaluation.adapt_classes import train_classes
 from pixseek.evaluation.adapters import as_adapter
 from pixseek.evaluation.metrics import retrieval_scores
 from pixseek.services import Index
@@ -146,10 +150,10 @@ def fit_product(x: np.ndarray, y: np.ndarray, *, decay: float | None = None):
     return (lambda v: _normalise(v + v @ trained.matrix)), _normalise
 
 
-def fit_class_directions(x: np.ndarray, y: np.ndarray, *, c: float, strength: float):
-    """The default `pixseek adapt` method at regularisation c and strength; candidates stay frozen."""
-    trained = train_class_directions(x, list(y), c=c, strength=strength)
-    return as_adapter(trained).apply, _normalise
+def fit_classes(x: np.ndarray, y: np.ndarray, method: str, *, c: float, strength: float):
+    """A class adapter of `pixseek adapt` at regularisation c and strength: (query map, candidate map)."""
+    adapter = as_adapter(train_classes(x, list(y), method=method, c=c, strength=strength))
+    return adapter.queries, adapter.both_sides
 
 
 def fit_concat_lda(x: np.ndarray, y: np.ndarray, *, weight: float):
@@ -224,13 +228,21 @@ def main() -> None:
         "--class-directions", nargs="*", default=[], metavar="C:S",
         help="also the class-direction adapter at these regularisations C and strengths S",
     )  # fmt: skip
+    parser.add_argument(
+        "--class-posteriors", nargs="*", default=[], metavar="C:S",
+        help="also the class-posterior adapter (the default) at these regularisations C and strengths S",
+    )  # fmt: skip
     args = parser.parse_args()
-    for spec in args.class_directions:
-        c, strength = (float(v) for v in spec.split(":"))
-        name = f"class-direction-C{c:g}-s{strength:g}"
-        CANDIDATES[name] = lambda x, y, c=c, s=strength: fit_class_directions(x, y, c=c, strength=s)
-        if args.only:
-            args.only.append(name)
+    for method, specs in (
+        ("class-direction", args.class_directions),
+        ("class-posterior", args.class_posteriors),
+    ):
+        for spec in specs:
+            c, strength = (float(v) for v in spec.split(":"))
+            name = f"{method}-C{c:g}-s{strength:g}"
+            CANDIDATES[name] = lambda x, y, m=method, c=c, s=strength: fit_classes(x, y, m, c=c, strength=s)
+            if args.only:
+                args.only.append(name)
     for decay in args.decays:
         CANDIDATES[f"pixseek-adapt-{decay:g}"] = lambda x, y, d=decay: fit_product(x, y, decay=d)
         if args.only:

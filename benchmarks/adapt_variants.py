@@ -2,11 +2,14 @@
 
     python benchmarks/adapt_variants.py steps /tmp/tux.db --seeds 42 0 7 --rates 1e-3 2e-3 4e-3
     python benchmarks/adapt_variants.py prototypes /tmp/tux.db --seed 42
+    python benchmarks/adapt_variants.py pool /tmp/tux.db --seed 42 --pools 50 100 200 400
 
 `steps` reruns the adapter's training at other Adam step sizes: mAP@10 change on seen and unseen classes,
 and the seconds to train the seen-class adapter. `prototypes` tries a training-free alternative: pull each
 query toward the class means it is close to, q' = normalise(q + beta * sum_k p_k c_k) with p a softmax of
-q.c_k / tau, applied only where max p >= gate. Both print one line per setting.
+q.c_k / tau, applied only where max p >= gate. `pool` asks how many of the plain query's nearest
+candidates the class-posterior adapter must re-score, as a search does (RERANK_POOL), to keep the gain of
+re-scoring every row. Each prints one line per setting.
 """
 
 from __future__ import annotations
@@ -83,6 +86,50 @@ def prototypes(db: str, seed: int) -> None:
                 )
 
 
+def _map_at_10(scores: np.ndarray, y: np.ndarray) -> float:
+    """Leave-one-out mAP@10 from a square score matrix, written out here (as evaluation.metrics defines
+    it: AP@10 divided by min(10, relevant))."""
+    scores = scores.copy()
+    np.fill_diagonal(scores, -np.inf)
+    ap = []
+    for i in range(len(y)):
+        relevant = int((y == y[i]).sum()) - 1
+        if relevant:
+            hits = y[np.argsort(-scores[i], kind="stable")[:10]] == y[i]
+            ap.append(float((np.cumsum(hits) / np.arange(1, 11) * hits).sum() / min(10, relevant)))
+    return float(np.mean(ap))
+
+
+def pool(db: str, seed: int, pools: list[int]) -> None:
+    from pixseek.evaluation.adapters import as_adapter, train_adapter
+
+    x, y = _labelled(db)
+    names, counts = np.unique(y, return_counts=True)
+    kept = names[counts >= MIN_PER_CLASS]
+    x, y = x[np.isin(y, kept)], y[np.isin(y, kept)]
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    train, test = train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=seed)
+    fitted = np.random.default_rng(seed).permutation(kept)[: len(kept) // 2]
+    on_fitted = np.isin(y, fitted)
+    cases = {"seen": (train, test), "unseen": (np.flatnonzero(on_fitted), np.flatnonzero(~on_fitted))}
+    for case, (fit_rows, eval_rows) in cases.items():
+        adapter = as_adapter(train_adapter(x[fit_rows], list(y[fit_rows]), method="class-posterior"))
+        xs, ys = x[eval_rows], y[eval_rows]
+        plain = xs @ xs.T
+        both = adapter.both_sides(xs)
+        full = both @ both.T
+        frozen = _map_at_10(plain, ys)
+        line = [f"{case}: frozen {frozen:.4f}, every row {_map_at_10(full, ys) - frozen:+.4f}"]
+        for size in pools:
+            nearest = plain.copy()
+            np.fill_diagonal(nearest, -np.inf)
+            kept_rows = np.argsort(-nearest, axis=1)[:, :size]
+            pooled = np.full_like(full, -np.inf)
+            np.put_along_axis(pooled, kept_rows, np.take_along_axis(full, kept_rows, axis=1), axis=1)
+            line.append(f"pool {size} {_map_at_10(pooled, ys) - frozen:+.4f}")
+        print(", ".join(line), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,9 +142,15 @@ def main() -> None:
     pr = sub.add_parser("prototypes")
     pr.add_argument("db")
     pr.add_argument("--seed", type=int, default=42)
+    po = sub.add_parser("pool")
+    po.add_argument("db")
+    po.add_argument("--seed", type=int, default=42)
+    po.add_argument("--pools", type=int, nargs="+", default=[50, 100, 200, 400])
     args = parser.parse_args()
     if args.command == "steps":
         steps(args.db, args.seeds, args.rates)
+    elif args.command == "pool":
+        pool(args.db, args.seed, args.pools)
     else:
         prototypes(args.db, args.seed)
 

@@ -173,7 +173,7 @@ def test_eval_adapt_adds_the_adaptation_block_and_table(tmp_path: Path) -> None:
     out = tmp_path / "report"
     report = run("eval", str(data), "--out", str(out), "--no-feedback", "--adapt")
     block = report["adaptation"]
-    assert (block["method"], block["classes"], block["train_images"]) == ("class-direction", 4, 16)
+    assert (block["method"], block["classes"], block["train_images"]) == ("class-posterior", 4, 16)
     for part in ("seen", "unseen"):
         assert set(block[part]) == {"frozen", "adapted"}
         assert set(block[part]["frozen"]) == {"precision_at_10", "map_at_10"}

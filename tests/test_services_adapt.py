@@ -47,25 +47,41 @@ def _mapped(query: np.ndarray, record: AdapterRecord | None) -> np.ndarray:
 
 
 def _expected(index: Index, query: np.ndarray, record: AdapterRecord | None, k: int) -> list[str]:
-    """Brute force over the stored vectors, the query mapped by the stored adapter when given."""
+    """Brute force over the stored vectors (fewer than the re-scored pool): the query mapped by a
+    query-only adapter, or for class-posterior, every row scored by its formula written out here:
+    (<q, x> + s^2 <p(q), p(x)>) / (1 + s^2), p = normalise(softmax(x W^T + b)), ties by row."""
     arrays = index.arrays()
-    order = np.argsort(-(arrays.vectors @ _mapped(query, record)), kind="stable")[:k]
+    if record is not None and record.method == "class-posterior":
+        weights, bias, s = record.matrix[:, :-1], record.matrix[:, -1], record.strength
+
+        def p(x: np.ndarray) -> np.ndarray:
+            x = x / np.linalg.norm(x, axis=-1, keepdims=True)
+            e = np.exp(x @ weights.T + bias - (x @ weights.T + bias).max(axis=-1, keepdims=True))
+            e = e / e.sum(axis=-1, keepdims=True)
+            return e / np.linalg.norm(e, axis=-1, keepdims=True)
+
+        q = query / np.linalg.norm(query)
+        v = arrays.vectors / np.linalg.norm(arrays.vectors, axis=1, keepdims=True)
+        scores = (v @ q + s * s * (p(v) @ p(q))) / (1 + s * s)
+    else:
+        scores = arrays.vectors @ _mapped(query, record)
+    order = np.argsort(-scores, kind="stable")[:k]
     return [arrays.ids[i] for i in order]
 
 
-@pytest.mark.parametrize("method", ["class-direction", "query-residual"])
+@pytest.mark.parametrize("method", ["class-posterior", "class-direction", "query-residual"])
 def test_adapt_stores_an_adapter_that_every_search_uses_until_removed(index: Index, method: str) -> None:
     assert index.info().adapter is None
     report = index.adapt(method=method)
     assert report is not None and (report.trained_on, report.classes, report.method) == (24, 3, method)
-    assert (report.validation_loss is None) == (method == "class-direction")  # nothing held out there
+    assert (report.validation_loss is None) == (method != "query-residual")  # nothing held out there
     info = index.info().adapter
     assert info is not None and info["method"] == method and info["classes"] == ["cats", "dogs", "owls"]
     assert info["trained_on"] == 24 and info["created"].endswith("+00:00")
     record = Catalog.open(index.db).adapter()
     assert record is not None and record.fingerprint == FakeEmbedder().fingerprint
     assert record.method == method and np.abs(record.matrix).max() > 0  # it learned something
-    assert record.matrix.shape == ((3, 33) if method == "class-direction" else (32, 32))  # FakeEmbedder: 32-d
+    assert record.matrix.shape == ((32, 32) if method == "query-residual" else (3, 33))  # FakeEmbedder: 32-d
     _, q = index.stored("dogs/7.png")  # a query whose full ranking the adapter changes
     assert _expected(index, q, record, 24) != _expected(index, q, None, 24)
     adapted = [h.id for h in index.search(Query(vectors=((q, 1.0),)), k=24)]
@@ -128,7 +144,7 @@ def test_the_cli_trains_shows_uses_and_removes_it(index: Index, monkeypatch: pyt
     info = json.loads(runner.invoke(app, ["info", "--db", db, "--json"]).stdout)
     assert set(info["adapter"]) == {"method", "trained_on", "classes", "created"}
     assert (
-        "adapter: class-direction, trained on 24 images in 3 classes"
+        "adapter: class-posterior, trained on 24 images in 3 classes"
         in runner.invoke(app, ["info", "--db", db]).stdout
     )
     record = Catalog.open(index.db).adapter()
@@ -148,7 +164,7 @@ def test_the_cli_trains_shows_uses_and_removes_it(index: Index, monkeypatch: pyt
 
 
 def test_feedback_re_ranks_around_the_adapted_query(index: Index) -> None:
-    index.adapt()
+    index.adapt(method="class-direction")
     record = Catalog.open(index.db).adapter()
     assert record is not None
     _, q = index.stored("dogs/7.png")
@@ -159,6 +175,45 @@ def test_feedback_re_ranks_around_the_adapted_query(index: Index) -> None:
     assert want != frozen
     query = Query(vectors=((q, 1.0),), positive=("dogs/1.png",), negative=("owls/2.png",))
     assert [h.id for h in index.search(query, k=20)] == want
+
+
+def test_feedback_through_class_posterior_compares_the_extended_vectors(index: Index) -> None:
+    """maxsim (search.feedback) written out over [x, s p(x)] / sqrt(1 + s^2) vectors: a soft maximum at
+    temperature 0.05 of the similarities to the query and the relevant mark, minus half the one to the
+    irrelevant mark; every row but the marked ones is a candidate (24 images, fewer than the pool)."""
+    index.adapt(method="class-posterior")
+    record = Catalog.open(index.db).adapter()
+    assert record is not None
+    arrays = index.arrays()
+    weights, bias, s = record.matrix[:, :-1], record.matrix[:, -1], record.strength
+
+    def extended(x: np.ndarray) -> np.ndarray:
+        x = x / np.linalg.norm(x, axis=-1, keepdims=True)
+        e = np.exp(x @ weights.T + bias - (x @ weights.T + bias).max(axis=-1, keepdims=True))
+        p = e / np.linalg.norm(e, axis=-1, keepdims=True)  # normalising the softmax: the sum cancels
+        return np.concatenate([x, s * p], axis=-1) / np.sqrt(1 + s * s)
+
+    def soft_max(columns: np.ndarray) -> np.ndarray:
+        top = columns.max(axis=1)
+        return top + 0.05 * np.log(np.exp((columns - top[:, None]) / 0.05).sum(axis=1))
+
+    _, q = index.stored("dogs/7.png")
+    rows = extended(arrays.vectors)
+    ids = list(arrays.ids)
+    pos, neg = ids.index(index.stored("dogs/1.png")[0]), ids.index(index.stored("owls/2.png")[0])
+    query_row = extended(q[None, :])[0]
+    score = soft_max(np.column_stack([rows @ query_row, rows @ rows[pos]])) - 0.5 * (rows @ rows[neg])
+    order = [i for i in np.lexsort((np.arange(len(ids)), -score)) if i not in (pos, neg)]
+    query = Query(vectors=((q, 1.0),), positive=("dogs/1.png",), negative=("owls/2.png",))
+    assert [h.id for h in index.search(query, k=20)] == [ids[i] for i in order[:20]]
+    plain = [
+        h.id
+        for h in index.search(
+            Query(vectors=((q, 1.0),), positive=("dogs/1.png",), negative=("owls/2.png",), use_adapter=False),
+            k=20,
+        )
+    ]
+    assert plain != [ids[i] for i in order[:20]]
 
 
 def test_a_large_catalog_trains_on_a_sample_of_its_labelled_rows(
@@ -185,8 +240,8 @@ def test_the_cli_chooses_the_method_and_refuses_an_unknown_one(
     report = json.loads(result.stdout)
     assert report["method"] == "query-residual" and report["validation_loss"] > 0
     plain = runner.invoke(app, ["adapt", "--db", db])
-    assert "class-direction adapter trained on 24 images in 3 classes" in plain.stdout
+    assert "class-posterior adapter trained on 24 images in 3 classes" in plain.stdout
     bad = runner.invoke(app, ["adapt", "--db", db, "--method", "pca"])
     assert bad.exit_code != 0 and "unknown adapter method 'pca'" in bad.output
     record = Catalog.open(index.db).adapter()
-    assert record is not None and record.method == "class-direction"  # the refused call changed nothing
+    assert record is not None and record.method == "class-posterior"  # the refused call changed nothing

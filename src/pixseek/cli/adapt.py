@@ -17,10 +17,11 @@ def adapt_command(
         str,
         typer.Option(
             "--method",
-            help="class-direction (default: moves queries along a logistic regression's class weights) or "
-            "query-residual (a residual linear map)",
+            help="class-posterior (default: images a logistic regression puts in the query's classes rank "
+            "higher), class-direction (queries move along its class weights) or query-residual (a residual "
+            "linear map of queries)",
         ),
-    ] = "class-direction",
+    ] = "class-posterior",
     db: Annotated[Path | None, typer.Option("--db", help="Index folder")] = None,
     json_out: JsonOption = False,
 ) -> None:

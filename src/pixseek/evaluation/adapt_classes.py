@@ -1,10 +1,11 @@
-"""Training a class-direction adapter (search.adapter): a multinomial logistic regression over the labelled
-vectors, whose weights the adapter moves each query along.
+"""Training the class adapters (search.adapter): a multinomial logistic regression over the labelled
+vectors, whose posteriors (class-posterior) or weights (class-direction) the adapter uses.
 
-The regression's C and the adapter's strength were chosen with benchmarks/adapt_study.py (docs/results.md)
-on Tux Paint and Fashion-MNIST at several seeds: a larger strength gains more on seen classes and loses
-more on unseen ones, and 0.4 is the largest whose mean unseen loss stays within -0.01 on both sets; C
-mattered little from 30 to 300 on Tux Paint, and 30 gained most on Fashion-MNIST.
+The regression's C and each method's strength were chosen with benchmarks/adapt_study.py
+(docs/results.md) on Tux Paint and Fashion-MNIST at several seeds: a larger strength gains more on seen
+classes and loses more on unseen ones, and each default is the largest whose mean unseen loss stays
+within -0.01 on both sets; C mattered little from 30 to 300 on Tux Paint, and 30 gained most on
+Fashion-MNIST.
 """
 
 from __future__ import annotations
@@ -14,23 +15,25 @@ import warnings
 import numpy as np
 
 from pixseek.evaluation.adapt import TrainedMap, usable_classes
-from pixseek.search.adapter import CLASS_DIRECTION
+from pixseek.search.adapter import CLASS_DIRECTION, CLASS_POSTERIOR
 
 REGULARISATION_C = 30.0
-STRENGTH = 0.4
+STRENGTHS = {CLASS_POSTERIOR: 0.5, CLASS_DIRECTION: 0.4}
 MAX_ITERATIONS = 1000
 
 
-def train_class_directions(
+def train_classes(
     vectors: np.ndarray,
     labels: list[str],
     *,
+    method: str = CLASS_POSTERIOR,
     seed: int = 0,
     c: float = REGULARISATION_C,
-    strength: float = STRENGTH,
+    strength: float | None = None,
 ) -> TrainedMap:
-    """Fit W, b on labelled vectors (L2-normalised first, as queries are). Fewer than two classes of two
-    images is a QueryError, as for every adapter. `c` and `strength` are for the study that chose them."""
+    """Fit W, b on labelled vectors (L2-normalised first, as queries are) for a class `method`. Fewer than
+    two classes of two images is a QueryError, as for every adapter. `c` and `strength` (default: the
+    method's) are for the study that chose them."""
     x, codes, usable = usable_classes(vectors, labels)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     from sklearn.exceptions import ConvergenceWarning  # here: searching never needs scikit-learn
@@ -51,6 +54,6 @@ def train_class_directions(
         len(codes),
         iterations,
         None,
-        CLASS_DIRECTION,
-        strength,
+        method,
+        STRENGTHS[method] if strength is None else strength,
     )

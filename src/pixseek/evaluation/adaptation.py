@@ -53,11 +53,10 @@ def compare(
 
 
 def _frozen_and_adapted(x: np.ndarray, y: np.ndarray, adapter: QueryAdapter) -> dict[str, dict[str, float]]:
-    adapted = adapter.apply(x)
     labels = [str(v) for v in y]
     out = {}
-    for name, queries in (("frozen", x), ("adapted", adapted)):
-        r = retrieval_scores(x, labels, k=10, queries=queries)
+    for name, rows, queries in (("frozen", x, x), ("adapted", adapter.both_sides(x), adapter.queries(x))):
+        r = retrieval_scores(rows, labels, k=10, queries=queries)
         out[name] = {"precision_at_10": round(r.precision_at_10, 4), "map_at_10": round(r.map_at_10, 4)}
     return out
 
@@ -66,5 +65,5 @@ def with_active_adapter(vectors: np.ndarray, labels: list[str], adapter: QueryAd
     """report.json's "active_adapter" block: leave-one-out retrieval with the catalog's own adapter on the
     queries, as search runs it. That adapter was trained on these very labels, so the figures are
     optimistic; `compare` (--adapt) is the held-out measure."""
-    adapted = retrieval_scores(vectors, labels, k=10, queries=adapter.apply(vectors))
+    adapted = retrieval_scores(adapter.both_sides(vectors), labels, k=10, queries=adapter.queries(vectors))
     return adapter.info() | {"trained_on_these_labels": True, "retrieval": adapted.to_dict()}

@@ -6,8 +6,8 @@ import numpy as np
 
 from pixseek.errors import QueryError
 from pixseek.evaluation.adapt import TrainedMap, train_query_map
-from pixseek.evaluation.adapt_classes import train_class_directions
-from pixseek.search.adapter import CLASS_DIRECTION, DEFAULT_METHOD, METHODS, QUERY_RESIDUAL, QueryAdapter
+from pixseek.evaluation.adapt_classes import train_classes
+from pixseek.search.adapter import CLASS_METHODS, DEFAULT_METHOD, METHODS, QUERY_RESIDUAL, QueryAdapter
 
 __all__ = ["DEFAULT_METHOD", "as_adapter", "train_adapter"]
 
@@ -15,8 +15,8 @@ __all__ = ["DEFAULT_METHOD", "as_adapter", "train_adapter"]
 def train_adapter(
     vectors: np.ndarray, labels: list[str], *, method: str = DEFAULT_METHOD, seed: int = 0
 ) -> TrainedMap:
-    if method == CLASS_DIRECTION:
-        return train_class_directions(vectors, labels, seed=seed)
+    if method in CLASS_METHODS:
+        return train_classes(vectors, labels, method=method, seed=seed)
     if method == QUERY_RESIDUAL:
         return train_query_map(vectors, labels, seed=seed)
     raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(METHODS)}")

@@ -3,7 +3,7 @@ query and each relevant mark, re-scored by a `search.feedback` method."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -29,9 +29,12 @@ def feedback_search(
     include_marked: bool = False,
     method: str = "maxsim",
     ann_folder: Location | None = None,
+    represent: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[SearchHit]:
     """Top-k after the user's marks. Marked images are left out unless `include_marked`, which lists the
-    relevant ones first (they are known to be relevant) and the irrelevant ones where they score."""
+    relevant ones first (they are known to be relevant) and the irrelevant ones where they score.
+    `represent` maps the query, marks and candidates before they are compared (an adapter that scores
+    both sides: QueryAdapter.both_sides); candidates are still found with the plain vectors."""
     chosen: FeedbackMethod = check_method(method)
     if len(positive) > MAX_MARKS or len(negative) > MAX_MARKS:
         raise QueryError(f"at most {MAX_MARKS} relevant and {MAX_MARKS} irrelevant marks per search")
@@ -55,7 +58,12 @@ def feedback_search(
     if not candidates:
         return []
     rows = np.array(candidates, dtype=np.int64)
-    score = scores(chosen, m.row_vectors(rows), query, relevant, irrelevant)
+    if represent is None:
+        score = scores(chosen, m.row_vectors(rows), query, relevant, irrelevant)
+    else:
+        mapped = None if query is None else represent(np.asarray(query, dtype=np.float32)[None, :])[0]
+        candidates, relevant, irrelevant = (represent(v) for v in (m.row_vectors(rows), relevant, irrelevant))
+        score = scores(chosen, candidates, mapped, relevant, irrelevant)
     first = np.isin(rows, pos_rows)  # known relevant: first, when they are shown at all
     order = np.lexsort((rows, -score, ~first))[:k]
     return [m.hit(int(rows[i]), float(score[i])) for i in order]

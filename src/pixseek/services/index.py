@@ -35,7 +35,13 @@ from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.search.page_cache import FileWarmup
 from pixseek.search.protocol import VectorIndex
 from pixseek.search.query import Query, Term
-from pixseek.services.adapting import ActiveAdapter, AdaptReport, train_and_store, training_rows
+from pixseek.services.adapting import (
+    ActiveAdapter,
+    AdaptReport,
+    adapted_search,
+    train_and_store,
+    training_rows,
+)
 from pixseek.services.duplicates import SELF_JOIN_REFINE, DuplicateReport, find_duplicates, original_reader
 from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.feedback import feedback_search
@@ -234,9 +240,9 @@ class Index:
     def adapt(
         self, *, remove: bool = False, method: str = DEFAULT_ADAPTER, lock_timeout: float = 0.0
     ) -> AdaptReport | None:
-        """Train a query adapter (`method`: class-direction or query-residual) on the folder labels and
-        store it in the catalog (None with `remove`, which drops it). Searches use it from then on unless
-        a query says `use_adapter=False`."""
+        """Train an adapter (`method`: class-posterior, class-direction or query-residual) on the folder
+        labels and store it in the catalog (None with `remove`, which drops it). Searches use it from then
+        on unless a query says `use_adapter=False`."""
         if method not in ADAPTER_METHODS:
             raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(ADAPTER_METHODS)}")
         with write_lock_for(self.db, lock_timeout) as lease, fenced(self._read_catalog(), lease) as catalog:
@@ -356,16 +362,19 @@ class Index:
             vector = self._query(m, query) if query.has_terms else None
             if vector is not None and adapter is not None:
                 vector = adapter.apply(vector)
-            return self.search_feedback(
-                vector, positive=query.positive, negative=query.negative, k=k, filters=filters,
-                exclude_ids=exclude, include_marked=query.include_marked, feedback=query.feedback, ann=ann,
+            return feedback_search(
+                m, vector, list(query.positive), list(query.negative), k=k, filters=filters,
+                exclude_ids=exclude, include_marked=query.include_marked, method=query.feedback,
+                ann_folder=self._ann_folder(m, ann),
+                represent=adapter.both_sides if adapter is not None and adapter.reranks else None,
             )  # fmt: skip
         vector = self._query(m, query)
+        folder = self._ann_folder(m, ann)
         if adapter is not None:
-            vector = adapter.apply(vector)
-        return m.search(
-            vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=self._ann_folder(m, ann)
-        )[0]
+            return adapted_search(
+                m, adapter, vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=folder
+            )
+        return m.search(vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=folder)[0]
 
     def search_feedback(
         self,
