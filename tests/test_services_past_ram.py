@@ -167,3 +167,39 @@ def test_the_duplicate_finder_asks_in_the_vector_files_order_and_proposes_as_one
     assert set(zip(batched.first.tolist(), batched.second.tolist(), strict=True)) == set(
         zip(one_by_one.first.tolist(), one_by_one.second.tolist(), strict=True)
     )
+
+
+def test_a_class_posterior_search_past_ram_re_scores_a_pool_without_a_deep_refine(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's rows are scored exactly by the adapter, so past RAM the codes alone pick them: about
+    2 x 200 rows read, not 50 x 200; and the answer agrees with the in-RAM (exact) catalog's."""
+    import shutil
+
+    import pixseek.search.row_file as row_file
+
+    copy = tmp_path / "db"
+    shutil.copytree(db, copy)
+    past_ram = Index(copy, settings=Settings(compressed_threshold=1000))
+    past_ram.adapt()  # two folders, a and b
+    assert past_ram.adapter() is not None and past_ram.adapter().method == "class-posterior"
+    in_ram = Index(copy)
+    read: list[int] = []
+    real_read = row_file.RowFile.read
+
+    def counting(self, rows):
+        read.append(len(rows))
+        return real_read(self, rows)
+
+    past_ram.warm()
+    monkeypatch.setattr(row_file.RowFile, "read", counting)
+    agree = []
+    for row_id in ["id00000", "id00777", "id01601"]:
+        read.clear()
+        got = [h.id for h in past_ram.search(like=row_id, k=10)]
+        # the `like` row's vector, the pool's 201 (200 and the excluded `like` row) from the codes, and the
+        # pool again for the adapter; a refine of 50 per hit would read 50 x 201
+        assert read == [1, 201, 200]
+        want = [h.id for h in in_ram.search(like=row_id, k=10)]
+        agree.append(len(set(got) & set(want)) / 10)
+    assert np.mean(agree) >= 0.9

@@ -222,6 +222,16 @@ class CompressedIndex:
         return refine.float32_rows(self._float16_rows(np.asarray(rows, dtype=np.int64)))
 
 
+def with_refine(index: CompressedIndex | DeltaIndex, refine: int) -> CompressedIndex | DeltaIndex:
+    """The same index (or an older one plus its delta) re-scoring `refine` candidates per hit: shallow for
+    a self-join, or for a pool its caller re-scores itself."""
+    if isinstance(index, CompressedIndex):
+        return index.with_params(refine=refine)
+    if isinstance(index.base, CompressedIndex):
+        return index.with_base(index.base.with_params(refine=refine))
+    return index
+
+
 def load_or_build(
     folder: Path,
     version: int,

@@ -12,7 +12,7 @@ import numpy as np
 from pixseek.errors import QueryError
 from pixseek.locations import Location
 from pixseek.search.ann import IvfIndex, load_or_build
-from pixseek.search.compressed import CompressedIndex
+from pixseek.search.compressed import CompressedIndex, with_refine
 from pixseek.search.delta import READER_SLACK, DeltaIndex
 from pixseek.search.exact import ExactIndex
 from pixseek.search.filters import SearchFilter
@@ -147,9 +147,12 @@ class SearchMatrix:
         filters: SearchFilter | None = None,
         exclude_ids: Sequence[str] = (),
         ann_folder: Location | None = None,
+        refine: int | None = None,
     ) -> list[list[SearchHit]]:
         """Top-k per query row. With `ann_folder` (and no filter) FAISS answers; otherwise exact,
-        over only the rows a filter allows. Past RAM, the compressed index answers, filtered or not."""
+        over only the rows a filter allows. Past RAM, the compressed index answers, filtered or not,
+        re-scoring `refine` candidates per hit (default: its own setting; 1 for a caller that re-scores
+        the hits itself)."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if queries.shape[1] != self.dim:
             raise QueryError(f"query vectors have dim {queries.shape[1]}, the index has {self.dim}")
@@ -157,7 +160,8 @@ class SearchMatrix:
         want = k + len(excluded)
         rows = self.rows.matching(filters)
         if self._exact is None:
-            scores, idx = self._compressed().search(queries, want, rows=rows)
+            compressed = self._compressed() if refine is None else with_refine(self._compressed(), refine)
+            scores, idx = compressed.search(queries, want, rows=rows)
         elif rows is None and ann_folder is not None:
             scores, idx = self.ann(ann_folder).search(queries, want)
         else:

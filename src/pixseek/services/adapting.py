@@ -132,16 +132,18 @@ def adapted_search(
 ) -> list[SearchHit]:
     """Top-k for one query vector through the adapter. A query-only adapter maps the query and the index
     answers; one that re-scores both sides (class-posterior) re-ranks the RERANK_POOL nearest candidates
-    (or k, if more) by its own scores, ties by row."""
+    (or k, if more) by its own scores, ties by row. Past RAM the pool comes from the codes with no refine
+    of its own, since its rows are read and scored exactly here."""
     mapped = adapter.apply(query)
     if not adapter.reranks:
         return m.search(mapped, k=k, filters=filters, exclude_ids=exclude_ids, ann_folder=ann_folder)[0]
     pool = m.search(
-        mapped, k=max(k, RERANK_POOL), filters=filters, exclude_ids=exclude_ids, ann_folder=ann_folder
-    )[0]
+        mapped, k=max(k, RERANK_POOL), filters=filters, exclude_ids=exclude_ids, ann_folder=ann_folder,
+        refine=1,  # past RAM: the pool is re-scored below, so 200 rows are read, not 50 x 200
+    )[0]  # fmt: skip
     if not pool:
         return []
-    rows = np.array([m.row(hit.id) for hit in pool], dtype=np.int64)
+    rows = np.sort(np.array([m.row(hit.id) for hit in pool], dtype=np.int64))
     scores = adapter.scores(mapped, m.row_vectors(rows))
     order = np.lexsort((rows, -scores))[:k]
     return m.hits(rows[order].tolist(), scores[order].tolist())

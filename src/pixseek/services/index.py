@@ -27,7 +27,7 @@ from pixseek.search.adapter import METHODS as ADAPTER_METHODS
 from pixseek.search.adapter import QueryAdapter
 from pixseek.search.ann import remove_saved as remove_saved_ann
 from pixseek.search.ann import saved_for
-from pixseek.search.compressed import CompressedIndex
+from pixseek.search.compressed import CompressedIndex, with_refine
 from pixseek.search.delta import DeltaIndex
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS
 from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THRESHOLD
@@ -433,13 +433,12 @@ class Index:
         folder = self._ann_folder(m, None)
         index: VectorIndex = m.ann(folder) if folder is not None or m.compressed else m.exact
         order = None  # past RAM, rows ask in the vector file's order, so the refine reads it in long spans
+        if isinstance(index, CompressedIndex | DeltaIndex):
+            index = with_refine(index, SELF_JOIN_REFINE)
         if isinstance(index, CompressedIndex):
-            index = index.with_params(refine=SELF_JOIN_REFINE)
             order = index.scan_order()
         elif isinstance(index, DeltaIndex) and isinstance(index.base, CompressedIndex):
-            base = index.base.with_params(refine=SELF_JOIN_REFINE)
-            index = index.with_base(base)
-            order = index.current_order(base.scan_order())
+            order = index.current_order(index.base.scan_order())
         hashes = self._read_catalog().column(m.version, "content_hash").to_numpy(zero_copy_only=False)
         adapter = self.adapter() if use_adapter else None
         return find_duplicates(
