@@ -153,6 +153,22 @@ class SearchMatrix:
         over only the rows a filter allows. Past RAM, the compressed index answers, filtered or not,
         re-scoring `refine` candidates per hit (default: its own setting; 1 for a caller that re-scores
         the hits itself)."""
+        found = self.search_rows(
+            queries, k=k, filters=filters, exclude_ids=exclude_ids, ann_folder=ann_folder, refine=refine
+        )
+        return [self.hits(rows.tolist(), scores.tolist()) for rows, scores in found]
+
+    def search_rows(
+        self,
+        queries: np.ndarray,
+        *,
+        k: int,
+        filters: SearchFilter | None = None,
+        exclude_ids: Sequence[str] = (),
+        ann_folder: Location | None = None,
+        refine: int | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`search`'s answer as (rows, scores) per query, for a caller that re-scores rows itself."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if queries.shape[1] != self.dim:
             raise QueryError(f"query vectors have dim {queries.shape[1]}, the index has {self.dim}")
@@ -168,9 +184,8 @@ class SearchMatrix:
             scores, idx = self._exact.search(queries, want, rows=rows)
         results = []
         for score_row, idx_row in zip(scores, idx, strict=True):
-            found = idx_row >= 0
-            hits = self.hits(idx_row[found].tolist(), score_row[found].tolist())
+            keep = idx_row >= 0
             if excluded:
-                hits = [h for h in hits if h.id not in excluded]
-            results.append(hits[:k])
+                keep &= np.array([r >= 0 and self.ids[int(r)] not in excluded for r in idx_row], dtype=bool)
+            results.append((idx_row[keep][:k].astype(np.int64), score_row[keep][:k]))
         return results

@@ -137,13 +137,13 @@ def adapted_search(
     mapped = adapter.apply(query)
     if not adapter.reranks:
         return m.search(mapped, k=k, filters=filters, exclude_ids=exclude_ids, ann_folder=ann_folder)[0]
-    pool = m.search(
+    rows, _ = m.search_rows(
         mapped, k=max(k, RERANK_POOL), filters=filters, exclude_ids=exclude_ids, ann_folder=ann_folder,
         refine=1,  # past RAM: the pool is re-scored below, so 200 rows are read, not 50 x 200
     )[0]  # fmt: skip
-    if not pool:
+    if not len(rows):
         return []
-    rows = np.sort(np.array([m.row(hit.id) for hit in pool], dtype=np.int64))
+    rows = np.sort(rows)
     scores = adapter.scores(mapped, m.row_vectors(rows))
     order = np.lexsort((rows, -scores))[:k]
     return m.hits(rows[order].tolist(), scores[order].tolist())
