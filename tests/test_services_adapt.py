@@ -214,6 +214,8 @@ def test_feedback_through_class_posterior_compares_the_extended_vectors(index: I
         )
     ]
     assert plain != [ids[i] for i in order[:20]]
+    only_relevant = index.search(Query(vectors=((q, 1.0),), positive=("dogs/1.png",)), k=5)  # no negatives
+    assert len(only_relevant) == 5 and ids[pos] not in [h.id for h in only_relevant]
 
 
 def test_a_large_catalog_trains_on_a_sample_of_its_labelled_rows(

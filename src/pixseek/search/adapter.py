@@ -62,8 +62,6 @@ def with_posteriors(
 ) -> np.ndarray:
     """[x, s p(x)] / sqrt(1 + s^2) per row: the vectors whose dot products are class-posterior's scores."""
     x = _normalise(np.asarray(vectors, dtype=np.float32))
-    if x.size == 0:  # no rows (no marks of one kind): numpy's max has nothing to reduce
-        return np.zeros((*x.shape[:-1], x.shape[-1] + len(weights)), dtype=np.float32)
     both = np.concatenate([x, strength * posteriors(x, weights, bias)], axis=-1)
     return (both / np.sqrt(1.0 + strength * strength)).astype(np.float32)
 
