@@ -10,6 +10,7 @@ what it can of the vector file; a query touches only `refine * k` rows.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import math
@@ -94,14 +95,11 @@ class CompressedIndex:
 
     def with_params(self, *, nprobe: int | None = None, refine: int | None = None) -> CompressedIndex:
         """The same codes and vector file, searched with other settings (a shallow refine for a self-join,
-        where each of N queries re-scoring 50 k rows would read the vector file many times over)."""
-        return CompressedIndex(
-            self._index,
-            self.vectors,
-            positions=self.positions,
-            nprobe=nprobe or self.nprobe,
-            refine=refine or self.refine,
-        )
+        where each of N queries re-scoring 50 k rows would read the vector file many times over). A shallow
+        copy: it shares the open vector file and its read buffers, as a search may ask for one per query."""
+        other = copy.copy(self)
+        other.nprobe, other.refine = nprobe or self.nprobe, refine or self.refine
+        return other
 
     # -- build, save, load -------------------------------------------------------------------------
     @classmethod

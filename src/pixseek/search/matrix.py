@@ -147,14 +147,11 @@ class SearchMatrix:
         filters: SearchFilter | None = None,
         exclude_ids: Sequence[str] = (),
         ann_folder: Location | None = None,
-        refine: int | None = None,
     ) -> list[list[SearchHit]]:
         """Top-k per query row. With `ann_folder` (and no filter) FAISS answers; otherwise exact,
-        over only the rows a filter allows. Past RAM, the compressed index answers, filtered or not,
-        re-scoring `refine` candidates per hit (default: its own setting; 1 for a caller that re-scores
-        the hits itself)."""
+        over only the rows a filter allows. Past RAM, the compressed index answers, filtered or not."""
         found = self.search_rows(
-            queries, k=k, filters=filters, exclude_ids=exclude_ids, ann_folder=ann_folder, refine=refine
+            queries, k=k, filters=filters, exclude_ids=exclude_ids, ann_folder=ann_folder
         )
         return [self.hits(rows.tolist(), scores.tolist()) for rows, scores in found]
 
@@ -168,7 +165,9 @@ class SearchMatrix:
         ann_folder: Location | None = None,
         refine: int | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """`search`'s answer as (rows, scores) per query, for a caller that re-scores rows itself."""
+        """`search`'s answer as (rows, scores) per query, for a caller that re-scores rows itself; past RAM,
+        re-scoring `refine` candidates per hit (default: the index's own setting; 1 when the caller's own
+        re-score makes a deeper one wasted)."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if queries.shape[1] != self.dim:
             raise QueryError(f"query vectors have dim {queries.shape[1]}, the index has {self.dim}")
@@ -184,8 +183,10 @@ class SearchMatrix:
             scores, idx = self._exact.search(queries, want, rows=rows)
         results = []
         for score_row, idx_row in zip(scores, idx, strict=True):
-            keep = idx_row >= 0
-            if excluded:
-                keep &= np.array([r >= 0 and self.ids[int(r)] not in excluded for r in idx_row], dtype=bool)
-            results.append((idx_row[keep][:k].astype(np.int64), score_row[keep][:k]))
+            rows_found, scores_found = idx_row[idx_row >= 0].astype(np.int64), score_row[idx_row >= 0]
+            if excluded:  # one Arrow take for the ids, not a lookup per row (9 us each)
+                ids = self.ids.take(rows_found.tolist())  # type: ignore[attr-defined]
+                kept = np.array([i not in excluded for i in ids], dtype=bool)
+                rows_found, scores_found = rows_found[kept], scores_found[kept]
+            results.append((rows_found[:k], scores_found[:k]))
         return results
