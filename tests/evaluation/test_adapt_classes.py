@@ -67,6 +67,7 @@ def test_training_learns_the_classes_and_lifts_held_out_retrieval() -> None:
     trained = train_classes(x[train], [names[i] for i in train], method="class-direction")
     assert trained.classes == ("c0", "c1", "c2", "c3", "c4") and trained.trained_on == 200
     assert trained.matrix.shape == (5, 25) and trained.method == "class-direction"
+    assert trained.strength == 0.4  # the documented default (README, docs/results.md)
     adapter = as_adapter(trained)
     held = [names[i] for i in test]
     frozen = retrieval_scores(x[test], held, k=10).map_at_10

@@ -330,3 +330,15 @@ def test_the_scan_order_lists_the_rows_as_the_vector_file_holds_them(built: tupl
     assert sorted(order.tolist()) == list(range(6000))
     in_file = np.fromfile(folder / "vectors-v7.lists.f16", dtype=np.float16).reshape(-1, DIM)
     np.testing.assert_array_equal(in_file.astype(np.float32), _stored(data)[order])
+
+
+def test_other_settings_are_a_copy_that_shares_the_open_vector_file(built: tuple[np.ndarray, Path]) -> None:
+    """A search may ask for a shallow refine per query: that must neither change the index it came from
+    nor open the vector file (and allocate read buffers) again."""
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    assert index is not None and (index.refine, index.nprobe) == (50, 32)  # the defaults at 6,000 rows
+    shallow = index.with_params(refine=1, nprobe=3)
+    assert (shallow.refine, shallow.nprobe) == (1, 3) and (index.refine, index.nprobe) == (50, 32)
+    assert shallow._file is index._file
+    np.testing.assert_array_equal(shallow.row_vectors(np.array([5, 9])), _stored(data)[[5, 9]])
