@@ -40,7 +40,7 @@ def test_an_object_store_catalog_exists_when_its_metadata_table_is_committed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """For a URI, existence is asked of the store: the metadata table's committed manifest, by its name."""
-    from pixseek.catalog import store as store_module
+    from pixseek.catalog import db_path
 
     asked: list[tuple[str, str]] = []
 
@@ -48,7 +48,7 @@ def test_an_object_store_catalog_exists_when_its_metadata_table_is_committed(
         asked.append((uri, table))
         return True
 
-    monkeypatch.setattr(store_module, "remote_table_committed", committed)
+    monkeypatch.setattr(db_path, "remote_table_committed", committed)
     assert Catalog.exists("s3://bucket/catalogs/x") is True
     assert asked == [("s3://bucket/catalogs/x", "meta")]
 
@@ -107,18 +107,18 @@ class _FlakyConnection:
 
 @pytest.mark.parametrize("failures", [1, 2])
 def test_a_metadata_read_is_retried_after_a_compaction_broke_it(tmp_path: Path, failures: int) -> None:
-    from pixseek.catalog.store import _read_meta
+    from pixseek.catalog.access import read_meta
 
     conn = Catalog.create(tmp_path / "x.db", META)._conn
-    assert _read_meta(_FlakyConnection(conn, failures)) == META
+    assert read_meta(_FlakyConnection(conn, failures)) == META
 
 
 def test_a_metadata_read_gives_up_after_three_failures_with_the_cause(tmp_path: Path) -> None:
-    from pixseek.catalog.store import _read_meta
+    from pixseek.catalog.access import read_meta
 
     conn = Catalog.create(tmp_path / "x.db", META)._conn
     with pytest.raises(OSError, match=r"^meta fragment removed by a concurrent compaction$"):
-        _read_meta(_FlakyConnection(conn, 3))
+        read_meta(_FlakyConnection(conn, 3))
 
 
 def test_a_snapshot_without_vectors_never_reads_the_vector_column(tmp_path: Path) -> None:

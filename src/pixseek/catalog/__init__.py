@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pixseek.catalog.adapter_table import AdapterRecord
     from pixseek.catalog.lock import write_lock
-    from pixseek.catalog.schema import SCHEMA_VERSION, ImageRecord, IndexMeta
-    from pixseek.catalog.store import Catalog, CatalogSnapshot
+    from pixseek.catalog.schema import SCHEMA_VERSION, CatalogSnapshot, ImageRecord, IndexMeta
+    from pixseek.catalog.store import Catalog
 
 _HOME = {
     "AdapterRecord": "pixseek.catalog.adapter_table",
@@ -22,7 +22,7 @@ _HOME = {
     "ImageRecord": "pixseek.catalog.schema",
     "IndexMeta": "pixseek.catalog.schema",
     "Catalog": "pixseek.catalog.store",
-    "CatalogSnapshot": "pixseek.catalog.store",
+    "CatalogSnapshot": "pixseek.catalog.schema",
 }
 __all__ = [
     "SCHEMA_VERSION",

@@ -20,6 +20,7 @@ VECTOR_TYPE = pa.float16()
 
 IMAGES_TABLE = "images"
 META_TABLE = "meta"
+META_STAGING = "meta-staging"  # the metadata table while a new catalog is being created
 
 # One migration step: (images table, metadata) at version N-1 -> the same at version N.
 Migration = Callable[[pa.Table, "IndexMeta"], tuple[pa.Table, "IndexMeta"]]
@@ -156,3 +157,31 @@ def rows_table(records: list[ImageRecord], vectors: np.ndarray, dim: int) -> pa.
     flat = pa.array(np.asarray(vectors, dtype=VECTOR_TYPE.to_pandas_dtype()).reshape(-1), type=VECTOR_TYPE)
     columns["vector"] = pa.FixedSizeListArray.from_arrays(flat, dim)
     return pa.Table.from_pydict(columns, schema=schema)
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """Every row of one catalog version, vectors as an L2-normalised float32 matrix (None when left out).
+
+    `ids`, `roots`, `paths` and `labels` build Python lists on every access: fine for small catalogs and
+    tests; large ones read `rows` (Arrow) instead."""
+
+    version: int
+    rows: pa.Table  # id, root, path, label: Arrow, compact at any size
+    vectors: np.ndarray | None
+
+    @property
+    def ids(self) -> list[str]:
+        return self.rows.column("id").to_pylist()
+
+    @property
+    def roots(self) -> list[str]:
+        return self.rows.column("root").to_pylist()
+
+    @property
+    def paths(self) -> list[str]:
+        return self.rows.column("path").to_pylist()
+
+    @property
+    def labels(self) -> list[str | None]:
+        return self.rows.column("label").to_pylist()

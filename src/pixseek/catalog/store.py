@@ -1,17 +1,16 @@
-"""LanceDB access (the only module that imports lancedb): open, read, write, compact a catalog."""
+"""The Catalog: open, read, write and compact one index's LanceDB tables (only the catalog package
+imports lancedb)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import os
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 # Lance logs routine events ("No existing dataset ... will be created") as warnings on stderr;
 # keep only errors unless the user asked for more. Must be set before lancedb loads its Rust core.
@@ -21,12 +20,15 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
+from pixseek.catalog.access import READ_ATTEMPTS, read_meta, reads, writes
 from pixseek.catalog.adapter_table import ADAPTER_TABLE, AdapterRecord
-from pixseek.catalog.lock import LOCK_NAME
+from pixseek.catalog.db_path import catalog_exists, check_db_path
 from pixseek.catalog.schema import (
     IMAGES_TABLE,
+    META_STAGING,
     META_TABLE,
     RECORD_COLUMNS,
+    CatalogSnapshot,
     ImageRecord,
     IndexMeta,
     check_migratable,
@@ -34,108 +36,12 @@ from pixseek.catalog.schema import (
     migrate,
     needs_migration,
 )
-from pixseek.catalog.storage import remote_bytes, remote_table_committed, storage_errors
+from pixseek.catalog.storage import remote_bytes, storage_errors
 from pixseek.errors import CatalogError, SchemaVersionError
-from pixseek.locations import Location, as_location, is_object_store
+from pixseek.locations import Location, as_location
 
 T = TypeVar("T")
 _IN_CHUNK = 500  # ids per `IN (...)` filter
-_META_STAGING = "meta-staging"  # the metadata table while a new catalog is being created
-
-
-@dataclass(frozen=True)
-class CatalogSnapshot:
-    """Every row of one catalog version, vectors as an L2-normalised float32 matrix (None when left out).
-
-    `ids`, `roots`, `paths` and `labels` build Python lists on every access: fine for small catalogs and
-    tests; large ones read `rows` (Arrow) instead."""
-
-    version: int
-    rows: pa.Table  # id, root, path, label: Arrow, compact at any size
-    vectors: np.ndarray | None
-
-    @property
-    def ids(self) -> list[str]:
-        return self.rows.column("id").to_pylist()
-
-    @property
-    def roots(self) -> list[str]:
-        return self.rows.column("root").to_pylist()
-
-    @property
-    def paths(self) -> list[str]:
-        return self.rows.column("path").to_pylist()
-
-    @property
-    def labels(self) -> list[str | None]:
-        return self.rows.column("label").to_pylist()
-
-
-def check_db_path(path: Location) -> None:
-    """Refuse a DB location that can never hold a catalog, before anything is written."""
-    if isinstance(path, str):
-        return  # an object-store prefix: any prefix can hold one
-    if path.exists() and not path.is_dir():
-        raise CatalogError(f"--db {path} is a file, not a pixseek index folder; choose another path")
-
-
-def check_new_db_path(path: Location) -> None:
-    """Refuse to create a catalog inside a folder that already holds something else (e.g. photos)."""
-    check_db_path(path)
-    if isinstance(path, Path) and path.is_dir() and not Catalog.exists(path):
-        ours = {LOCK_NAME, f"{IMAGES_TABLE}.lance", f"{_META_STAGING}.lance"}  # a crash during creation
-        foreign = sorted(p.name for p in path.iterdir() if p.name not in ours)
-        if foreign:
-            raise CatalogError(
-                f"--db {path} is a folder with other files in it ({', '.join(foreign[:3])}...), not a "
-                "pixseek index; choose a new or empty folder"
-            )
-
-
-def _writes(method: Callable[..., T]) -> Callable[..., T]:
-    """A Catalog write method whose storage errors become StorageError."""
-
-    @functools.wraps(method)
-    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> T:
-        if self.before_write is not None:
-            self.before_write()  # e.g. renew the write lease of an object-store catalog
-        with storage_errors(self.path):
-            return method(self, *args, **kwargs)
-
-    return wrapper
-
-
-_READ_ATTEMPTS = 3
-
-
-def _reads(method: Callable[..., T]) -> Callable[..., T]:
-    """A Catalog read that a concurrent writer's compaction can break (it deletes the files of versions
-    older than the one it makes, perhaps the one this read began on): retried on the latest version."""
-
-    @functools.wraps(method)
-    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> T:
-        for attempt in range(_READ_ATTEMPTS):
-            try:
-                return method(self, *args, **kwargs)
-            except (OSError, RuntimeError, ValueError):
-                if attempt == _READ_ATTEMPTS - 1:
-                    raise
-                self._images.checkout_latest()
-        raise AssertionError("unreachable")
-
-    return wrapper
-
-
-def _read_meta(conn: lancedb.DBConnection) -> IndexMeta:
-    """The metadata row. Every run rewrites that table and then compacts it, deleting the files of the
-    version a reader may have just opened: such a read is retried on the table as it is now."""
-    for attempt in range(_READ_ATTEMPTS):
-        try:
-            return IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())
-        except (OSError, RuntimeError):
-            if attempt == _READ_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _quote(value: str) -> str:
@@ -162,12 +68,7 @@ class Catalog:
         self._images = conn.open_table(IMAGES_TABLE)
 
     # -- lifecycle -------------------------------------------------------------------------------
-    @staticmethod
-    def exists(path: Location) -> bool:
-        """A complete catalog is there: its metadata table, written last, is in place."""
-        if is_object_store(path):
-            return remote_table_committed(str(path), META_TABLE)
-        return (Path(path) / f"{META_TABLE}.lance").is_dir()
+    exists = staticmethod(catalog_exists)
 
     @classmethod
     def open(cls, path: Location, *, allow_migration: bool = False) -> Catalog:
@@ -179,7 +80,7 @@ class Catalog:
                 f"no pixseek index at {path}; create one with `pixseek index FOLDER --db {path}`"
             )
         conn = lancedb.connect(str(path))
-        meta = _read_meta(conn)
+        meta = read_meta(conn)
         if needs_migration(meta):
             if not allow_migration:
                 check_migratable(meta)  # newer than us, or no way up: say so, not 'upgrade'
@@ -207,9 +108,9 @@ class Catalog:
             conn.create_table(IMAGES_TABLE, schema=image_schema(meta.dim), mode="overwrite")
             # The metadata table marks the catalog complete, so readers must never see it half-written:
             # build it under another name, then rename its folder into place (atomic on one filesystem).
-            staging = path / f"{_META_STAGING}.lance"
+            staging = path / f"{META_STAGING}.lance"
             shutil.rmtree(staging, ignore_errors=True)  # left by a run killed at this very step
-            conn.create_table(_META_STAGING, meta.to_table())
+            conn.create_table(META_STAGING, meta.to_table())
             staging.rename(path / f"{META_TABLE}.lance")
         return cls(path, lancedb.connect(path), meta)
 
@@ -218,18 +119,22 @@ class Catalog:
     def meta(self) -> IndexMeta:
         return self._meta
 
-    @_writes
+    @writes
     def set_meta(self, meta: IndexMeta) -> None:
         self._conn.open_table(META_TABLE).add(meta.to_table(), mode="overwrite")
         self._meta = meta
 
-    @_reads
+    def checkout_latest(self) -> None:
+        """Move the images table to its latest version (what a retried read starts from)."""
+        self._images.checkout_latest()
+
+    @reads
     def version(self) -> int:
         """The images table's latest version; a cheap check (one manifest read)."""
         self._images.checkout_latest()
         return int(self._images.version)
 
-    @_reads
+    @reads
     def count(self) -> int:
         self._images.checkout_latest()
         return int(self._images.count_rows())
@@ -246,7 +151,7 @@ class Catalog:
         return total
 
     # -- reads -----------------------------------------------------------------------------------
-    @_reads
+    @reads
     def records(self, *, root: str | None = None) -> list[ImageRecord]:
         """Rows without vectors, optionally only those under one indexed root."""
         self._images.checkout_latest()
@@ -255,21 +160,21 @@ class Catalog:
             query = query.where(f"root = {_quote(root)}")
         return [ImageRecord(**row) for row in query.to_arrow().select(RECORD_COLUMNS).to_pylist()]
 
-    @_reads
+    @reads
     def holds_root(self, root: str) -> bool:
         """Whether any row was indexed from `root` (an absolute folder or prefix)."""
         self._images.checkout_latest()
         query = self._images.search().where(f"root = {_quote(root)}").select(["id"]).limit(1)
         return query.to_arrow().num_rows > 0
 
-    @_reads
+    @reads
     def record(self, row_id: str) -> ImageRecord | None:
         self._images.checkout_latest()
         query = self._images.search().where(f"id = {_quote(row_id)}").select(RECORD_COLUMNS).limit(1)
         rows = query.to_arrow().select(RECORD_COLUMNS).to_pylist()
         return ImageRecord(**rows[0]) if rows else None
 
-    @_reads
+    @reads
     def vectors_for(self, ids: list[str]) -> dict[str, np.ndarray]:
         """float32 vectors of the given rows (missing ids are simply absent)."""
         out: dict[str, np.ndarray] = {}
@@ -286,14 +191,14 @@ class Catalog:
         same version yields the same row order); retried if a compaction removed files mid-read.
         Without `vectors`, a catalog larger than memory still fits: the matrix is left out."""
         columns = ["id", "root", "path", "label", *(["vector"] if vectors else [])]
-        for attempt in range(_READ_ATTEMPTS):
+        for attempt in range(READ_ATTEMPTS):
             try:
                 pinned = self._pinned_images()
                 version = pinned.version
                 table = pinned.search().select(columns).limit(None).to_arrow()
                 break
             except (OSError, RuntimeError, ValueError):
-                if attempt == _READ_ATTEMPTS - 1:
+                if attempt == READ_ATTEMPTS - 1:
                     raise
         return CatalogSnapshot(
             version=version,
@@ -350,7 +255,7 @@ class Catalog:
         except ValueError:  # "Table 'adapter' was not found": never adapted
             return None
 
-    @_writes
+    @writes
     def set_adapter(self, record: AdapterRecord | None) -> None:
         """Store an adapter (replacing any), or drop it with None: one commit either way."""
         if record is None:
@@ -361,13 +266,13 @@ class Catalog:
         self._conn.create_table(ADAPTER_TABLE, record.to_table(), mode="overwrite")
 
     # -- writes (callers hold the write lock) ----------------------------------------------------
-    @_writes
+    @writes
     def append(self, rows: pa.Table) -> None:
         """Insert rows with new ids: one atomic commit."""
         if rows.num_rows:
             self._images.add(rows)
 
-    @_writes
+    @writes
     def upsert(self, rows: pa.Table) -> None:
         """Replace rows by id (or insert them): one atomic commit."""
         if rows.num_rows:
@@ -378,13 +283,13 @@ class Catalog:
                 .execute(rows)
             )
 
-    @_writes
+    @writes
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
             self._images.delete("id IN (" + ", ".join(_quote(i) for i in chunk) + ")")
 
-    @_writes
+    @writes
     def compact(self, *, images: bool = True) -> None:
         """Merge small fragments and drop old versions so many small runs do not slow reads down.
 

@@ -10,17 +10,20 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pixseek.errors import ImageReadError
+from pixseek.errors import ImageReadError, QueryError
 from pixseek.indexing.sources import ObjectStoreSource
 from pixseek.locations import is_object_store, join_root
 from pixseek.models.imageio import ImageSource
 from pixseek.models.signature import COLOUR_GRID, DETAIL_GRID, GRID, SCALES, PixelSignature, pixel_signature
 from pixseek.search import SearchMatrix
+from pixseek.search.compressed import CompressedIndex, with_refine
+from pixseek.search.delta import DeltaIndex
 from pixseek.search.duplicates import (
     MAX_COLOUR_DIFFERENCE,
     MAX_LOCAL_DIFFERENCE,
@@ -206,6 +209,46 @@ def find_duplicates(
         time.perf_counter() - start,
         detail_rejected=len(passed) - len(confirmed),
     )
+
+
+def index_duplicates(
+    m: SearchMatrix,
+    hashes: np.ndarray,
+    index: VectorIndex,
+    *,
+    threshold: float,
+    neighbours: int,
+    max_pixels: int,
+    query_map: Callable[[np.ndarray], np.ndarray] | None,
+    progress: Progress | None,
+) -> DuplicateReport:
+    """`find_duplicates` as Index.duplicates asks it: limits checked, originals read from where each row
+    was indexed, and past RAM the self-join's own refine depth and visiting order."""
+    check_limits(threshold, neighbours)
+    index, order = self_join_index(index)
+    return find_duplicates(
+        m, hashes, index, original_reader(m), threshold=threshold, neighbours=neighbours,
+        max_pixels=max_pixels, query_map=query_map, order=order, progress=progress,
+    )  # fmt: skip
+
+
+def check_limits(threshold: float, neighbours: int) -> None:
+    if not -1.0 <= threshold <= 1.0:
+        raise QueryError(f"threshold must be from -1 to 1, got {threshold!r}")
+    if isinstance(neighbours, bool) or not isinstance(neighbours, Integral) or not 1 <= neighbours <= 100:
+        raise QueryError(f"neighbours must be an integer from 1 to 100, got {neighbours!r}")
+
+
+def self_join_index(index: VectorIndex) -> tuple[VectorIndex, np.ndarray | None]:
+    """The index the self-join asks, and in what order: past RAM, each row's neighbours are refined
+    SELF_JOIN_REFINE deep, and rows ask in the vector file's order, so the refine reads it in long spans."""
+    if isinstance(index, CompressedIndex | DeltaIndex):
+        index = with_refine(index, SELF_JOIN_REFINE)
+    if isinstance(index, CompressedIndex):
+        return index, index.scan_order()
+    if isinstance(index, DeltaIndex) and isinstance(index.base, CompressedIndex):
+        return index, index.current_order(index.base.scan_order())
+    return index, None
 
 
 def original_reader(m: SearchMatrix) -> ReadOriginal:

@@ -4,50 +4,55 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Integral
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from pixseek.catalog import Catalog, ImageRecord, IndexMeta
+from pixseek.catalog import Catalog, ImageRecord
+from pixseek.catalog.db_path import check_db_path, check_new_db_path
 from pixseek.catalog.lease import Lease
-from pixseek.catalog.store import check_db_path, check_new_db_path
 from pixseek.catalog.version_watch import VersionWatch
-from pixseek.errors import ModelMismatchError, QueryError, SchemaVersionError
+from pixseek.errors import QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
-from pixseek.search import SearchFilter, SearchMatrix, combine_terms
+from pixseek.search import SearchFilter, SearchMatrix
 from pixseek.search.adapter import DEFAULT_METHOD as DEFAULT_ADAPTER
 from pixseek.search.adapter import METHODS as ADAPTER_METHODS
 from pixseek.search.adapter import QueryAdapter
 from pixseek.search.ann import remove_saved as remove_saved_ann
 from pixseek.search.ann import saved_for
-from pixseek.search.compressed import CompressedIndex, with_refine
-from pixseek.search.delta import DeltaIndex
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS
 from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THRESHOLD
 from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.search.page_cache import FileWarmup
-from pixseek.search.protocol import VectorIndex
-from pixseek.search.query import Query, Term
+from pixseek.search.query import Query
 from pixseek.services.adapting import (
     ActiveAdapter,
     AdaptReport,
-    adapted_search,
     train_and_store,
     training_rows,
 )
-from pixseek.services.duplicates import SELF_JOIN_REFINE, DuplicateReport, find_duplicates, original_reader
+from pixseek.services.duplicates import DuplicateReport, index_duplicates
 from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.feedback import feedback_search
 from pixseek.services.loading import ann_copy_folder, load_matrix, page_cache_warmup
-from pixseek.services.results import IndexArrays, IndexInfo, Readiness
-from pixseek.services.writing import default_workers, fenced, ray_stage_for, write_lock_for
+from pixseek.services.querying import as_query, check_k, query_vector, search_one
+from pixseek.services.results import IndexArrays, IndexInfo, Readiness, arrays_of
+from pixseek.services.writing import (
+    add_ray_info,
+    check_model,
+    default_workers,
+    fenced,
+    model_ref_for,
+    open_for_writing,
+    ray_stage_for,
+    write_lock_for,
+)
 from pixseek.settings import Settings
 from pixseek.types import Embedder, SearchHit
 
@@ -84,7 +89,7 @@ class Index:
         if self._catalog is not None:
             meta = self._catalog.meta
             if embedder is not None or (model is not None and model not in (meta.model, meta.model_ref)):
-                self._check_model(self.embedder, meta)
+                check_model(self.db, self.embedder, meta)
 
     # -- model -----------------------------------------------------------------------------------
     @property
@@ -97,23 +102,8 @@ class Index:
             ref = self._model or stored or self.settings.model
             self._embedder = load_embedder(ref, settings=self.settings)
             if self._catalog is not None:
-                self._check_model(self._embedder, self._catalog.meta)
+                check_model(self.db, self._embedder, self._catalog.meta)
         return self._embedder
-
-    def _check_model(self, embedder: Embedder, meta: IndexMeta) -> None:
-        if embedder.fingerprint != meta.fingerprint or embedder.dim != meta.dim:
-            raise ModelMismatchError(
-                f"the index at {self.db} was built with model {meta.model!r} (fingerprint "
-                f"{meta.fingerprint}, dim {meta.dim}), not {embedder.name!r} (fingerprint "
-                f"{embedder.fingerprint}, dim {embedder.dim}); use --model {meta.model_ref} or another --db"
-            )
-
-    def _model_ref(self, embedder: Embedder) -> str:
-        """What load_embedder needs to get this model back: the name or folder asked for, else the
-        injected embedder's folder (OnnxEmbedder has one), else its name."""
-        folder = getattr(embedder, "folder", None)
-        ref = self._model or (str(folder) if folder is not None else embedder.name)
-        return str(Path(ref).resolve()) if Path(ref).is_dir() else ref
 
     # -- writing ---------------------------------------------------------------------------------
     def add(
@@ -152,12 +142,7 @@ class Index:
             **({"commit_rows": commit_rows} if commit_rows else {}),
         )
         with write_lock_for(self.db, lock_timeout) as lease:
-            if Catalog.exists(self.db):
-                catalog = Catalog.open(self.db, allow_migration=True)
-                self._check_model(embedder, catalog.meta)
-            else:
-                meta = IndexMeta(embedder.name, self._model_ref(embedder), embedder.fingerprint, embedder.dim)
-                catalog = Catalog.create(self.db, meta)
+            catalog = open_for_writing(self.db, embedder, model_ref_for(self._model, embedder))
             self._catalog, self._open_error = catalog, None
             stage = self._ray_stage(ray_actors, lease) if ray_actors else None
             with fenced(catalog, lease):
@@ -166,12 +151,7 @@ class Index:
                 )
         self._version_watch.forget()  # this process committed: its next search reads the new version
         if ray_actors:
-            from pixseek.indexing.ray_runner import cluster_info
-
-            report.ray = cluster_info(ray_actors) | {
-                "stage_seconds": report.stage_seconds,
-                "rows_written_by_workers": report.worker_rows,
-            }
+            add_ray_info(report, ray_actors)
         if rebuild_ann:
             remove_saved_ann(self.db)
             if is_object_store(self.db):
@@ -184,7 +164,7 @@ class Index:
         return report
 
     def _ray_stage(self, actors: int, lease: Lease | None) -> EmbedStage:
-        model_ref = None if self._injected else self._model_ref(self.embedder)
+        model_ref = None if self._injected else model_ref_for(self._model, self.embedder)
         return ray_stage_for(
             self.db, lease, actors, self.embedder, model_ref=model_ref, settings=self.settings
         )
@@ -285,15 +265,7 @@ class Index:
 
     def arrays(self, *, root: str | Path | None = None) -> IndexArrays:
         """All rows, or only those indexed from `root` (an index may hold several folders)."""
-        m = self._matrix()
-        if root is None:
-            every = m.vectors if m.vectors is not None else m.row_vectors(np.arange(len(m)))
-            return IndexArrays(list(m.ids), list(m.paths), list(m.labels), every)
-        wanted = str(root).rstrip("/") if is_object_store(root) else str(Path(root).resolve())
-        rows = [i for i, r in enumerate(m.roots) if r == wanted]
-        vectors = m.row_vectors(np.array(rows, dtype=np.int64))
-        picked = ([m.ids[i] for i in rows], [m.paths[i] for i in rows], [m.labels[i] for i in rows])
-        return IndexArrays(*picked, vectors)
+        return arrays_of(self._matrix(), root)
 
     def stored(self, id_or_path: str) -> tuple[str, np.ndarray]:
         """The id and stored vector of a row given by id or path, from one catalog version in memory."""
@@ -313,29 +285,10 @@ class Index:
     def query_vector(self, query: Query | None = None, **terms: Any) -> np.ndarray:
         """The weighted sum of positive minus negative terms, renormalised (see search.query). Give a
         `Query`, or its terms as keywords (`image=`, `text=`, `like=`, `minus_image=` ...; see Query.of)."""
-        return self._query(self._matrix(), _as_query(query, terms))
+        return self._query(self._matrix(), as_query(query, terms))
 
     def _query(self, m: SearchMatrix, query: Query) -> np.ndarray:
-        pos = self._vectors(m, query.images, query.texts, query.likes) + list(query.vectors)
-        neg = self._vectors(m, query.minus_images, query.minus_texts, query.minus_likes)
-        return combine_terms(pos, neg)
-
-    def _vectors(
-        self, m: SearchMatrix, images: Sequence[Term], texts: Sequence[Term], likes: Sequence[Term]
-    ) -> list[tuple[np.ndarray, float]]:
-        out: list[tuple[np.ndarray, float]] = []
-        if images:
-            vecs = self.embedder.embed_images([v for v, _ in images])
-            out += [(vec, w) for vec, (_, w) in zip(vecs, images, strict=True)]
-        if texts:
-            if not all(isinstance(v, str) for v, _ in texts):
-                raise QueryError("text terms must be strings")
-            if not all(v.strip() for v, _ in texts):
-                raise QueryError("a text query is empty: give some words to search for")
-            vecs = self.embedder.embed_texts([v for v, _ in texts])
-            out += [(vec, w) for vec, (_, w) in zip(vecs, texts, strict=True)]
-        out += [(m.vector(m.row(value)), w) for value, w in likes]
-        return out
+        return query_vector(m, query, lambda: self.embedder)
 
     def search(
         self,
@@ -353,28 +306,14 @@ class Index:
         with relevance feedback; marked images are left out unless `include_marked`. With relevant marks,
         the query terms may be left out.
         """
-        query = _as_query(query, terms)
+        query = as_query(query, terms)
         self._check_k(k)
         m = self._matrix()
-        exclude = [m.ids[m.row(v)] for v, _ in query.likes] + list(query.exclude_ids)
         adapter = self.adapter() if query.use_adapter else None
-        if query.has_marks:
-            vector = self._query(m, query) if query.has_terms else None
-            if vector is not None and adapter is not None:
-                vector = adapter.apply(vector)
-            return feedback_search(
-                m, vector, list(query.positive), list(query.negative), k=k, filters=filters,
-                exclude_ids=exclude, include_marked=query.include_marked, method=query.feedback,
-                ann_folder=self._ann_folder(m, ann),
-                represent=adapter.both_sides if adapter is not None and adapter.reranks else None,
-            )  # fmt: skip
-        vector = self._query(m, query)
-        folder = self._ann_folder(m, ann)
-        if adapter is not None:
-            return adapted_search(
-                m, adapter, vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=folder
-            )
-        return m.search(vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=folder)[0]
+        return search_one(
+            m, query, lambda: self.embedder, adapter=adapter, k=k, filters=filters,
+            ann_folder=self._ann_folder(m, ann),
+        )  # fmt: skip
 
     def search_feedback(
         self,
@@ -425,38 +364,19 @@ class Index:
         """Groups of near-duplicates: the same picture resized, re-encoded, lightly cropped, brightened or
         converted; exact copies too. `threshold` is the aligned pixel correlation a pair must reach. An
         active adapter maps each image's vector before it proposes neighbours; pixels still decide."""
-        if not -1.0 <= threshold <= 1.0:
-            raise QueryError(f"threshold must be from -1 to 1, got {threshold!r}")
-        if isinstance(neighbours, bool) or not isinstance(neighbours, Integral) or not 1 <= neighbours <= 100:
-            raise QueryError(f"neighbours must be an integer from 1 to 100, got {neighbours!r}")
         m = self._matrix()
         folder = self._ann_folder(m, None)
-        index: VectorIndex = m.ann(folder) if folder is not None or m.compressed else m.exact
-        order = None  # past RAM, rows ask in the vector file's order, so the refine reads it in long spans
-        if isinstance(index, CompressedIndex | DeltaIndex):
-            index = with_refine(index, SELF_JOIN_REFINE)
-        if isinstance(index, CompressedIndex):
-            order = index.scan_order()
-        elif isinstance(index, DeltaIndex) and isinstance(index.base, CompressedIndex):
-            order = index.current_order(index.base.scan_order())
+        index = m.ann(folder) if folder is not None or m.compressed else m.exact
         hashes = self._read_catalog().column(m.version, "content_hash").to_numpy(zero_copy_only=False)
         adapter = self.adapter() if use_adapter else None
-        return find_duplicates(
-            m,
-            hashes,
-            index,
-            original_reader(m),
-            threshold=threshold,
-            neighbours=neighbours,
+        return index_duplicates(
+            m, hashes, index, threshold=threshold, neighbours=neighbours, progress=progress,
             max_pixels=self.settings.max_image_pixels,
             query_map=adapter.apply if adapter is not None else None,
-            order=order,
-            progress=progress,
-        )
+        )  # fmt: skip
 
     def _check_k(self, k: int) -> None:
-        if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= self.settings.max_k:
-            raise QueryError(f"k must be an integer from 1 to {self.settings.max_k}, got {k!r}")
+        check_k(k, self.settings.max_k)
 
     def _ann_folder(self, m: SearchMatrix, ann: bool | None) -> Location | None:
         """Where the ANN index lives (beside the catalog: its folder or its prefix) when this search
@@ -476,15 +396,3 @@ class Index:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def _as_query(query: Query | None, terms: dict[str, Any]) -> Query:
-    """A Query, given one or as keywords (not both)."""
-    if query is not None and terms:
-        raise QueryError(f"give a Query or keyword terms, not both (got {', '.join(sorted(terms))})")
-    if query is not None:
-        return query
-    try:
-        return Query.of(**terms)
-    except TypeError as exc:  # an unknown keyword
-        raise QueryError(str(exc).replace("Query.of()", "search")) from None

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
+
+from pixseek.locations import is_object_store
+from pixseek.search import SearchMatrix
 
 
 @dataclass(frozen=True)
@@ -45,3 +49,15 @@ class IndexArrays:
     paths: list[str]
     labels: list[str | None]
     vectors: np.ndarray
+
+
+def arrays_of(m: SearchMatrix, root: str | Path | None) -> IndexArrays:
+    """All rows of `m`, or only those indexed from `root` (an index may hold several folders)."""
+    if root is None:
+        every = m.vectors if m.vectors is not None else m.row_vectors(np.arange(len(m)))
+        return IndexArrays(list(m.ids), list(m.paths), list(m.labels), every)
+    wanted = str(root).rstrip("/") if is_object_store(root) else str(Path(root).resolve())
+    rows = [i for i, r in enumerate(m.roots) if r == wanted]
+    vectors = m.row_vectors(np.array(rows, dtype=np.int64))
+    picked = ([m.ids[i] for i in rows], [m.paths[i] for i in rows], [m.labels[i] for i in rows])
+    return IndexArrays(*picked, vectors)

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from pixseek.catalog import Catalog, write_lock
+from pixseek.catalog import Catalog, IndexMeta, write_lock
 from pixseek.catalog.lease import Lease, write_lease
 from pixseek.catalog.row_writer import RowWriter
+from pixseek.errors import ModelMismatchError
+from pixseek.indexing import IndexReport
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.locations import Location
 from pixseek.settings import Settings
@@ -39,6 +41,44 @@ def fenced(catalog: Catalog, lease: Lease | None) -> Iterator[Catalog]:
         yield catalog
     finally:
         catalog.before_write = None
+
+
+def check_model(db: Location, embedder: Embedder, meta: IndexMeta) -> None:
+    """The model must be the one the index at `db` was built with (fingerprint and dim)."""
+    if embedder.fingerprint != meta.fingerprint or embedder.dim != meta.dim:
+        raise ModelMismatchError(
+            f"the index at {db} was built with model {meta.model!r} (fingerprint "
+            f"{meta.fingerprint}, dim {meta.dim}), not {embedder.name!r} (fingerprint "
+            f"{embedder.fingerprint}, dim {embedder.dim}); use --model {meta.model_ref} or another --db"
+        )
+
+
+def model_ref_for(asked: str | None, embedder: Embedder) -> str:
+    """What load_embedder needs to get this model back: the name or folder asked for, else the injected
+    embedder's folder (OnnxEmbedder has one), else its name."""
+    folder = getattr(embedder, "folder", None)
+    ref = asked or (str(folder) if folder is not None else embedder.name)
+    return str(Path(ref).resolve()) if Path(ref).is_dir() else ref
+
+
+def open_for_writing(db: Location, embedder: Embedder, model_ref: str) -> Catalog:
+    """Under the write lock: the catalog at `db` (an older schema migrated), checked against the model,
+    or a new one for it."""
+    if Catalog.exists(db):
+        catalog = Catalog.open(db, allow_migration=True)
+        check_model(db, embedder, catalog.meta)
+        return catalog
+    return Catalog.create(db, IndexMeta(embedder.name, model_ref, embedder.fingerprint, embedder.dim))
+
+
+def add_ray_info(report: IndexReport, actors: int) -> None:
+    """The cluster a Ray run used, and what its stage and workers did, for the run's report."""
+    from pixseek.indexing.ray_runner import cluster_info
+
+    report.ray = cluster_info(actors) | {
+        "stage_seconds": report.stage_seconds,
+        "rows_written_by_workers": report.worker_rows,
+    }
 
 
 GPU_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")

@@ -1,0 +1,96 @@
+"""A typed Query -> its top-k: images and texts through the model and likes from the index give one
+query vector (search.query.combine_terms), then marks re-rank by relevance feedback, or an active
+adapter re-ranks, or the plain index answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+
+from pixseek.errors import QueryError
+from pixseek.locations import Location
+from pixseek.search import SearchFilter, SearchMatrix, combine_terms
+from pixseek.search.adapter import QueryAdapter
+from pixseek.search.query import Query, Term
+from pixseek.services.adapting import adapted_search
+from pixseek.services.feedback import feedback_search
+from pixseek.types import Embedder, SearchHit
+
+
+def as_query(query: Query | None, terms: dict[str, Any]) -> Query:
+    """A Query, given one or as keywords (not both)."""
+    if query is not None and terms:
+        raise QueryError(f"give a Query or keyword terms, not both (got {', '.join(sorted(terms))})")
+    if query is not None:
+        return query
+    try:
+        return Query.of(**terms)
+    except TypeError as exc:  # an unknown keyword
+        raise QueryError(str(exc).replace("Query.of()", "search")) from None
+
+
+def query_vector(m: SearchMatrix, query: Query, embedder: Callable[[], Embedder]) -> np.ndarray:
+    """The query's vector; `embedder` is asked for only when a term needs the model."""
+    positive = _vectors(m, embedder, query.images, query.texts, query.likes) + list(query.vectors)
+    negative = _vectors(m, embedder, query.minus_images, query.minus_texts, query.minus_likes)
+    return combine_terms(positive, negative)
+
+
+def search_one(
+    m: SearchMatrix,
+    query: Query,
+    embedder: Callable[[], Embedder],
+    *,
+    adapter: QueryAdapter | None,
+    k: int,
+    filters: SearchFilter | None,
+    ann_folder: Location | None,
+) -> list[SearchHit]:
+    """Top-k for one query (see Index.search); `adapter` is the active one, or None."""
+    exclude = [m.ids[m.row(v)] for v, _ in query.likes] + list(query.exclude_ids)
+    if query.has_marks:
+        vector = query_vector(m, query, embedder) if query.has_terms else None
+        if vector is not None and adapter is not None:
+            vector = adapter.apply(vector)
+        return feedback_search(
+            m, vector, list(query.positive), list(query.negative), k=k, filters=filters,
+            exclude_ids=exclude, include_marked=query.include_marked, method=query.feedback,
+            ann_folder=ann_folder,
+            represent=adapter.both_sides if adapter is not None and adapter.reranks else None,
+        )  # fmt: skip
+    vector = query_vector(m, query, embedder)
+    if adapter is not None:
+        return adapted_search(
+            m, adapter, vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=ann_folder
+        )
+    return m.search(vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=ann_folder)[0]
+
+
+def check_k(k: object, max_k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= max_k:
+        raise QueryError(f"k must be an integer from 1 to {max_k}, got {k!r}")
+
+
+def _vectors(
+    m: SearchMatrix,
+    embedder: Callable[[], Embedder],
+    images: Sequence[Term],
+    texts: Sequence[Term],
+    likes: Sequence[Term],
+) -> list[tuple[np.ndarray, float]]:
+    out: list[tuple[np.ndarray, float]] = []
+    if images:
+        vecs = embedder().embed_images([v for v, _ in images])
+        out += [(vec, w) for vec, (_, w) in zip(vecs, images, strict=True)]
+    if texts:
+        if not all(isinstance(v, str) for v, _ in texts):
+            raise QueryError("text terms must be strings")
+        if not all(v.strip() for v, _ in texts):
+            raise QueryError("a text query is empty: give some words to search for")
+        vecs = embedder().embed_texts([v for v, _ in texts])
+        out += [(vec, w) for vec, (_, w) in zip(vecs, texts, strict=True)]
+    out += [(m.vector(m.row(value)), w) for value, w in likes]
+    return out
