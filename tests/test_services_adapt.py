@@ -169,9 +169,9 @@ def test_feedback_re_ranks_around_the_adapted_query(index: Index) -> None:
     assert record is not None
     _, q = index.stored("dogs/7.png")
     adapted_q = _mapped(q, record)
-    marks = {"positive": ["dogs/1.png"], "negative": ["owls/2.png"]}
-    want = [h.id for h in index.search_feedback(adapted_q, k=20, **marks)]
-    frozen = [h.id for h in index.search_feedback(q, k=20, **marks)]
+    marks = {"positive": ("dogs/1.png",), "negative": ("owls/2.png",), "use_adapter": False}
+    want = [h.id for h in index.search(Query(vectors=((adapted_q, 1.0),), **marks), k=20)]
+    frozen = [h.id for h in index.search(Query(vectors=((q, 1.0),), **marks), k=20)]
     assert want != frozen
     query = Query(vectors=((q, 1.0),), positive=("dogs/1.png",), negative=("owls/2.png",))
     assert [h.id for h in index.search(query, k=20)] == want

@@ -15,6 +15,7 @@ import numpy as np
 
 from pixseek.catalog import AdapterRecord, Catalog
 from pixseek.catalog.lease import Lease, renewing
+from pixseek.errors import QueryError
 from pixseek.evaluation.adapters import DEFAULT_METHOD, train_adapter
 from pixseek.locations import Location
 from pixseek.search import SearchFilter, SearchMatrix
@@ -49,6 +50,21 @@ def training_rows(labels: Sequence[str | None], *, cap: int | None = None, seed:
     if len(labelled) <= cap:
         return labelled
     return np.sort(np.random.default_rng(seed).choice(labelled, size=cap, replace=False))
+
+
+def adapt_catalog(
+    catalog: Catalog, m: SearchMatrix | None, *, method: str, lease: Lease | None
+) -> AdaptReport | None:
+    """Train a `method` adapter on the labelled rows of `m` and store it in `catalog`, or with no `m`
+    drop the stored one (None). The caller holds the write lock."""
+    if method not in METHODS:
+        raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(METHODS)}")
+    if m is None:
+        catalog.set_adapter(None)
+        return None
+    rows = training_rows(m.labels)
+    labels = [str(m.labels[int(i)]) for i in rows]
+    return train_and_store(catalog, m.row_vectors(rows), labels, method=method, lease=lease)
 
 
 def train_and_store(

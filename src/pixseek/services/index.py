@@ -22,24 +22,20 @@ from pixseek.indexing.sources import open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix
 from pixseek.search.adapter import DEFAULT_METHOD as DEFAULT_ADAPTER
-from pixseek.search.adapter import METHODS as ADAPTER_METHODS
 from pixseek.search.adapter import QueryAdapter
 from pixseek.search.ann import remove_saved as remove_saved_ann
 from pixseek.search.ann import saved_for
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS
 from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THRESHOLD
-from pixseek.search.feedback import DEFAULT_METHOD as DEFAULT_FEEDBACK
 from pixseek.search.page_cache import FileWarmup
 from pixseek.search.query import Query
 from pixseek.services.adapting import (
     ActiveAdapter,
     AdaptReport,
-    train_and_store,
-    training_rows,
+    adapt_catalog,
 )
 from pixseek.services.duplicates import DuplicateReport, index_duplicates
 from pixseek.services.duplicates import Progress as DuplicateProgress
-from pixseek.services.feedback import feedback_search
 from pixseek.services.loading import ann_copy_folder, load_matrix, page_cache_warmup
 from pixseek.services.querying import as_query, check_k, query_vector, search_one
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness, arrays_of
@@ -223,17 +219,8 @@ class Index:
         """Train an adapter (`method`: class-posterior, class-direction or query-residual) on the folder
         labels and store it in the catalog (None with `remove`, which drops it). Searches use it from then
         on unless a query says `use_adapter=False`."""
-        if method not in ADAPTER_METHODS:
-            raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(ADAPTER_METHODS)}")
         with write_lock_for(self.db, lock_timeout) as lease, fenced(self._read_catalog(), lease) as catalog:
-            if remove:
-                catalog.set_adapter(None)
-                report = None
-            else:
-                m = self._matrix()
-                rows = training_rows(m.labels)
-                labels = [str(m.labels[int(i)]) for i in rows]
-                report = train_and_store(catalog, m.row_vectors(rows), labels, method=method, lease=lease)
+            report = adapt_catalog(catalog, None if remove else self._matrix(), method=method, lease=lease)
         self._adapter.forget()
         return report
 
@@ -313,27 +300,6 @@ class Index:
         return search_one(
             m, query, lambda: self.embedder, adapter=adapter, k=k, filters=filters,
             ann_folder=self._ann_folder(m, ann),
-        )  # fmt: skip
-
-    def search_feedback(
-        self,
-        query: np.ndarray | None,
-        *,
-        positive: Sequence[str] = (),
-        negative: Sequence[str] = (),
-        k: int = 5,
-        filters: SearchFilter | None = None,
-        exclude_ids: Sequence[str] = (),
-        include_marked: bool = False,
-        feedback: str = DEFAULT_FEEDBACK,
-        ann: bool | None = None,
-    ) -> list[SearchHit]:
-        """Top-k for a query vector (or none) and the user's relevant / irrelevant marks (see `search`)."""
-        self._check_k(k)
-        m = self._matrix()
-        return feedback_search(
-            m, query, list(positive), list(negative), k=k, filters=filters, exclude_ids=exclude_ids,
-            include_marked=include_marked, method=feedback, ann_folder=self._ann_folder(m, ann),
         )  # fmt: skip
 
     def search_vectors(
