@@ -247,3 +247,14 @@ def test_the_cli_chooses_the_method_and_refuses_an_unknown_one(
     assert bad.exit_code != 0 and "unknown adapter method 'pca'" in bad.output
     record = Catalog.open(index.db).adapter()
     assert record is not None and record.method == "class-posterior"  # the refused call changed nothing
+
+
+def test_an_unknown_method_is_refused_before_waiting_for_the_write_lock(index: Index) -> None:
+    """A typo is a QueryError at once, not IndexBusyError while another writer holds the catalog."""
+    from pixseek.catalog import write_lock
+
+    with (
+        write_lock(Path(index.db), timeout=0.0),
+        pytest.raises(QueryError, match="unknown adapter method 'pca'"),
+    ):
+        index.adapt(method="pca")

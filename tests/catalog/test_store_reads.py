@@ -13,8 +13,8 @@ import pytest
 
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta
 from pixseek.catalog import schema as catalog_schema
-from pixseek.catalog.schema import rows_table
 from pixseek.catalog.db_path import check_db_path, check_new_db_path
+from pixseek.catalog.schema import rows_table
 from pixseek.errors import CatalogError, SchemaVersionError, StorageError
 
 META = IndexMeta(model="fake", model_ref="fake", fingerprint="fp", dim=4)

@@ -163,3 +163,16 @@ def test_the_same_flag_in_another_colour_is_turned_down_by_the_colour_check(tmp_
     report = index.duplicates()
     assert _groups(report) == [{"red.png", "red.jpg"}]
     assert report.detail_rejected == 2
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"threshold": 2.0}, "threshold must be from -1 to 1"),
+        ({"neighbours": 0}, "neighbours must be an integer"),
+    ],
+)
+def test_bad_limits_are_refused_before_the_index_is_read(tmp_path: Path, limits: dict, message: str) -> None:
+    """An argument error names the argument, even where there is no index to read yet."""
+    with pytest.raises(QueryError, match=message):
+        Index(tmp_path / "nothing-here.db").duplicates(**limits)

@@ -10,7 +10,6 @@ import shutil
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 # Lance logs routine events ("No existing dataset ... will be created") as warnings on stderr;
 # keep only errors unless the user asked for more. Must be set before lancedb loads its Rust core.
@@ -40,7 +39,6 @@ from pixseek.catalog.storage import remote_bytes, storage_errors
 from pixseek.errors import CatalogError, SchemaVersionError
 from pixseek.locations import Location, as_location
 
-T = TypeVar("T")
 _IN_CHUNK = 500  # ids per `IN (...)` filter
 
 

@@ -52,13 +52,17 @@ def training_rows(labels: Sequence[str | None], *, cap: int | None = None, seed:
     return np.sort(np.random.default_rng(seed).choice(labelled, size=cap, replace=False))
 
 
+def check_adapter_method(method: str) -> None:
+    if method not in METHODS:
+        raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(METHODS)}")
+
+
 def adapt_catalog(
     catalog: Catalog, m: SearchMatrix | None, *, method: str, lease: Lease | None
 ) -> AdaptReport | None:
     """Train a `method` adapter on the labelled rows of `m` and store it in `catalog`, or with no `m`
     drop the stored one (None). The caller holds the write lock."""
-    if method not in METHODS:
-        raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(METHODS)}")
+    check_adapter_method(method)
     if m is None:
         catalog.set_adapter(None)
         return None

@@ -33,8 +33,9 @@ from pixseek.services.adapting import (
     ActiveAdapter,
     AdaptReport,
     adapt_catalog,
+    check_adapter_method,
 )
-from pixseek.services.duplicates import DuplicateReport, index_duplicates
+from pixseek.services.duplicates import DuplicateReport, check_limits, index_duplicates
 from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.loading import ann_copy_folder, load_matrix, page_cache_warmup
 from pixseek.services.querying import as_query, check_k, query_vector, search_one
@@ -138,7 +139,7 @@ class Index:
             **({"commit_rows": commit_rows} if commit_rows else {}),
         )
         with write_lock_for(self.db, lock_timeout) as lease:
-            catalog = open_for_writing(self.db, embedder, model_ref_for(self._model, embedder))
+            catalog = open_for_writing(self.db, embedder, self._model)
             self._catalog, self._open_error = catalog, None
             stage = self._ray_stage(ray_actors, lease) if ray_actors else None
             with fenced(catalog, lease):
@@ -219,6 +220,7 @@ class Index:
         """Train an adapter (`method`: class-posterior, class-direction or query-residual) on the folder
         labels and store it in the catalog (None with `remove`, which drops it). Searches use it from then
         on unless a query says `use_adapter=False`."""
+        check_adapter_method(method)  # before the lock: a typo waits for no one
         with write_lock_for(self.db, lock_timeout) as lease, fenced(self._read_catalog(), lease) as catalog:
             report = adapt_catalog(catalog, None if remove else self._matrix(), method=method, lease=lease)
         self._adapter.forget()
@@ -296,9 +298,9 @@ class Index:
         query = as_query(query, terms)
         self._check_k(k)
         m = self._matrix()
-        adapter = self.adapter() if query.use_adapter else None
         return search_one(
-            m, query, lambda: self.embedder, adapter=adapter, k=k, filters=filters,
+            m, query, lambda: self.embedder, k=k, filters=filters,
+            adapter=lambda: self.adapter() if query.use_adapter else None,
             ann_folder=self._ann_folder(m, ann),
         )  # fmt: skip
 
@@ -330,6 +332,7 @@ class Index:
         """Groups of near-duplicates: the same picture resized, re-encoded, lightly cropped, brightened or
         converted; exact copies too. `threshold` is the aligned pixel correlation a pair must reach. An
         active adapter maps each image's vector before it proposes neighbours; pixels still decide."""
+        check_limits(threshold, neighbours)  # before any loading
         m = self._matrix()
         folder = self._ann_folder(m, None)
         index = m.ann(folder) if folder is not None or m.compressed else m.exact

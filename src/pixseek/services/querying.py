@@ -44,27 +44,29 @@ def search_one(
     query: Query,
     embedder: Callable[[], Embedder],
     *,
-    adapter: QueryAdapter | None,
+    adapter: Callable[[], QueryAdapter | None],
     k: int,
     filters: SearchFilter | None,
     ann_folder: Location | None,
 ) -> list[SearchHit]:
-    """Top-k for one query (see Index.search); `adapter` is the active one, or None."""
+    """Top-k for one query (see Index.search); `adapter` gives the active one, or None, and is asked once
+    the query's likes are known to be in the index."""
     exclude = [m.ids[m.row(v)] for v, _ in query.likes] + list(query.exclude_ids)
+    active = adapter()
     if query.has_marks:
         vector = query_vector(m, query, embedder) if query.has_terms else None
-        if vector is not None and adapter is not None:
-            vector = adapter.apply(vector)
+        if vector is not None and active is not None:
+            vector = active.apply(vector)
         return feedback_search(
             m, vector, list(query.positive), list(query.negative), k=k, filters=filters,
             exclude_ids=exclude, include_marked=query.include_marked, method=query.feedback,
             ann_folder=ann_folder,
-            represent=adapter.both_sides if adapter is not None and adapter.reranks else None,
+            represent=active.both_sides if active is not None and active.reranks else None,
         )  # fmt: skip
     vector = query_vector(m, query, embedder)
-    if adapter is not None:
+    if active is not None:
         return adapted_search(
-            m, adapter, vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=ann_folder
+            m, active, vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=ann_folder
         )
     return m.search(vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=ann_folder)[0]
 

@@ -61,14 +61,15 @@ def model_ref_for(asked: str | None, embedder: Embedder) -> str:
     return str(Path(ref).resolve()) if Path(ref).is_dir() else ref
 
 
-def open_for_writing(db: Location, embedder: Embedder, model_ref: str) -> Catalog:
+def open_for_writing(db: Location, embedder: Embedder, asked: str | None) -> Catalog:
     """Under the write lock: the catalog at `db` (an older schema migrated), checked against the model,
-    or a new one for it."""
+    or a new one for it, which records how to load the model again (`asked`: the name or folder given)."""
     if Catalog.exists(db):
         catalog = Catalog.open(db, allow_migration=True)
         check_model(db, embedder, catalog.meta)
         return catalog
-    return Catalog.create(db, IndexMeta(embedder.name, model_ref, embedder.fingerprint, embedder.dim))
+    meta = IndexMeta(embedder.name, model_ref_for(asked, embedder), embedder.fingerprint, embedder.dim)
+    return Catalog.create(db, meta)
 
 
 def add_ray_info(report: IndexReport, actors: int) -> None:
