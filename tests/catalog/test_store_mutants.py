@@ -94,23 +94,27 @@ class _FlakyConnection:
     """A LanceDB connection whose first `failures` opens fail, as when a compaction removed the files of
     the metadata version a reader was opening."""
 
-    def __init__(self, conn: object, failures: int) -> None:
+    def __init__(self, conn: object, failures: int, error: type[Exception] = OSError) -> None:
         self._conn = conn
         self.failures = failures
+        self.error = error
 
     def open_table(self, name: str) -> object:
         if self.failures:
             self.failures -= 1
-            raise OSError("meta fragment removed by a concurrent compaction")
+            raise self.error("meta fragment removed by a concurrent compaction")
         return self._conn.open_table(name)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("failures", [1, 2])
-def test_a_metadata_read_is_retried_after_a_compaction_broke_it(tmp_path: Path, failures: int) -> None:
+@pytest.mark.parametrize("error", [OSError, RuntimeError])  # Lance raises either for a removed file
+def test_a_metadata_read_is_retried_after_a_compaction_broke_it(
+    tmp_path: Path, failures: int, error: type[Exception]
+) -> None:
     from pixseek.catalog.access import read_meta
 
     conn = Catalog.create(tmp_path / "x.db", META)._conn
-    assert read_meta(_FlakyConnection(conn, failures)) == META
+    assert read_meta(_FlakyConnection(conn, failures, error)) == META
 
 
 def test_a_metadata_read_gives_up_after_three_failures_with_the_cause(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ write lease's hook), and a read that a concurrent compaction breaks is retried o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,10 +54,7 @@ def reads(method: Callable[..., T]) -> Callable[..., T]:
 def read_meta(conn: lancedb.DBConnection) -> IndexMeta:
     """The metadata row. Every run rewrites that table and then compacts it, deleting the files of the
     version a reader may have just opened: such a read is retried on the table as it is now."""
-    for attempt in range(READ_ATTEMPTS):
-        try:
+    for _ in range(READ_ATTEMPTS - 1):
+        with contextlib.suppress(OSError, RuntimeError):
             return IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())
-        except (OSError, RuntimeError):
-            if attempt == READ_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    return IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())  # the last try raises its error
