@@ -258,3 +258,56 @@ def test_an_unknown_method_is_refused_before_waiting_for_the_write_lock(index: I
         pytest.raises(QueryError, match="unknown adapter method 'pca'"),
     ):
         index.adapt(method="pca")
+
+
+def test_adapting_where_there_is_no_index_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    from pixseek.errors import CatalogError
+
+    for remove in (False, True):
+        with pytest.raises(CatalogError, match="no pixseek index at"):
+            Index(tmp_path / "nope").adapt(remove=remove)
+    assert not (tmp_path / "nope").exists()  # not even the write lock's folder
+
+
+def test_removing_when_no_adapter_is_stored_says_so(index: Index) -> None:
+    runner, remove = CliRunner(), ["adapt", "--remove", "--db", str(index.db)]
+    assert json.loads(runner.invoke(app, [*remove, "--json"]).stdout) == {"removed": False}
+    assert "no adapter to remove" in runner.invoke(app, remove).stdout
+    index.adapt()
+    assert json.loads(runner.invoke(app, [*remove, "--json"]).stdout) == {"removed": True}
+    assert "no adapter to remove" in runner.invoke(app, remove).stdout
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def test_replaced_adapters_leave_no_files_behind(index: Index) -> None:
+    """Each stored adapter holds a whole matrix: retraining keeps only the latest one's files."""
+    folder = Path(index.db) / "adapter.lance"
+    index.adapt(method="query-residual")  # dim x dim: the largest matrix
+    one = _folder_bytes(folder)
+    for _ in range(3):
+        index.adapt(method="query-residual")
+    assert _folder_bytes(folder) < 1.5 * one
+    index.adapt(remove=True)
+    assert _folder_bytes(folder) < 0.5 * one and Catalog.open(index.db).adapter() is None
+
+
+@pytest.mark.parametrize("error", [OSError, RuntimeError])
+def test_an_adapter_read_broken_by_a_cleanup_is_retried(
+    index: Index, monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    index.adapt(method="class-direction")
+    catalog = Catalog.open(index.db)
+    read = catalog._read_adapter
+    failures = iter([True, True, False])
+
+    def flaky() -> AdapterRecord | None:
+        if next(failures):
+            raise error("adapter fragment removed by a newer adapter's cleanup")
+        return read()
+
+    monkeypatch.setattr(catalog, "_read_adapter", flaky)
+    record = catalog.adapter()
+    assert record is not None and record.method == "class-direction"

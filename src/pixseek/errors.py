@@ -62,6 +62,10 @@ class QueryError(PixseekError):
     """A search request is malformed (no terms, unknown id, bad k, ...)."""
 
 
+class NotInIndexError(QueryError):
+    """An id or path that the index does not hold (HTTP 404)."""
+
+
 class AmbiguousPathError(QueryError):
     """A relative path that names files under several indexed roots; `matches` lists their full paths."""
 

@@ -176,3 +176,13 @@ def test_bad_limits_are_refused_before_the_index_is_read(tmp_path: Path, limits:
     """An argument error names the argument, even where there is no index to read yet."""
     with pytest.raises(QueryError, match=message):
         Index(tmp_path / "nothing-here.db").duplicates(**limits)
+
+
+def test_the_cli_names_the_originals_it_could_not_read(index: Index, collection: Path) -> None:
+    (collection / "edits/a-half.png").unlink()
+    result = CliRunner().invoke(app, ["duplicates", "--db", str(index.db)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[:2] == [
+        f"unreadable: {collection / 'edits/a-half.png'}",
+        "1 images could not be read for the pixel check; their pairs are left out",
+    ]

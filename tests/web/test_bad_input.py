@@ -43,6 +43,8 @@ def _bomb_png(width: int, height: int) -> bytes:
         (None, {"text": "   "}, 400),
         (None, {"like": "no-such-id"}, 404),
         (None, {"like": "../../etc/passwd"}, 404),
+        (None, {"positive": "no-such-id"}, 404),  # a mark is looked up as `like` is
+        (None, {"text": "cat", "negative": "no-such-id"}, 404),
         (None, {"text": "cat", "k": "0"}, 400),
         (None, {"text": "cat", "k": "-3"}, 400),
         (None, {"text": "cat", "k": "51"}, 400),  # over max_k

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -69,16 +69,20 @@ def test_a_request_that_crashes_still_gives_one_line(web_index: Index, web_setti
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch, web_index: Index, web_settings: Settings) -> dict[str, Any]:
-    """`pixseek serve` with the fake model, and uvicorn.run replaced by one GET /health through TestClient."""
+    """`pixseek serve` with the fake model, and uvicorn's server replaced by one GET /health through
+    TestClient (the socket it was handed is closed)."""
     monkeypatch.setattr(registry, "load_embedder", lambda ref, *, settings: FakeEmbedder())
     ran: dict[str, Any] = {}
 
-    def fake_run(app: FastAPI, **kwargs: Any) -> None:
-        ran.update(kwargs)
-        with TestClient(app) as client:
+    def fake_run(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        ran["access_log"] = server.config.access_log
+        ran["ports"] = [s.getsockname()[1] for s in sockets]
+        for s in sockets:
+            s.close()
+        with TestClient(server.config.app) as client:
             ran["status"] = client.get("/health").status_code
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     ran["db"] = web_settings.db
     return ran
 
@@ -110,3 +114,25 @@ def test_serve_help_documents_quiet() -> None:
     result = CliRunner().invoke(cli_app, ["serve", "--help"])
     assert result.exit_code == 0
     assert "--quiet" in result.output and "request" in result.output
+
+
+def test_serve_on_a_port_in_use_is_one_error_line(served: dict[str, Any]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli_app, ["serve", "--db", str(served["db"]), "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use; stop what holds it or choose "
+        "another --port"
+    ]
+    assert "status" not in served  # no server ran
+
+
+def test_serve_hands_uvicorn_the_port_it_bound(served: dict[str, Any]) -> None:
+    with socket.socket() as probe:  # a port free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _serve(served["db"], "--port", str(port))
+    assert served["ports"] == [port] and served["status"] == 200

@@ -3,6 +3,7 @@ catalog that holds both shards' images, and a shard that fails or a query it can
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -142,14 +143,15 @@ def test_the_route_command_serves_the_router_over_the_given_shards(
 ) -> None:
     ran: dict[str, object] = {}
 
-    def fake_run(app: object, **kwargs: object) -> None:
-        ran.update(kwargs)
-        with TestClient(app) as client:  # type: ignore[arg-type]
+    def fake_run(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        ran["port"] = sockets[0].getsockname()[1]
+        sockets[0].close()
+        with TestClient(server.config.app) as client:  # type: ignore[arg-type]
             client.headers["Authorization"] = f"Bearer {TOKEN}"
             ran["ready"] = client.get("/ready").status_code
             ran["hits"] = len(client.post("/search", data={"text": "x", "k": "4"}).json()["results"])
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     args = ["route", *(a for url in shards["urls"] for a in ("--shard", url)), "--port", "8123"]  # type: ignore[attr-defined]
     result = CliRunner().invoke(cli_app, args, env={"PIXSEEK_API_TOKEN": TOKEN})
     assert result.exit_code == 0, result.output

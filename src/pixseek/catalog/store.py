@@ -242,10 +242,17 @@ class Catalog:
 
     # -- the query adapter -----------------------------------------------------------------------
     def adapter(self) -> AdapterRecord | None:
-        """The stored adapter, or None; one read of a small table."""
+        """The stored adapter, or None; one read of a small table. Storing one drops the replaced versions'
+        files, perhaps the one this read began on: such a read is retried on the table as it is now."""
         with storage_errors(self.path):
-            table = self._adapter_table()
-            return AdapterRecord.from_table(table.to_arrow()) if table is not None else None
+            for _ in range(READ_ATTEMPTS - 1):
+                with contextlib.suppress(OSError, RuntimeError):
+                    return self._read_adapter()
+            return self._read_adapter()  # the last try raises its error
+
+    def _read_adapter(self) -> AdapterRecord | None:
+        table = self._adapter_table()
+        return AdapterRecord.from_table(table.to_arrow()) if table is not None else None
 
     def _adapter_table(self) -> lancedb.table.Table | None:
         try:
@@ -258,10 +265,14 @@ class Catalog:
         """Store an adapter (replacing any), or drop it with None: one commit either way."""
         if record is None:
             table = self._adapter_table()
-            if table is not None:
-                table.delete("true")
-            return
-        self._conn.create_table(ADAPTER_TABLE, record.to_table(), mode="overwrite")
+            if table is None:
+                return
+            table.delete("true")
+        else:
+            table = self._conn.create_table(ADAPTER_TABLE, record.to_table(), mode="overwrite")
+        with warnings.catch_warnings():  # the replaced adapters' files go: each held a whole matrix
+            warnings.simplefilter("ignore", UserWarning)  # "removes every version except the latest"
+            table.optimize(cleanup_older_than=dt.timedelta(0))
 
     # -- writes (callers hold the write lock) ----------------------------------------------------
     @writes

@@ -32,12 +32,15 @@ def adapt_command(
 
     with handle_errors(json_out=json_out):
         settings = make_settings(db=db)
-        report = Index(settings.db, settings=settings).adapt(remove=remove, method=method)
+        index = Index(settings.db, settings=settings)
+        had = remove and index.adapter() is not None
+        report = index.adapt(remove=remove, method=method)
     if json_out:
-        print_json(report.to_dict() if report is not None else {"removed": True})
+        print_json(report.to_dict() if report is not None else {"removed": had})
         return
     if report is None:
-        console.print(f"{settings.db}: adapter removed", highlight=False, markup=False)
+        said = "adapter removed" if had else "no adapter to remove"
+        console.print(f"{settings.db}: {said}", highlight=False, markup=False)
         return
     console.print(
         f"{settings.db}: {report.method} adapter trained on {report.trained_on} images in {report.classes} "

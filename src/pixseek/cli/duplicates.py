@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pixseek.cli.app import JsonOption, app, console, err_console, handle_errors, make_settings, print_json
+from pixseek.errors import QueryError
+from pixseek.locations import join_root
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS, DEFAULT_THRESHOLD
 
 _STAGES = {"neighbours": "nearest neighbours", "pixels": "pixel check"}
+UNREADABLE_LISTED = 5  # images named on stderr; the count covers the rest
 
 
 @app.command("duplicates")
@@ -64,11 +67,8 @@ def duplicates_command(
         print_json(report.to_dict())
         return
     if report.unreadable:
-        err_console.print(
-            f"{len(report.unreadable)} images could not be read for the pixel check; "
-            "their pairs are left out",
-            markup=False,
-        )
+        for line in _unreadable_lines(index, report.unreadable):
+            err_console.print(line, markup=False, highlight=False)
     if not report.groups:
         err_console.print(f"no near-duplicates at threshold {threshold}", markup=False)
         return
@@ -78,3 +78,18 @@ def duplicates_command(
         )
         for hit in group.hits:
             typer.echo(f"  {hit.full_path}")
+
+
+def _unreadable_lines(index: Any, ids: list[str]) -> list[str]:
+    """The first UNREADABLE_LISTED unreadable images by path (`--json` lists every id), then the count."""
+    lines = []
+    for row_id in ids[:UNREADABLE_LISTED]:
+        try:
+            record = index.get(row_id)
+        except QueryError:  # removed since the run began
+            continue
+        lines.append(f"unreadable: {join_root(record.root, record.path)}")
+    more = len(ids) - UNREADABLE_LISTED
+    tail = f" ({more} more not listed; --json lists them all)" if more > 0 else ""
+    count = f"{len(ids)} images could not be read for the pixel check; their pairs are left out{tail}"
+    return [*lines, count]

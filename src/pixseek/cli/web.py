@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ from pixseek.cli.app import (
     make_settings,
     print_json,
 )
-from pixseek.errors import CatalogError, QueryError
+from pixseek.errors import CatalogError, PixseekError, QueryError
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
@@ -99,18 +100,15 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
             )
         index = Index(settings.db, model=model, settings=settings)
         _ = index.embedder  # fail here, with a clear message, if the model is missing
+        listening = listen_on(host, port)
     err_console.print(f"pixseek: serving {settings.db} on http://{host}:{port}  (API docs: /docs)")
     web_app = create_app(settings, index=index, request_log=None if quiet else _to_stderr)
     # access_log=False: the app logs each request itself; uvicorn's line would double it.
     # SIGTERM/SIGINT: stop accepting at once, let requests in flight finish, but wait at most this long.
-    uvicorn.run(
-        web_app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    config = uvicorn.Config(
+        web_app, log_level="warning", access_log=False, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
     )
+    uvicorn.Server(config).run(sockets=[listening])
 
 
 @app.command("route")
@@ -147,17 +145,32 @@ def route_command(
         bad = [url for url in shard if not url.startswith(("http://", "https://"))]
         if bad:
             raise QueryError(f"--shard {bad[0]} is not an http:// or https:// URL")
+        listening = listen_on(host, port)
     err_console.print(f"pixseek: routing {len(shard)} shards on http://{host}:{port}")
     web_app = create_router(
         shard, api_token=token, timeout=timeout, max_upload_bytes=settings.max_upload_bytes
     )
-    uvicorn.run(
-        web_app,
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+    config = uvicorn.Config(web_app, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def listen_on(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here rather than by uvicorn: a port in use (or a host that is not this
+    machine's) is then one error line before anything is printed, not uvicorn's log and exit 3."""
+    listening = None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listening = socket.socket(family, kind, proto)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart at once
+        listening.bind(address)
+    except OSError as exc:
+        if listening is not None:
+            listening.close()
+        why = exc.strerror or str(exc)
+        raise PixseekError(
+            f"cannot listen on {host}:{port}: {why}; stop what holds it or choose another --port"
+        ) from None
+    return listening
 
 
 def is_loopback(host: str) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pixseek.errors import AmbiguousPathError, QueryError
+from pixseek.errors import AmbiguousPathError, NotInIndexError
 from pixseek.locations import join_root
 from pixseek.search.filters import SearchFilter
 
@@ -126,7 +126,7 @@ class RowTable:
         if found is None and Path(text).exists():
             found = self._full_path_row(str(Path(text).resolve()))
         if found is None:
-            raise QueryError(f"{text!r} is neither an id nor an indexed path")
+            raise NotInIndexError(f"{text!r} is neither an id nor an indexed path")
         return found
 
     def _id_row(self, key: str) -> int | None:

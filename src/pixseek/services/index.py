@@ -221,7 +221,8 @@ class Index:
         labels and store it in the catalog (None with `remove`, which drops it). Searches use it from then
         on unless a query says `use_adapter=False`."""
         check_adapter_method(method)  # before the lock: a typo waits for no one
-        with write_lock_for(self.db, lock_timeout) as lease, fenced(self._read_catalog(), lease) as catalog:
+        catalog = self._read_catalog()  # no index here: its error, and no lock file left behind
+        with write_lock_for(self.db, lock_timeout) as lease, fenced(catalog, lease):
             report = adapt_catalog(catalog, None if remove else self._matrix(), method=method, lease=lease)
         self._adapter.forget()
         return report

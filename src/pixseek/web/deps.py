@@ -10,12 +10,11 @@ from typing import Annotated, TypeVar
 import numpy as np
 from fastapi import Depends, Request
 
-from pixseek.errors import AmbiguousPathError, QueryError
+from pixseek.errors import AmbiguousPathError, NotInIndexError, QueryError
 from pixseek.services import ImageRecord, Index, ObjectStoreSource
 from pixseek.services.duplicates import DuplicateReport
 from pixseek.settings import Settings
 from pixseek.web.batching import EmbedBatcher, ModelRunner
-from pixseek.web.errors import NotInIndexError
 from pixseek.web.metrics import Metrics
 from pixseek.web.thumbnails import ThumbnailCache
 

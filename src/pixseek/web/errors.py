@@ -12,14 +12,11 @@ from pixseek.errors import (
     AmbiguousPathError,
     ImageReadError,
     ImageTooLargeError,
+    NotInIndexError,
     PixseekError,
     QueryError,
     TextNotSupportedError,
 )
-
-
-class NotInIndexError(QueryError):
-    """An id or path that the index does not hold (404)."""
 
 
 def status_for(exc: PixseekError) -> int:

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from pixseek.errors import SourceChangedError
+from pixseek.errors import NotInIndexError, SourceChangedError
 from pixseek.locations import is_object_store
 from pixseek.models.imageio import ImageSource
 from pixseek.services import ImageRecord
 from pixseek.web.deps import AppState, State, find_record
-from pixseek.web.errors import NotInIndexError, error_response
+from pixseek.web.errors import error_response
 from pixseek.web.schemas import ERROR_RESPONSES
 
 router = APIRouter(tags=["images"])
