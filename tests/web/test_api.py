@@ -47,6 +47,22 @@ def test_like_by_id_and_path_excludes_the_query(client: TestClient, web_index: I
     assert len(by_id) == 5
 
 
+def test_text_and_like_as_query_parameters_or_form_fields(client: TestClient, web_index: Index) -> None:
+    """The same search either way; with both, the form field wins."""
+    for field, value in (("text", "cat"), ("like", "animals/cat.png")):
+        by_form = client.post("/search", data={field: value, "k": 3}).json()["results"]
+        by_query = client.post("/search", params={field: value, "k": 3}).json()["results"]
+        assert by_query == by_form and len(by_form) == 3
+    other = client.post("/search", data={"like": "food/pear.jpg", "k": 3}).json()["results"]
+    both = client.post("/search", params={"like": "animals/cat.png"}, data={"like": "food/pear.jpg", "k": 3})
+    assert (
+        both.json()["results"]
+        == other
+        != client.post("/search", data={"like": "animals/cat.png", "k": 3}).json()["results"]
+    )
+    assert web_index.get("food/pear.jpg").id not in [h["id"] for h in other]
+
+
 def test_k_and_filters_as_query_parameters_or_form_fields(client: TestClient) -> None:
     q = client.post("/search?k=2&label=animals", data={"text": "cat"}).json()["results"]
     f = client.post("/search", data={"text": "cat", "k": 2, "label": "animals"}).json()["results"]

@@ -1,4 +1,4 @@
-"""POST /search: by uploaded image, text, or an indexed id, with k and filters as query or form fields."""
+"""POST /search: by uploaded image, text or an indexed id; all but the image as query or form fields."""
 
 from __future__ import annotations
 
@@ -58,6 +58,12 @@ async def search(
     feedback_form: Annotated[str | None, Form(alias="feedback", description=_MARK_DOC["feedback"])] = None,
     adapter_form: Annotated[bool | None, Form(alias="adapter", description=_ADAPTER_DOC)] = None,
     k: Annotated[int | None, Query(description="How many results (default 5)")] = None,
+    text_query: Annotated[
+        str | None, Query(alias="text", description="Text to search by, as the form field `text`")
+    ] = None,
+    like_query: Annotated[
+        str | None, Query(alias="like", description="An indexed id or path, as the form field `like`")
+    ] = None,
     positive: Annotated[list[str] | None, Query(description=_MARK_DOC["positive"])] = None,
     negative: Annotated[list[str] | None, Query(description=_MARK_DOC["negative"])] = None,
     include_marked: Annotated[bool | None, Query(description=_MARK_DOC["include_marked"])] = None,
@@ -80,6 +86,8 @@ async def search(
     )
     vectors: list[np.ndarray] = []
     exclude: list[str] = []
+    text = text if text is not None else text_query
+    like = like if like is not None else like_query
     if image is not None and image.filename:  # a plain HTML form sends a nameless empty part for "no file"
         vectors.append(await _embed_upload(state, image))
     if text is not None and text.strip():
