@@ -51,10 +51,15 @@ def reads(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def read_meta(conn: lancedb.DBConnection) -> IndexMeta:
-    """The metadata row. Every run rewrites that table and then compacts it, deleting the files of the
-    version a reader may have just opened: such a read is retried on the table as it is now."""
+def retried(read: Callable[[], T]) -> T:
+    """`read()` of a small table that every write rewrites and then cleans up, deleting the files of the
+    version a reader may have just opened: such a read is tried again on the table as it is now."""
     for _ in range(READ_ATTEMPTS - 1):
         with contextlib.suppress(OSError, RuntimeError):
-            return IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())
-    return IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow())  # the last try raises its error
+            return read()
+    return read()  # the last try raises its error
+
+
+def read_meta(conn: lancedb.DBConnection) -> IndexMeta:
+    """The metadata row (every run rewrites that table and then compacts it)."""
+    return retried(lambda: IndexMeta.from_table(conn.open_table(META_TABLE).to_arrow()))

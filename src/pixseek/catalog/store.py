@@ -19,7 +19,7 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
-from pixseek.catalog.access import READ_ATTEMPTS, read_meta, reads, writes
+from pixseek.catalog.access import READ_ATTEMPTS, read_meta, reads, retried, writes
 from pixseek.catalog.adapter_table import ADAPTER_TABLE, AdapterRecord
 from pixseek.catalog.db_path import catalog_exists, check_db_path
 from pixseek.catalog.schema import (
@@ -245,10 +245,7 @@ class Catalog:
         """The stored adapter, or None; one read of a small table. Storing one drops the replaced versions'
         files, perhaps the one this read began on: such a read is retried on the table as it is now."""
         with storage_errors(self.path):
-            for _ in range(READ_ATTEMPTS - 1):
-                with contextlib.suppress(OSError, RuntimeError):
-                    return self._read_adapter()
-            return self._read_adapter()  # the last try raises its error
+            return retried(self._read_adapter)
 
     def _read_adapter(self) -> AdapterRecord | None:
         table = self._adapter_table()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -12,6 +12,9 @@ from pixseek.cli.app import JsonOption, app, console, err_console, handle_errors
 from pixseek.errors import QueryError
 from pixseek.locations import join_root
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS, DEFAULT_THRESHOLD
+
+if TYPE_CHECKING:
+    from pixseek.services import Index
 
 _STAGES = {"neighbours": "nearest neighbours", "pixels": "pixel check"}
 UNREADABLE_LISTED = 5  # images named on stderr; the count covers the rest
@@ -80,7 +83,7 @@ def duplicates_command(
             typer.echo(f"  {hit.full_path}")
 
 
-def _unreadable_lines(index: Any, ids: list[str]) -> list[str]:
+def _unreadable_lines(index: Index, ids: list[str]) -> list[str]:
     """The first UNREADABLE_LISTED unreadable images by path (`--json` lists every id), then the count."""
     lines = []
     for row_id in ids[:UNREADABLE_LISTED]:

@@ -61,8 +61,7 @@ def adapt_catalog(
     catalog: Catalog, m: SearchMatrix | None, *, method: str, lease: Lease | None
 ) -> AdaptReport | None:
     """Train a `method` adapter on the labelled rows of `m` and store it in `catalog`, or with no `m`
-    drop the stored one (None). The caller holds the write lock."""
-    check_adapter_method(method)
+    drop the stored one (None). The caller holds the write lock, and checked `method` before taking it."""
     if m is None:
         catalog.set_adapter(None)
         return None

@@ -222,9 +222,9 @@ def index_duplicates(
     query_map: Callable[[np.ndarray], np.ndarray] | None,
     progress: Progress | None,
 ) -> DuplicateReport:
-    """`find_duplicates` as Index.duplicates asks it: limits checked, originals read from where each row
-    was indexed, and past RAM the self-join's own refine depth and visiting order."""
-    check_limits(threshold, neighbours)
+    """`find_duplicates` as Index.duplicates asks it (limits checked there, before anything is loaded):
+    originals read from where each row was indexed, and past RAM the self-join's own refine depth and
+    visiting order."""
     index, order = self_join_index(index)
     return find_duplicates(
         m, hashes, index, original_reader(m), threshold=threshold, neighbours=neighbours,
