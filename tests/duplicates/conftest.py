@@ -10,7 +10,7 @@ import pytest
 from pixseek.services import Index
 from tests.duplicates.pictures import brighter, crop5, drawing, half, letter_i, letter_l, save_jpeg, save_png
 from tests.fakes import FakeEmbedder
-from tests.web.test_browser import browser  # noqa: F401  (the page test's chromium fixture)
+from tests.web.conftest import browser  # noqa: F401  (the page tests' chromium fixture)
 
 # The planted truth, by relative path: each set is one picture and its edited copies.
 PLANTED = [

@@ -50,6 +50,10 @@ def test_groups_with_thumbnails_then_a_bad_threshold(browser: Any, server: str, 
     page.click("#find")
     assert _wait_status(page, "threshold is") == "The threshold is a number from -1 to 1."
     assert page.locator(".dup-group").count() == 0  # no stale groups under an error
+    page.fill("#threshold", "")
+    page.click("#find")  # an emptied box is the default threshold again, not 0
+    assert _wait_status(page, "groups of") == "2 groups of 8 images at threshold 0.93"
+    assert page.input_value("#threshold") == "0.93"
     page.fill("#threshold", "0.999")
     page.click("#find")
     _wait_status(page, "at threshold 0.999")

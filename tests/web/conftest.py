@@ -1,9 +1,10 @@
-"""A small real index (fake model) and a TestClient over the app built for it."""
+"""A small real index (fake model), a TestClient over the app built for it, and Debian's chromium."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -48,3 +49,25 @@ def web_index(photo_root: Path, web_settings: Settings) -> Iterator[Index]:
 def client(web_index: Index, web_settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(web_settings, index=web_index)) as c:
         yield c
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -19,15 +19,6 @@ from tests.web.conftest import PATHS
 from tests.web.live_server import live_server
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 # What a later issue will send: scripts and styles from the page's own origin only (no inline script).
@@ -59,17 +50,6 @@ def image_only_server(photo_root: Path, tmp_path: Path) -> Iterator[str]:
             yield url
     finally:
         index.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser: Any, url: str, viewport: dict[str, int] = PHONE) -> tuple[Any, list[str]]:
@@ -325,7 +305,9 @@ def test_the_adapter_toggle_shows_with_an_adapter_and_turning_it_off_searches_fr
         page.wait_for_function(
             "first => document.querySelector('.card .path')?.textContent !== first", arg=adapted[0]
         )
-        _wait_status(page, "6 results for text")
+        assert _wait_status(page, "6 results for text").startswith(
+            "6 results for text “a tree in the park” without the adapter in "
+        )
         frozen = page.locator(".card .path").all_inner_texts()
         assert sorted(frozen) == sorted(PATHS)
         assert adapted == frozen[::-1]

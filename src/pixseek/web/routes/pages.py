@@ -16,6 +16,8 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 # The icon fastapi-offline ships for /docs; one icon for the page and the docs, and no 404 in every log.
 FAVICON = Path(fastapi_offline.__file__).parent / "static" / "favicon.png"
+K_CHOICES = (5, 10, 20, 50, 100)  # the page's Results menu
+K_DEFAULT = 20
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -34,9 +36,16 @@ def index_page(request: Request, state: State) -> HTMLResponse:
             "labels": [] if locked else state.index.labels(),
             "has_text": state.index.embedder.has_text,
             "adapter": info is not None and info.adapter is not None,
-            "max_k": min(state.settings.max_k, 200),
+            **k_choices(state.settings.max_k),
         },
     )
+
+
+def k_choices(max_k: int) -> dict[str, object]:
+    """The page's Results choices: the usual sizes up to `max_k`, and `max_k` itself when it is smaller
+    than the largest (a server that allows only 3 still offers 3); 20 is chosen, or the largest below it."""
+    choices = sorted({n for n in K_CHOICES if n <= max_k} | ({max_k} if max_k < K_CHOICES[-1] else set()))
+    return {"k_choices": choices, "k_default": max(n for n in choices if n <= K_DEFAULT)}
 
 
 @router.get("/view/duplicates", response_class=HTMLResponse)

@@ -9,8 +9,9 @@ const DROP_TEXT = dropText.innerHTML;
 let chosen = null; // the File to search by, from the picker, a drop or a paste
 let lastQuery = null; // what the results on screen are for: k, label and adapter changes rerun it
 let latest = 0; // numbers each search, so a slow answer never replaces a newer one
-// Relevance feedback: id -> {kind: "more" | "less", path}. The server keeps no state: every search sends
-// the marks; they belong to the query on screen, so a new query starts without them.
+// Relevance feedback: id -> {kind: "more" | "less", hit}. The server keeps no state: every search sends
+// the marks; they belong to the query on screen, so a new query starts without them. A marked image the
+// answer leaves out (an irrelevant one, ranked low) stays on screen after the results, so it can be unmarked.
 const marks = new Map();
 // With an API token set on the server, the page asks for it once and keeps it in this tab's session
 // storage (never in a URL); every call sends it, and thumbnails are fetched with it as blobs.
@@ -26,9 +27,10 @@ async function api(url, init = {}) {
   if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(url, { ...init, headers });
   if (response.status === 401 && locked) {
+    const hadToken = Boolean(token);
     sessionStorage.removeItem(TOKEN_KEY);
     token = "";
-    askToken("That token was not accepted. Enter the API token.");
+    askToken(hadToken ? "That token was not accepted. Enter the API token." : "This server needs an API token.");
     throw new Unauthorized();
   }
   return response;
@@ -93,6 +95,7 @@ function clearDrop() {
 function choose(file) {
   if (!file || !file.type.startsWith("image/")) {
     clearDrop();
+    lastQuery = null; // nothing on screen to rerun
     fail("That is not an image.");
     return;
   }
@@ -119,9 +122,25 @@ function describe(query) {
   if (query.like) what = `like ${query.likeName || query.like}`;
   else if (query.text) what = `for text “${query.text}”`;
   else if (query.image) what = `for image ${query.image.name || "pasted image"}`;
+  const label = $("label").value, folder = $("folder").value.trim();
+  if (label) what += ` with label ${label}`;
+  if (folder) what += ` in folder ${folder}`;
+  if (!$("adapter-option").hidden && !$("adapter").checked) what += " without the adapter";
   if (!query.refined) return what;
   const [more, less] = markCounts();
   return `${what}, refined by ${more} relevant and ${less} not relevant`;
+}
+
+// A server that cannot be reached makes fetch throw a TypeError; say so in words, not in JS.
+function failure(err) {
+  return err instanceof TypeError ? "The server could not be reached." : `Search failed: ${err}`;
+}
+
+// The error line of a 4xx: its "error", and for a 422 which field was wrong.
+function errorText(body, status) {
+  if (!body.error) return `Error ${status}`;
+  const first = Array.isArray(body.detail) ? body.detail[0] : null;
+  return first && first.msg ? `${body.error}: ${(first.loc || []).slice(1).join(".")} ${first.msg}` : body.error;
 }
 
 function markCounts() {
@@ -145,7 +164,7 @@ function showMarks() {
 
 function toggleMark(hit, kind) {
   if (marks.get(hit.id)?.kind === kind) marks.delete(hit.id);
-  else marks.set(hit.id, { kind, path: hit.path });
+  else marks.set(hit.id, { kind, hit });
   showMarks();
 }
 
@@ -171,11 +190,11 @@ async function search(query) {
     const response = await api("/search", { method: "POST", body: fd });
     const body = await response.json().catch(() => ({}));
     if (mine !== latest) return;
-    if (!response.ok) { fail(body.error || `Error ${response.status}`); return; }
+    if (!response.ok) { fail(errorText(body, response.status)); return; }
     render(body, query);
   } catch (err) {
     if (err instanceof Unauthorized) return;
-    if (mine === latest) fail(`Search failed: ${err}`);
+    if (mine === latest) fail(failure(err));
   }
 }
 
@@ -185,19 +204,22 @@ function markButton(hit, kind, label, title) {
   b.className = `mark ${kind}`;
   b.textContent = label;
   b.title = title;
+  b.setAttribute("aria-label", title);
   b.setAttribute("aria-pressed", "false");
   b.addEventListener("click", () => toggleMark(hit, kind));
   return b;
 }
 
-function card(hit) {
+// `kept`: a marked image the answer left out, shown after the results with its mark.
+function card(hit, kept = false) {
   const box = document.createElement("div");
-  box.className = "card";
+  box.className = kept ? "card kept" : "card";
   box.dataset.id = hit.id;
   const button = document.createElement("button");
   button.type = "button";
   button.className = "open";
   button.title = `More like ${hit.path}`;
+  button.setAttribute("aria-label", `Search for images like ${hit.path}`);
   const img = document.createElement("img");
   img.loading = "lazy";
   if (locked) thumbnail(img, hit.thumbnail_url);
@@ -207,7 +229,7 @@ function card(hit) {
   info.className = "info";
   const score = document.createElement("span");
   score.className = "score";
-  score.textContent = hit.score.toFixed(3);
+  score.textContent = kept ? "marked" : hit.score.toFixed(3);
   const path = document.createElement("span");
   path.className = "path";
   path.textContent = hit.path;
@@ -216,6 +238,7 @@ function card(hit) {
   button.addEventListener("click", () => {
     clearDrop(); // the results are no longer for the uploaded image
     newQuery({ like: hit.id, likeName: hit.path }); // the id: a path may be held under several roots
+    statusLine.scrollIntoView({ block: "start" }); // a tap low on a phone: show that a new search runs
   });
   const row = document.createElement("div");
   row.className = "marks";
@@ -230,7 +253,9 @@ function card(hit) {
 function render(body, query) {
   for (const url of blobUrls) URL.revokeObjectURL(url);
   blobUrls = [];
-  results.replaceChildren(...body.results.map(card));
+  const shown = new Set(body.results.map((hit) => hit.id));
+  const kept = [...marks.values()].filter((m) => !shown.has(m.hit.id)).map((m) => card(m.hit, true));
+  results.replaceChildren(...body.results.map((hit) => card(hit)), ...kept);
   showMarks();
   const n = body.results.length;
   const what = describe(query);
@@ -242,7 +267,11 @@ form.addEventListener("submit", (event) => {
   const text = hasText ? textBox.value.trim() : "";
   if (text) newQuery({ text });
   else if (chosen) newQuery({ image: chosen });
-  else fail(hasText ? "Type some text or give an image." : "Give an image to search by (this model has no text search).");
+  else if (lastQuery && !lastQuery.text && !lastQuery.image) search(lastQuery); // like, or marks alone
+  else {
+    lastQuery = null; // the results are cleared: nothing left to rerun
+    fail(hasText ? "Type some text or give an image." : "Give an image to search by (this model has no text search).");
+  }
 });
 fileInput.addEventListener("change", () => { if (fileInput.files.length) choose(fileInput.files[0]); });
 drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") fileInput.click(); });
@@ -266,7 +295,7 @@ $("clear-marks").addEventListener("click", () => {
   showMarks();
   if (lastQuery) search({ ...lastQuery, refined: false });
 });
-for (const id of ["k", "label", "adapter"]) {
+for (const id of ["k", "label", "folder", "adapter"]) {
   $(id).addEventListener("change", () => { if (lastQuery) search(lastQuery); });
 }
 if (locked) {

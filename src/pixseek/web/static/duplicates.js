@@ -58,7 +58,9 @@ function group(g, n) {
 
 async function find(event) {
   if (event) event.preventDefault();
-  const threshold = Number($("threshold").value);
+  const box = $("threshold");
+  if (!box.value.trim() && !box.validity.badInput) box.value = box.defaultValue; // emptied: the default, not 0
+  const threshold = box.validity.badInput ? NaN : Number(box.value);
   if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) {
     groupsBox.replaceChildren();
     setStatus("The threshold is a number from -1 to 1.", true);
