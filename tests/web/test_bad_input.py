@@ -56,6 +56,12 @@ def test_bad_search_requests(client: TestClient, files, data, status: int) -> No
     _still_serving(client)
 
 
+def test_an_unknown_like_and_an_unknown_mark_are_worded_alike(client: TestClient) -> None:
+    like = client.post("/search", data={"like": "nope"}).json()["error"]
+    mark = client.post("/search", data={"text": "cat", "positive": "nope"}).json()["error"]
+    assert like == mark == "'nope' is neither an id nor an indexed path"  # the CLI says it so too
+
+
 def test_upload_over_the_size_limit_is_refused(client: TestClient) -> None:
     big = io.BytesIO()
     Image.effect_noise((400, 400), 64).convert("RGB").save(big, format="PNG")  # > 200 kB limit in tests

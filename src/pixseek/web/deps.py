@@ -67,7 +67,7 @@ def _found(lookup: Callable[[str], T], id_or_path: str) -> T:
         raise NotInIndexError("not in the index")
     try:
         return lookup(id_or_path)
-    except AmbiguousPathError:
-        raise  # 409, listing the matches
+    except (AmbiguousPathError, NotInIndexError):
+        raise  # 409 listing the matches; 404 worded as every unknown id is (a like, a mark)
     except QueryError:
         raise NotInIndexError(f"{id_or_path!r} is not in the index") from None
