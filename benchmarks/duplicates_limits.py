@@ -7,8 +7,9 @@ counts; the truth is the planting plus exact copies, never the finder).
     python benchmarks/duplicates_limits.py /tmp/dups --seed 0      # the seed the set was planted with
 
 Features per pair: the whole-grid score (32 cells, the threshold's), the worst local difference on the
-64-cell grids for several window sizes, and the colour difference on 4 x 4 cells. Prints JSON: the ten best
-combinations by the smaller of precision and recall, and the defaults' row.
+64-cell grids for several window sizes, the local structure agreement on them, and the colour difference on
+4 x 4 cells. Prints JSON: the ten best combinations by the smaller of precision and recall, and the
+defaults' row.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def features(db: Path) -> tuple[list[str], dict[str, np.ndarray], set[tuple[str,
     assert (x >= 0).all() and (y >= 0).all(), "every planted picture is readable"
     a, b = fine._floats(x), fine._floats(y)
     out = {"score": near.score, "colour": dup.colour_difference(fine.colour[x], fine.colour[y])}
+    out["structure"] = dup.structure_agreement(a, b, a_flat=fine.flat[x], b_flat=fine.flat[y])
     for w in WINDOWS:
         out[f"local{w}"] = dup.local_difference(a, b, a_flat=fine.flat[x], b_flat=fine.flat[y], window=w)
     paths = list(m.paths)
@@ -85,20 +87,34 @@ def main() -> None:
     truth = _pairs(planted_groups(seed=args.seed)) | copies
     rows = []
     limits = itertools.product(
-        (0.90, 0.92, 0.93, 0.94, 0.95), WINDOWS, np.arange(0.6, 2.6, 0.1), (0.07, 0.1, 0.15, 0.2, np.inf)
+        (0.86, 0.88, 0.90, 0.92, 0.93, 0.94, 0.95),
+        WINDOWS,
+        np.arange(0.6, 2.6, 0.1),
+        (0.07, 0.1, 0.15, 0.2, np.inf),
+        (-np.inf, 0.3, 0.4, 0.5, 0.6),
     )
-    for threshold, window, local, colour in limits:
+    for threshold, window, local, colour, structure in limits:
         keep = (
-            (feats["score"] >= threshold) & (feats[f"local{window}"] <= local) & (feats["colour"] <= colour)
+            (feats["score"] >= threshold)
+            & (feats[f"local{window}"] <= local)
+            & (feats["colour"] <= colour)
+            & (feats["structure"] >= structure)
         )
         n, precision, recall = score_groups([p for p, k in zip(pairs, keep, strict=True) if k], copies, truth)
-        limit = {"threshold": threshold, "window": window, "local": round(float(local), 2), "colour": colour}
+        limit = {
+            "threshold": threshold,
+            "window": window,
+            "local": round(float(local), 2),
+            "colour": colour,
+            "structure": structure,
+        }
         rows.append({**limit, "pairs": n, "precision": round(precision, 3), "recall": round(recall, 3)})
     rows.sort(key=lambda r: (-min(r["precision"], r["recall"]), -r["precision"]))
     default = next(
         r for r in rows
-        if (r["threshold"], r["window"], r["local"], r["colour"])
-        == (dup.DEFAULT_THRESHOLD, dup.LOCAL_WINDOW, dup.MAX_LOCAL_DIFFERENCE, dup.MAX_COLOUR_DIFFERENCE)
+        if (r["threshold"], r["window"], r["local"], r["colour"], r["structure"])
+        == (dup.DEFAULT_THRESHOLD, dup.LOCAL_WINDOW, dup.MAX_LOCAL_DIFFERENCE, dup.MAX_COLOUR_DIFFERENCE,
+            dup.MIN_STRUCTURE)
     )  # fmt: skip
     print(json.dumps({"best": rows[:10], "default": default}, indent=1))
 

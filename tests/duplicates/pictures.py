@@ -87,3 +87,18 @@ def flag(colour: tuple[int, int, int]) -> Image.Image:
     draw.rectangle((20, 10, 28, 195), fill=(90, 60, 30))
     draw.rectangle((28, 15, 140, 90), fill=colour, outline="black", width=2)
     return im
+
+
+def coin(seed: int, size: int = 100) -> Image.Image:
+    """A grey coin on white with a design of lighter and darker marks, different for each seed: like
+    Tux Paint's yen coins, two coins of one size line up, and their rim outweighs the design."""
+    rng = random.Random(seed)
+    im = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(im)
+    draw.ellipse((4, 4, size - 5, size - 5), fill=(150, 150, 150), outline=(60, 60, 60), width=4)
+    for _ in range(14):
+        x0, y0 = rng.randrange(22, size - 40), rng.randrange(22, size - 40)
+        box = (x0, y0, x0 + rng.randrange(6, 18), y0 + rng.randrange(6, 18))
+        shade = rng.choice([(115, 115, 115), (185, 185, 185)])
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=shade)
+    return im

@@ -38,7 +38,7 @@ def _shown_groups(page: Any) -> list[set[str]]:
 def test_groups_with_thumbnails_then_a_bad_threshold(browser: Any, server: str, tmp_path: Path) -> None:
     page, complaints = _open(browser, server + "/view/duplicates")
     status = _wait_status(page, "group")
-    assert status == "2 groups of 8 images at threshold 0.93"
+    assert status == "2 groups of 8 images at threshold 0.88"
     assert _shown_groups(page) == PLANTED  # largest first
     assert page.locator(".dup-group h2").first.inner_text().startswith("Group 1: 5 images · weakest pair 0.9")
     links = page.eval_on_selector_all(".dup-group a.card", "els => els.map(e => e.getAttribute('href'))")
@@ -52,8 +52,8 @@ def test_groups_with_thumbnails_then_a_bad_threshold(browser: Any, server: str, 
     assert page.locator(".dup-group").count() == 0  # no stale groups under an error
     page.fill("#threshold", "")
     page.click("#find")  # an emptied box is the default threshold again, not 0
-    assert _wait_status(page, "groups of") == "2 groups of 8 images at threshold 0.93"
-    assert page.input_value("#threshold") == "0.93"
+    assert _wait_status(page, "groups of") == "2 groups of 8 images at threshold 0.88"
+    assert page.input_value("#threshold") == "0.88"
     page.fill("#threshold", "0.999")
     page.click("#find")
     _wait_status(page, "at threshold 0.999")

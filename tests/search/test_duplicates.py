@@ -14,6 +14,7 @@ from pixseek.search.duplicates import (
     local_difference,
     neighbour_pairs,
     same_content_pairs,
+    structure_agreement,
 )
 from pixseek.search.exact import ExactIndex
 
@@ -143,6 +144,36 @@ def test_local_difference_is_the_largest_window_mean_of_the_aligned_difference_i
     assert local_difference(np.zeros((0, 2, 16)), np.zeros((0, 2, 16)), a_flat=t[:0], b_flat=t[:0]).shape == (
         0,
     )
+
+
+def _patch_picture(patch: np.ndarray, side: int = 64) -> np.ndarray:
+    """(1, 1, side * side): a 4 x 4-cell patch on a flat surround, zero-mean and unit-norm as grids are."""
+    grid = np.zeros((side, side), np.float32)
+    grid[30:34, 30:34] = patch
+    grid = grid.ravel() - grid.mean()
+    return (grid / np.linalg.norm(grid))[None, None]
+
+
+def test_structure_agreement_counts_only_windows_with_spread() -> None:
+    """The same patch agrees everywhere (1 exactly: (2 var + c) / (2 var + c)); an independent patch of noise
+    shares no structure, and the flat surround, over nine tenths of the windows, must not hide that."""
+    rng = np.random.default_rng(0)
+    patch, other = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    busy = np.array([False])
+    same = structure_agreement(_patch_picture(patch), _patch_picture(patch), a_flat=busy, b_flat=busy)
+    assert same[0] == pytest.approx(1.0, abs=1e-6)
+    apart = structure_agreement(_patch_picture(patch), _patch_picture(other), a_flat=busy, b_flat=busy)
+    assert apart[0] < 0.5
+    inverted = structure_agreement(_patch_picture(patch), _patch_picture(-patch), a_flat=busy, b_flat=busy)
+    assert inverted[0] < 0  # covariance negative in every window with spread
+    # nothing to compare: flat pictures, or no window with spread, agree (the other limits judge them)
+    t = np.array([True])
+    assert structure_agreement(
+        _patch_picture(patch), _patch_picture(other), a_flat=t, b_flat=busy
+    ).tolist() == [1.0]
+    zeros = np.zeros((1, 1, 64 * 64), np.float32)
+    assert structure_agreement(zeros, zeros, a_flat=busy, b_flat=busy).tolist() == [1.0]
+    assert structure_agreement(zeros[:0], zeros[:0], a_flat=t[:0], b_flat=t[:0]).shape == (0,)
 
 
 def test_colour_difference_is_the_largest_cell_difference_at_the_best_alignment() -> None:

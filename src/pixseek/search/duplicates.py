@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 
 from pixseek.search.protocol import VectorIndex
 
-DEFAULT_THRESHOLD = 0.93  # aligned pixel correlation; measured on planted Tux Paint copies
+DEFAULT_THRESHOLD = 0.88  # aligned pixel correlation; measured on planted Tux Paint copies
 DEFAULT_NEIGHBOURS = 10  # nearest neighbours each image proposes
 MIN_COSINE = 0.5  # proposals below this cosine are never near-duplicates (lowest planted pair: 0.62)
 FLAT_MEAN_GAP = 8.0  # grey levels: two flat images closer than this are the same colour
@@ -33,6 +33,16 @@ LOCAL_WINDOW = 4
 # near-duplicate may show, at the best crop alignment: above the most any planted copy showed (0.103,
 # JPEG q40 of a colourful stamp), so only a clearly different hue (a red flag and a green one) is refused
 MAX_COLOUR_DIFFERENCE = 0.15
+# Local structure, as SSIM's contrast-structure term (2 cov + c) / (var x + var y + c) over STRUCTURE_WINDOW
+# cells a side of the aligned detail grids: the 10th percentile over windows with spread (variance at least
+# STRUCTURE_SPREAD, in the grid's standard deviations squared) must reach MIN_STRUCTURE. Two coins of one
+# size line up, and their edge dominates the picture's spread, so different designs inside stay under
+# MAX_LOCAL_DIFFERENCE; here the inside windows disagree. Chosen with benchmarks/duplicates_limits.py.
+STRUCTURE_WINDOW = 16
+STRUCTURE_SPREAD = 0.1
+STRUCTURE_C = 0.1
+MIN_STRUCTURE = 0.5
+STRUCTURE_PERCENTILE = 10
 
 Progress = Callable[[int, int], None]  # (rows done, rows)
 
@@ -136,9 +146,47 @@ def local_difference(
 
     a, b: (P, S, side * side) grids, whole image first.
     """
-    pairs, _, cells = a.shape
+    pairs = a.shape[0]
     if not pairs:
         return np.zeros(0, np.float32)
+    x, y = _aligned(a, b)
+    local = uniform_filter(x - y, size=(1, window, window), mode="constant")
+    worst = np.abs(local).reshape(pairs, -1).max(axis=1)
+    worst = np.where(a_flat & b_flat, 0.0, worst)
+    return np.where(a_flat ^ b_flat, np.inf, worst).astype(np.float32)
+
+
+def structure_agreement(
+    a: np.ndarray, b: np.ndarray, *, a_flat: np.ndarray, b_flat: np.ndarray, window: int = STRUCTURE_WINDOW
+) -> np.ndarray:
+    """Per pair, how well the two pictures' local structure agrees once aligned (as `local_difference`
+    aligns them): the STRUCTURE_PERCENTILE-th percentile, over the `window`-cell squares with spread, of
+    (2 cov + c) / (var x + var y + c); 1 where no square has spread, or a picture is flat (the other limits
+    judge those). 1 is the same structure everywhere; 0, none shared.
+
+    a, b: (P, S, side * side) grids, whole image first.
+    """
+    pairs = a.shape[0]
+    if not pairs:
+        return np.zeros(0, np.float32)
+    x, y = _aligned(a, b)
+
+    def mean(z: np.ndarray) -> np.ndarray:
+        return uniform_filter(z, size=(1, window, window), mode="constant")
+
+    mx, my = mean(x), mean(y)
+    vx, vy = mean(x * x) - mx * mx, mean(y * y) - my * my
+    agreement = (2 * (mean(x * y) - mx * my) + STRUCTURE_C) / (vx + vy + STRUCTURE_C)
+    busy = (np.maximum(vx, vy) >= STRUCTURE_SPREAD).reshape(pairs, -1)
+    out = _percentile_where(agreement.reshape(pairs, -1), busy, STRUCTURE_PERCENTILE)
+    return np.where(a_flat | b_flat, 1.0, out).astype(np.float32)
+
+
+def _aligned(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(P, side, side) pictures of each pair, aligned as `aligned_similarity` aligns them (the better of
+    either's crop scales against the other's whole grid), in standard deviations of a grid (grids are
+    zero-mean and unit-norm, so one cell's deviation is 1 / side)."""
+    pairs, _, cells = a.shape
     side = round(float(np.sqrt(cells)))
     one_way = np.einsum("psd,pd->ps", a, b[:, 0])
     other_way = np.einsum("psd,pd->ps", b, a[:, 0])
@@ -147,11 +195,20 @@ def local_difference(
     a_scaled, b_scaled = a[picked, one_way.argmax(axis=1)], b[picked, other_way.argmax(axis=1)]
     x = np.where(first_scaled[:, None], a_scaled, b_scaled)
     y = np.where(first_scaled[:, None], b[:, 0], a[:, 0])
-    residual = ((x - y) * side).reshape(pairs, side, side)
-    local = uniform_filter(residual, size=(1, window, window), mode="constant")
-    worst = np.abs(local).reshape(pairs, -1).max(axis=1)
-    worst = np.where(a_flat & b_flat, 0.0, worst)
-    return np.where(a_flat ^ b_flat, np.inf, worst).astype(np.float32)
+    return (x * side).reshape(pairs, side, side), (y * side).reshape(pairs, side, side)
+
+
+def _percentile_where(values: np.ndarray, keep: np.ndarray, q: float) -> np.ndarray:
+    """Per row, the q-th percentile (numpy's linear rule) of the values where `keep`; 1.0 where none."""
+    count = keep.sum(axis=1)
+    ordered = np.sort(np.where(keep, values, np.inf), axis=1)  # kept values first
+    ordered[count == 0] = 1.0
+    last = np.maximum(count - 1, 0)
+    position = q / 100 * last
+    low = np.floor(position).astype(np.int64)
+    rows = np.arange(len(values))
+    lo, hi = ordered[rows, low], ordered[rows, np.minimum(low + 1, last)]
+    return lo + (position - low) * (hi - lo)
 
 
 def colour_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from pixseek.search.delta import DeltaIndex
 from pixseek.search.duplicates import (
     MAX_COLOUR_DIFFERENCE,
     MAX_LOCAL_DIFFERENCE,
+    MIN_STRUCTURE,
     Pairs,
     aligned_similarity,
     colour_difference,
@@ -34,6 +35,7 @@ from pixseek.search.duplicates import (
     local_difference,
     neighbour_pairs,
     same_content_pairs,
+    structure_agreement,
 )
 from pixseek.search.protocol import VectorIndex
 from pixseek.types import SearchHit
@@ -121,8 +123,8 @@ class _Signatures:
 
     def same_details(self, pairs: Pairs) -> np.ndarray:
         """Per pair, whether the two pictures (read at DETAIL_GRID, with colour) show no local difference
-        past MAX_LOCAL_DIFFERENCE and no colour difference past MAX_COLOUR_DIFFERENCE; False where one
-        is unreadable."""
+        past MAX_LOCAL_DIFFERENCE, local structure agreeing to MIN_STRUCTURE, and no colour difference past
+        MAX_COLOUR_DIFFERENCE; False where one is unreadable."""
         assert self.colour is not None, "detail signatures are read with colour"
         a, b = self.slot[pairs.first], self.slot[pairs.second]
         same = np.zeros(len(pairs), bool)
@@ -130,11 +132,19 @@ class _Signatures:
         for start in range(0, len(readable), 1024):  # 4 x 64 x 64 float32 grids: 64 KB a picture
             part = readable[start : start + 1024]
             x, y = a[part], b[part]
-            local = local_difference(
-                self._floats(x), self._floats(y), a_flat=self.flat[x], b_flat=self.flat[y]
+            first, second, flat = (
+                self._floats(x),
+                self._floats(y),
+                {"a_flat": self.flat[x], "b_flat": self.flat[y]},
             )
+            local = local_difference(first, second, **flat)
+            structure = structure_agreement(first, second, **flat)
             colour = colour_difference(self.colour[x], self.colour[y])
-            same[part] = (local <= MAX_LOCAL_DIFFERENCE) & (colour <= MAX_COLOUR_DIFFERENCE)
+            same[part] = (
+                (local <= MAX_LOCAL_DIFFERENCE)
+                & (structure >= MIN_STRUCTURE)
+                & (colour <= MAX_COLOUR_DIFFERENCE)
+            )
         return same
 
     def _floats(self, slots: np.ndarray) -> np.ndarray:
