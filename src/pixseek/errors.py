@@ -87,3 +87,11 @@ class FolderNotFoundError(PixseekError):
 
 class SourceChangedError(PixseekError):
     """An indexed file or object no longer matches its row (size or modification time)."""
+
+
+class SettingsError(PixseekError):
+    """A setting (a PIXSEEK_* variable, or the option that sets it) out of its range or of the wrong type."""
+
+
+class ClusterError(PixseekError):
+    """The Ray cluster a run asked for cannot be reached."""

@@ -6,13 +6,21 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from pixseek.errors import StorageError
+
 OBJECT_STORE_SCHEMES = frozenset({"s3", "gs", "gcs", "az", "abfs", "abfss"})
 
 Location = str | Path  # a local path, or an object-store URI kept as a string (Path would mangle "//")
+GCS_RETRY_SECONDS = 20.0
+_S3_ALIASES = {
+    "aws_endpoint": "endpoint_override", "endpoint": "endpoint_override", "aws_region": "region",
+    "aws_access_key_id": "access_key", "aws_secret_access_key": "secret_key",
+}  # fmt: skip
 
 
 def is_object_store(location: Location) -> bool:
@@ -37,12 +45,8 @@ def s3_options(options: Mapping[str, str]) -> dict[str, object]:
         "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
     }
     kwargs: dict[str, object] = {k: v for k, v in env.items() if v}
-    aliases = {
-        "aws_endpoint": "endpoint_override", "endpoint": "endpoint_override", "aws_region": "region",
-        "aws_access_key_id": "access_key", "aws_secret_access_key": "secret_key",
-    }  # fmt: skip
     for key, value in options.items():
-        name = aliases.get(key.lower(), key.lower())
+        name = _S3_ALIASES.get(key.lower(), key.lower())
         if name != "allow_http":  # implied by an http:// endpoint, as for Lance
             kwargs[name] = value
     endpoint = str(kwargs.get("endpoint_override", ""))
@@ -54,12 +58,29 @@ def s3_options(options: Mapping[str, str]) -> dict[str, object]:
 
 
 def object_store_fs(uri: str, storage_options: Mapping[str, str] | None = None) -> tuple[Any, str]:
-    """(pyarrow FileSystem, 'bucket/prefix') for an object-store URI."""
+    """(pyarrow FileSystem, 'bucket/prefix') for an object-store URI.
+
+    gs:// gives up after GCS_RETRY_SECONDS, not pyarrow's 15 minutes of retries (an unreachable endpoint
+    hung `pixseek index` that long, deaf to Ctrl-C). az:// is Lance's form, which pyarrow does not read.
+    """
     from pyarrow import fs as pafs
 
     parsed = urlparse(uri)
     base = posixpath.join(parsed.netloc, parsed.path.lstrip("/")).rstrip("/")
     if parsed.scheme == "s3":
-        return pafs.S3FileSystem(**s3_options(storage_options or {})), base
-    filesystem, base = pafs.FileSystem.from_uri(uri)  # gs://, abfs://: pyarrow's own defaults
+        options = s3_options(storage_options or {})
+        try:
+            return pafs.S3FileSystem(**options), base
+        except TypeError as exc:  # a key that is no S3FileSystem keyword
+            raise StorageError(
+                f"bad --storage-option for {uri}: {exc}; use endpoint, access_key, secret_key, region or "
+                "another pyarrow S3FileSystem keyword"
+            ) from None
+    if parsed.scheme in ("gs", "gcs"):
+        return pafs.GcsFileSystem(retry_time_limit=timedelta(seconds=GCS_RETRY_SECONDS)), base
+    if parsed.scheme == "az":
+        raise StorageError(
+            f"{uri}: az:// is not read here; give the same place as abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH"
+        )
+    filesystem, base = pafs.FileSystem.from_uri(uri)  # abfs://: pyarrow's own defaults
     return filesystem, base.rstrip("/")

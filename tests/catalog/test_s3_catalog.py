@@ -73,6 +73,13 @@ def test_cli_index_info_search_and_eval_with_an_s3_db(
     report = runner.invoke(app, ["eval", "--db", s3_db, "--out", str(folder.parent / "rep"), "--json"])
     assert report.exit_code == 0, report.output
     assert json.loads(report.stdout)["db"] == s3_db
+    # --db s3://… reaches them as the URI (a Path option had folded it into s3:/…)
+    dups = runner.invoke(app, ["duplicates", "--db", s3_db, "--json"])
+    assert dups.exit_code == 0, dups.output
+    assert json.loads(dups.stdout)["groups"] == []  # 18 different pictures
+    adapted = runner.invoke(app, ["adapt", "--db", s3_db, "--json"])
+    assert adapted.exit_code == 0, adapted.output
+    assert json.loads(adapted.stdout)["classes"] == 3
 
 
 def test_serve_on_an_s3_catalog(folder: Path, s3_db: str) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from pixseek.cli.app import JsonOption, app, console, handle_errors, make_settings, print_json
+from pixseek.cli.app import DbOption, JsonOption, app, console, handle_errors, make_settings, print_json
 
 
 @app.command("adapt")
@@ -22,7 +21,7 @@ def adapt_command(
             "linear map of queries)",
         ),
     ] = "class-posterior",
-    db: Annotated[Path | None, typer.Option("--db", help="Index folder")] = None,
+    db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Adapt search to this collection's folder labels: a map over query vectors, trained on the index's

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pixseek.cli.app import JsonOption, app, console, err_console, handle_errors, make_settings, print_json
+from pixseek.cli.app import (
+    DbOption,
+    JsonOption,
+    app,
+    console,
+    err_console,
+    handle_errors,
+    make_settings,
+    print_json,
+)
 from pixseek.errors import QueryError
 from pixseek.locations import join_root
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS, DEFAULT_THRESHOLD
@@ -37,7 +45,7 @@ def duplicates_command(
             "--adapter/--no-adapter", help="Propose neighbours through the index's adapter, when it has one"
         ),
     ] = True,
-    db: Annotated[Path | None, typer.Option("--db", help="Index folder")] = None,
+    db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Find groups of near-duplicates: the same picture resized, re-encoded, lightly cropped, brightened

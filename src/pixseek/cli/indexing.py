@@ -19,6 +19,7 @@ from rich.text import Text
 
 from pixseek.cli.app import (
     EXIT_FILES_FAILED,
+    DbOption,
     JsonOption,
     app,
     console,
@@ -29,10 +30,6 @@ from pixseek.cli.app import (
 )
 from pixseek.errors import QueryError
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Index folder or s3://B/P URI [default: ./pixseek.db]"),
-]
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
 TermsOption = list[str] | None
 

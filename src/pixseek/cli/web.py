@@ -79,16 +79,16 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     from pixseek.web import create_app
 
     upload = int(max_upload_mb * 1024 * 1024) if max_upload_mb else None
-    settings = make_settings(
-        db=db,
-        model=model,
-        max_upload_bytes=upload,
-        api_token=token,
-        cors_origins=tuple(cors_origin or ()) or None,
-        max_concurrent=max_concurrent,
-        rate_limit=rate_limit,
-    )
     with handle_errors():
+        settings = make_settings(
+            db=db,
+            model=model,
+            max_upload_bytes=upload,
+            api_token=token,
+            cors_origins=tuple(cors_origin or ()) or None,
+            max_concurrent=max_concurrent,
+            rate_limit=rate_limit,
+        )
         if settings.api_token is None and not insecure_public and not is_loopback(host):
             raise QueryError(
                 f"--host {host} would let anyone on the network search this index; set a token with "
@@ -134,9 +134,9 @@ def route_command(
 
     from pixseek.web.router import create_router
 
-    settings = make_settings()
-    token = settings.api_token.get_secret_value() if settings.api_token else None
     with handle_errors():
+        settings = make_settings()
+        token = settings.api_token.get_secret_value() if settings.api_token else None
         if token is None and not insecure_public and not is_loopback(host):
             raise QueryError(
                 f"--host {host} would let anyone on the network search the shards; set a token with "

@@ -19,6 +19,7 @@ from pixseek.catalog.row_writer import RowWriter
 from pixseek.errors import ImageReadError, PixseekError
 from pixseek.indexing.pipeline import Embedded, EmbedStage, RunOptions, Writes
 from pixseek.indexing.ray_actor import CALLS_PER_ACTOR, EmbedBatch, EmbedderFactory, Provide
+from pixseek.indexing.ray_connect import connect
 from pixseek.indexing.sources import ObjectFile
 from pixseek.types import LoadedImage
 
@@ -30,8 +31,7 @@ def cluster_info(actors: int) -> dict[str, int]:
     """What the run had: alive nodes, model actors, GPUs (for the report's "ray" block)."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init()  # RAY_ADDRESS, or a local cluster when unset: Ray's own convention
+    connect()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     return {"nodes": len(nodes), "actors": actors, "gpus": int(ray.cluster_resources().get("GPU", 0))}
 
@@ -80,8 +80,7 @@ def ray_stage(
             }
             for p, records in zip(paths, to_write, strict=True)
         ]
-        if not ray.is_initialized():
-            ray.init()  # RAY_ADDRESS, or a local cluster when unset: Ray's own convention
+        connect()
         num_gpus = gpus_per_actor(ray.cluster_resources().get("GPU", 0), actors)
         model = gpu_factory if num_gpus and gpu_factory is not None else factory
         # Several model batches per call, so decoding overlaps the model inside it; a writing actor appends

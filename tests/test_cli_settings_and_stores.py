@@ -1,0 +1,63 @@
+"""Bad settings and store options are one clear line, never a traceback: a PIXSEEK_* variable out of range,
+an unknown --storage-option, az:// (which pyarrow does not read), and gs:// gives up in seconds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from pixseek.cli import app
+from pixseek.cli.app import make_settings
+from pixseek.errors import SettingsError, StorageError
+from pixseek.locations import GCS_RETRY_SECONDS, object_store_fs
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("PIXSEEK_COMPRESSED_THRESHOLD", "500", "greater than or equal to 1000"),  # its documented floor
+        ("PIXSEEK_MAX_K", "abc", "valid integer"),
+        ("PIXSEEK_ANN_WARMUP", "bogus", "bogus"),
+    ],
+)
+def test_a_bad_setting_names_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    for command in (["info"], ["serve"], ["duplicates"]):
+        result = CliRunner().invoke(app, [*command, "--db", str(tmp_path / "db")])
+        assert result.exit_code == 1, (command, result.output)
+        line = result.output.strip()
+        assert line.startswith("error: ") and variable in line and said in line, line
+        assert "Traceback" not in result.output and len(line.splitlines()) == 1
+
+
+def test_a_bad_value_from_an_option_is_named_as_the_option_s() -> None:
+    with pytest.raises(
+        SettingsError, match=r"^max_k \(its option\): Input should be greater than or equal to 1"
+    ):
+        make_settings(max_k=0)
+
+
+def test_an_unknown_storage_option_is_named() -> None:
+    with pytest.raises(StorageError, match=r"unexpected keyword argument 'foo'.*endpoint, access_key"):
+        object_store_fs("s3://bucket/prefix", {"foo": "bar"})
+    object_store_fs("s3://bucket/prefix", {"endpoint": "http://127.0.0.1:9"})  # a known one is fine
+
+
+def test_az_uris_say_which_form_pyarrow_reads() -> None:
+    with pytest.raises(StorageError, match="abfs://CONTAINER@ACCOUNT"):
+        object_store_fs("az://container/photos")
+
+
+def test_gs_gives_up_after_a_bounded_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyarrow's own default retries for 15 minutes, deaf to Ctrl-C (seen offline)."""
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr("pyarrow.fs.GcsFileSystem", lambda **kw: made.append(kw) or "gcs")
+    assert object_store_fs("gs://bucket/photos") == ("gcs", "bucket/photos")
+    assert made == [{"retry_time_limit": timedelta(seconds=GCS_RETRY_SECONDS)}]
+    assert GCS_RETRY_SECONDS <= 60
