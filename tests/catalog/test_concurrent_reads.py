@@ -11,6 +11,7 @@ import pytest
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta
 from pixseek.catalog import store as store_module
 from pixseek.catalog.schema import rows_table
+from pixseek.errors import StorageError
 
 META = IndexMeta(model="fake", model_ref="fake", fingerprint="fp", dim=4)
 GONE = RuntimeError("lance error: Not found: images.lance/data/0101.lance")
@@ -53,8 +54,9 @@ def test_a_count_is_retried_on_the_latest_version(tmp_path: Path, failures: int)
 def test_a_read_gives_up_after_three_attempts(tmp_path: Path) -> None:
     cat = _catalog(tmp_path)
     cat._images = _FailingFirst(cat._images, "count_rows", 3)  # type: ignore[assignment]
-    with pytest.raises(RuntimeError, match="Not found"):
+    with pytest.raises(StorageError, match=r"cannot read the index at .*Not found") as raised:
         cat.count()
+    assert isinstance(raised.value.__cause__, RuntimeError)  # the third attempt's own error
 
 
 def test_opening_retries_the_metadata_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,3 +72,11 @@ def test_opening_retries_the_metadata_read(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(store_module.IndexMeta, "from_table", staticmethod(flaky))
     assert Catalog.open(db).meta == META and calls["n"] == 2
+
+
+def test_a_failing_move_to_the_latest_version_is_retried_too(tmp_path: Path) -> None:
+    """The read fails, and so does the move to the latest version before its retry (a store that drops out
+    for a moment): the next attempt still runs, and succeeds."""
+    cat = _catalog(tmp_path)
+    cat._images = _FailingFirst(cat._images, "checkout_latest", 2)  # type: ignore[assignment]
+    assert cat.count() == 1

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pixseek.catalog.schema import META_TABLE, IndexMeta
-from pixseek.catalog.storage import storage_errors
+from pixseek.catalog.storage import read_errors, storage_errors
 
 if TYPE_CHECKING:
     import lancedb
@@ -35,17 +35,20 @@ def writes(method: Callable[..., T]) -> Callable[..., T]:
 
 def reads(method: Callable[..., T]) -> Callable[..., T]:
     """A Catalog read that a concurrent writer's compaction can break (it deletes the files of versions
-    older than the one it makes, perhaps the one this read began on): retried on the latest version."""
+    older than the one it makes, perhaps the one this read began on): retried on the latest version. A read
+    that still fails (the store gone or unreachable) is a StorageError."""
 
     @functools.wraps(method)
     def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> T:
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                return method(self, *args, **kwargs)
-            except (OSError, RuntimeError, ValueError):
-                if attempt == READ_ATTEMPTS - 1:
-                    raise
-                self.checkout_latest()
+        with read_errors(self.path):
+            for attempt in range(READ_ATTEMPTS):
+                try:
+                    return method(self, *args, **kwargs)
+                except (OSError, RuntimeError, ValueError):
+                    if attempt == READ_ATTEMPTS - 1:
+                        raise
+                    with contextlib.suppress(OSError, RuntimeError, ValueError):
+                        self.checkout_latest()  # when it fails too, the next try says why
         raise AssertionError("unreachable")
 
     return wrapper

@@ -32,6 +32,19 @@ def storage_errors(path: Location) -> Iterator[None]:
         raise StorageError(f"cannot write the index at {path}: {os.strerror(errno)}") from exc
 
 
+@contextlib.contextmanager
+def read_errors(path: Location) -> Iterator[None]:
+    """A read the storage cannot answer (a store gone or unreachable, files missing) -> StorageError naming
+    the catalog and the cause's first line, which the CLI prints as one line and the web app answers 502."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except (OSError, RuntimeError, ValueError) as exc:
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StorageError(f"cannot read the index at {path}: {cause}") from exc
+
+
 def remote_table_committed(uri: str, table: str) -> bool:
     """Whether `table` under the catalog URI has a committed version: Lance writes a version's manifest
     last, with a conditional put, so a manifest means a complete table (no rename on object stores)."""

@@ -210,6 +210,11 @@ class Index:
             adapter.info() if adapter is not None else None,
         )  # fmt: skip
 
+    def served(self) -> tuple[int, str]:
+        """(images, model) of the catalog version in memory, with no read of the store: 0 before any load."""
+        loaded, catalog = self._loaded, self._catalog
+        return (len(loaded) if loaded is not None else 0, catalog.meta.model if catalog is not None else "")
+
     def adapter(self) -> QueryAdapter | None:
         """The query adapter `pixseek adapt` trained for this model, if any (see search.adapter)."""
         return self._adapter.get(self._read_catalog())

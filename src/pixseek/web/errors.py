@@ -15,6 +15,7 @@ from pixseek.errors import (
     NotInIndexError,
     PixseekError,
     QueryError,
+    StorageError,
     TextNotSupportedError,
 )
 
@@ -22,6 +23,8 @@ from pixseek.errors import (
 def status_for(exc: PixseekError) -> int:
     if isinstance(exc, NotInIndexError):
         return 404
+    if isinstance(exc, StorageError):
+        return 502  # the catalog's store cannot be read: not the caller's fault, and may pass
     if isinstance(exc, AmbiguousPathError):
         return 409
     if isinstance(exc, ImageTooLargeError):

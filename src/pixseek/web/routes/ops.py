@@ -14,8 +14,10 @@ router = APIRouter(tags=["ops"])
 
 @router.get("/health", response_model=Health)
 def health(state: State) -> Health:
-    info = state.index.info()
-    return Health(status="ok", images=info.images, model=info.model)
+    """Liveness: answered from memory (the catalog version being served), never from the store, so an
+    outage of the store does not get a healthy replica restarted."""
+    images, model = state.index.served()
+    return Health(status="ok", images=images, model=model)
 
 
 @router.get("/info", response_model=Info)
