@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from pixseek.catalog.storage import short_cause
 from pixseek.cli import app
 from pixseek.cli.app import make_settings
 from pixseek.errors import SettingsError, StorageError
-from pixseek.locations import GCS_RETRY_SECONDS, object_store_fs
+from pixseek.indexing.sources import open_source
+from pixseek.locations import GCS_RETRY_SECONDS, as_location, object_store_fs
 
 
 @pytest.mark.parametrize(
@@ -61,3 +63,23 @@ def test_gs_gives_up_after_a_bounded_time(monkeypatch: pytest.MonkeyPatch) -> No
     assert object_store_fs("gs://bucket/photos") == ("gcs", "bucket/photos")
     assert made == [{"retry_time_limit": timedelta(seconds=GCS_RETRY_SECONDS)}]
     assert GCS_RETRY_SECONDS <= 60
+
+
+def test_a_uri_with_no_bucket_is_refused() -> None:
+    for uri in ("s3://", "gs://", "s3:///photos"):
+        with pytest.raises(StorageError, match="names no bucket"):
+            as_location(uri)
+        with pytest.raises(StorageError, match="names no bucket"):
+            open_source(uri)
+    assert as_location("s3://photos/2024/") == "s3://photos/2024"
+
+
+def test_a_storage_error_keeps_what_a_user_can_act_on() -> None:
+    lance = OSError(
+        'Generic { store: "S3", source: Status { status: 403, body: Some("<?xml version=\\"1.0\\"?>'
+        '<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>") } }'
+    )
+    assert short_cause(lance) == "AccessDenied: Access Denied"
+    assert short_cause(RuntimeError("first line\nsecond")) == "first line"
+    assert short_cause(ValueError("x" * 500)) == "x" * 299 + "…"
+    assert short_cause(OSError()) == "OSError"

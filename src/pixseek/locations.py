@@ -29,8 +29,18 @@ def is_object_store(location: Location) -> bool:
 
 
 def as_location(location: Location) -> Location:
-    """A URI stays a string (without a trailing '/'); anything else becomes a Path."""
-    return str(location).rstrip("/") if is_object_store(location) else Path(location)
+    """A URI stays a string (without a trailing '/'); anything else becomes a Path. A URI without a bucket
+    (`s3://`) is a StorageError: no store could hold it."""
+    if not is_object_store(location):
+        return Path(location)
+    return check_bucket(str(location)).rstrip("/")
+
+
+def check_bucket(uri: str) -> str:
+    """`uri`, when it names a bucket (`s3://` alone is a StorageError: no store could hold it)."""
+    if not urlparse(uri).netloc:
+        raise StorageError(f"{uri} names no bucket; give SCHEME://BUCKET/PREFIX, e.g. s3://photos/2024")
+    return uri
 
 
 def join_root(root: str, path: str) -> str:

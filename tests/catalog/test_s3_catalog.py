@@ -261,3 +261,19 @@ def test_a_replica_picks_up_another_writers_commit_within_the_check_interval(
     time.sleep(interval)
     assert replica.readiness().version == writer.readiness().version
     assert replica.readiness().images == before.images + 1
+
+
+def test_a_catalog_in_a_bucket_that_does_not_exist_is_one_line(
+    folder: Path, s3_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lance's own error here is a page of Rust debug output, and it was a traceback."""
+    monkeypatch.setattr(registry, "load_embedder", lambda name_or_path=None, *, settings: FakeEmbedder())
+    missing = "s3://no-such-bucket-here/index"
+    for extra in ([], ["--json"]):
+        result = CliRunner().invoke(app, ["index", str(folder), "--db", missing, "--workers", "0", *extra])
+        assert result.exit_code == 1, result.output
+        said = json.loads(result.stdout)["error"] if extra else result.output.strip()
+        assert said.endswith(
+            f"cannot write the index at {missing}: NoSuchBucket: The specified bucket does not exist"
+        ), said
+        assert "Traceback" not in result.output

@@ -19,7 +19,8 @@ from contextlib import contextmanager, suppress
 import lancedb
 import pyarrow as pa
 
-from pixseek.errors import IndexBusyError
+from pixseek.catalog.storage import short_cause
+from pixseek.errors import IndexBusyError, StorageError
 
 LEASE_TABLE = "write-lease"
 DEFAULT_TTL = 60.0  # seconds without a renewal before another writer may take over
@@ -84,7 +85,10 @@ def _died_here(owner: str) -> bool:
 def write_lease(uri: str, *, timeout: float = 0.0, ttl: float | None = None) -> Iterator[Lease]:
     """Hold the catalog's lease; IndexBusyError after `timeout` seconds while a live writer holds it."""
     ttl = DEFAULT_TTL if ttl is None else ttl
-    conn = lancedb.connect(uri)
+    try:
+        conn = lancedb.connect(uri)
+    except (ValueError, OSError, RuntimeError) as exc:  # no such bucket, no access, no endpoint
+        raise StorageError(f"cannot write the index at {uri}: {short_cause(exc)}") from None
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + timeout
     while True:

@@ -11,6 +11,8 @@ from pixseek.errors import StorageError
 from pixseek.locations import Location, object_store_fs
 
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
+_S3_CODE = re.compile(r"<Code>([^<]+)</Code>")
+_S3_MESSAGE = re.compile(r"<Message>([^<]+)</Message>")
 
 
 @contextlib.contextmanager
@@ -41,8 +43,18 @@ def read_errors(path: Location) -> Iterator[None]:
     except StorageError:
         raise
     except (OSError, RuntimeError, ValueError) as exc:
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(f"cannot read the index at {path}: {cause}") from exc
+        raise StorageError(f"cannot read the index at {path}: {short_cause(exc)}") from exc
+
+
+def short_cause(exc: BaseException) -> str:
+    """What a user can act on in a storage error: an S3 reply's code and message (Lance wraps them in a
+    page of Rust debug output), else the first line, at most 300 characters."""
+    text = str(exc).strip()
+    code, message = _S3_CODE.search(text), _S3_MESSAGE.search(text)
+    if code and message:
+        return f"{code.group(1)}: {message.group(1)}"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first if len(first) <= 300 else first[:299] + "…"
 
 
 def remote_table_committed(uri: str, table: str) -> bool:
