@@ -11,7 +11,6 @@ import contextlib
 import functools
 import logging
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from pixseek.search.delta import (
     newest_saved,
     save_keys,
 )
+from pixseek.search.temporary_files import remove_dead_temporaries, temporary_path
 
 DEFAULT_NPROBE = 32  # recall@10 0.97 at 2.7 ms on 1M clustered 512-d vectors (2 cores)
 FILE_PREFIX = "ann-v"
@@ -80,7 +80,7 @@ class IvfIndex:
 
     def save(self, path: Path) -> None:
         """Write atomically (temp file + rename) so a concurrent reader never sees half an index."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = temporary_path(path)
         try:
             faiss.write_index(self._index, str(tmp))
         except RuntimeError as exc:  # FAISS reports an unwritable path (read-only, full disk) this way
@@ -149,6 +149,7 @@ def load_or_build(
         if keys is not None:
             save_keys(current_keys(), keys_path(path))  # before the index: an index file means both are whole
         ann.save(path)
+        remove_dead_temporaries(folder)
         for stale in [*folder.glob(f"{FILE_PREFIX}*.faiss"), *folder.glob(f"{FILE_PREFIX}*{KEYS_SUFFIX}")]:
             if stale not in (path, keys_path(path)):
                 stale.unlink(missing_ok=True)

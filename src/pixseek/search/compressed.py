@@ -35,6 +35,7 @@ from pixseek.search.delta import (
 )
 from pixseek.search.exact import top_k
 from pixseek.search.row_file import RowFile, list_order, positions_of, write_in_order
+from pixseek.search.temporary_files import remove_dead_temporaries, temporary_path
 
 PQ_PREFIX = "pq-v"
 VECTORS_PREFIX = "vectors-v"
@@ -119,7 +120,10 @@ class CompressedIndex:
         `keys` (the rows' keys, see search.delta) let later versions keep using this index."""
         codes_name, vectors_name = file_names(version)
         vectors_path = folder / vectors_name
-        tmp_vectors, tmp_listed = _tmp(folder / catalog_order_name(version)), _tmp(vectors_path)
+        tmp_vectors, tmp_listed = (
+            temporary_path(folder / catalog_order_name(version)),
+            temporary_path(vectors_path),
+        )
         try:
             written = _write_vectors(batches, tmp_vectors, n, dim)
             if written != n:
@@ -280,6 +284,8 @@ def load_or_build(
 
 
 def remove_other_versions(folder: Path, version: int) -> None:
+    """Delete the files of every other version, and temporary files that killed writers left."""
+    remove_dead_temporaries(folder)
     codes_name, vectors_name = file_names(version)
     keep = {codes_name, vectors_name, keys_path(folder / codes_name).name}
     for prefix in (PQ_PREFIX, VECTORS_PREFIX):
@@ -292,10 +298,6 @@ def sub_quantizers(dim: int) -> int:
     """One per 4 dimensions, or the largest even divisor of dim below that (PQ needs equal sub-vectors)."""
     most = max(2, dim // _DIMS_PER_SUB_QUANTIZER)
     return next((m for m in range(most, 1, -1) if dim % m == 0 and m % 2 == 0), 1)
-
-
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def _write_vectors(batches: Iterable[np.ndarray], path: Path, n: int, dim: int) -> int:
@@ -327,7 +329,7 @@ def _train(vectors: np.ndarray, seed: int) -> faiss.Index:
 
 
 def _write_index(index: faiss.Index, path: Path) -> None:
-    tmp = _tmp(path)
+    tmp = temporary_path(path)
     try:
         faiss.write_index(index, str(tmp))
         tmp.replace(path)

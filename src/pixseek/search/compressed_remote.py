@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,6 +30,7 @@ from pixseek.search.compressed import (
     remove_other_versions,
 )
 from pixseek.search.delta import DeltaIndex, keys_path, newest_saved
+from pixseek.search.temporary_files import temporary_path
 
 log = logging.getLogger(__name__)
 _COPY_CHUNK = 8 * 1024 * 1024
@@ -141,7 +141,7 @@ def _download(filesystem: Any, base: str, version: int, cache: Path, dim: int) -
         for name, info in zip(names, infos, strict=True):
             if info.type != pafs.FileType.File:
                 continue  # an index saved without keys still serves; it just cannot carry a delta
-            tmp = cache / f".{name}.{os.getpid()}.tmp"
+            tmp = temporary_path(cache / name)
             with filesystem.open_input_stream(info.path) as source, tmp.open("wb") as out:
                 while chunk := source.read(_COPY_CHUNK):
                     out.write(chunk)

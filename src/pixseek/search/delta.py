@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from pixseek.search.exact import top_k
+from pixseek.search.temporary_files import temporary_path
 
 KEYS_SUFFIX = ".keys.npy"
 DELTA_FRACTION = 0.1  # at most this share of the catalog may be delta (or deleted) before a rebuild
@@ -67,7 +67,7 @@ def keys_path(index_path: Path) -> Path:
 
 
 def save_keys(keys: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_path(path)
     try:
         with tmp.open("wb") as out:
             np.save(out, np.asarray(keys, dtype=np.uint64))
