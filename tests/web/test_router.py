@@ -222,3 +222,17 @@ def test_a_malformed_upload_is_a_400_in_the_usual_shape(router: TestClient) -> N
     )
     assert reply.status_code == 400
     assert set(reply.json()) == {"error", "detail"}
+
+
+def test_an_upload_over_the_routers_own_limit_is_a_413_as_serve_answers(shards: dict[str, object]) -> None:
+    """The body limit allows 64 KB for the form around the file; the file itself is held to the limit."""
+    base: Path = shards["base"]  # type: ignore[assignment]
+    image = (base / "b" / "green/4.png").read_bytes()
+    with TestClient(create_router(shards["urls"], api_token=TOKEN, max_upload_bytes=len(image) - 1)) as small:  # type: ignore[arg-type]
+        reply = small.post(
+            "/search",
+            files={"image": ("q.png", image, "image/png")},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    assert reply.status_code == 413, reply.text
+    assert reply.json()["error"].endswith(f"upload over the {len(image) - 1:,} byte limit")

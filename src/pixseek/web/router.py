@@ -25,6 +25,7 @@ from pixseek.web.auth import BearerAuth
 from pixseek.web.errors import error_response, install_error_handlers
 from pixseek.web.headers import SecurityHeaders
 from pixseek.web.limits import BodySizeLimit
+from pixseek.web.routes.search import too_large
 from pixseek.web.throttle import ConcurrencyLimit
 
 ID_TERMS = ("like", "positive", "negative")  # fields naming a row of one shard's catalog
@@ -92,7 +93,7 @@ def create_router(
         k = _k(form.get("k") or params.get("k"))
         if k is None:
             return error_response(422, "k must be a whole number")
-        fields, files = await _forwarded(form)
+        fields, files = await _forwarded(form, max_upload_bytes)
         client: httpx.AsyncClient = request.app.state.client
         replies = await asyncio.gather(
             *(_shard_search(client, url, list(params.multi_items()), fields, files) for url in shards)
@@ -145,12 +146,17 @@ def _k(value: Any) -> int | None:
         return None
 
 
-async def _forwarded(form: Any) -> tuple[list[tuple[str, str]], list[tuple[str, tuple[str, bytes, str]]]]:
-    """The form's text fields and uploaded files, read once, to send on to every shard."""
+async def _forwarded(
+    form: Any, limit: int
+) -> tuple[list[tuple[str, str]], list[tuple[str, tuple[str, bytes, str]]]]:
+    """The form's text fields and uploaded files, read once, to send on to every shard; an upload over
+    `limit` bytes is a 413 here, as `serve` answers it (the body limit allows the form's overhead)."""
     fields, files = [], []
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
-            data = await value.read()
+            data = await value.read(limit + 1)
+            if len(data) > limit:
+                raise too_large(limit)
             files.append(
                 (name, (value.filename or "upload", data, value.content_type or "application/octet-stream"))
             )

@@ -141,7 +141,7 @@ async def _embed_upload(state: AppState, upload: UploadFile) -> np.ndarray:
     if not data:
         raise QueryError("the uploaded image is empty")
     if len(data) > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     t0 = time.perf_counter()
     loader = state.index.embedder.image_loader()
     loaded = await run_in_threadpool(loader, io.BytesIO(data))
@@ -157,5 +157,7 @@ async def _embed_text(state: AppState, text: str) -> np.ndarray:
     return vector
 
 
-def _too_large(limit: int) -> ImageTooLargeError:
-    return ImageTooLargeError("upload", f"upload over the {limit // (1024 * 1024)} MB limit")
+def too_large(limit: int) -> ImageTooLargeError:
+    """413: the upload passed `limit` bytes (in MB from 1 MB up, else in bytes: not "the 0 MB limit")."""
+    size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} byte"
+    return ImageTooLargeError("upload", f"upload over the {size} limit")
