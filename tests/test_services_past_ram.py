@@ -14,6 +14,7 @@ import pixseek.search.page_cache as page_cache
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta
 from pixseek.catalog.schema import rows_table
 from pixseek.cli import app
+from pixseek.search.compressed import CompressedIndex
 from pixseek.services import Index, SearchFilter
 from pixseek.settings import Settings
 from tests.fakes import FakeEmbedder
@@ -203,3 +204,29 @@ def test_a_class_posterior_search_past_ram_re_scores_a_pool_without_a_deep_refin
         want = [h.id for h in in_ram.search(like=row_id, k=10)]
         agree.append(len(set(got) & set(want)) / 10)
     assert np.mean(agree) >= 0.9
+
+
+def test_a_catalog_that_refuses_writes_builds_into_this_machines_ann_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica's read-only mount: the index is built once under PIXSEEK_ANN_CACHE, and the next process
+    (every CLI search is one) loads it from there."""
+    db = tmp_path / "db"
+    catalog = Catalog.create(db, META)
+    records = [ImageRecord(f"id{i:05d}", "/photos", f"a/{i}.jpg", 1, 1, "h", 1, 1, "a") for i in range(1100)]
+    catalog.append(rows_table(records, _vectors(1100, 5), DIM))
+    real_open = Path.open
+
+    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object):
+        if "w" in mode and self.parent == db:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing)
+    settings = Settings(compressed_threshold=1000, ann_cache=tmp_path / "cache")
+    first = Index(db, settings=settings)
+    hits = [h.id for h in first.search(like="id00001", k=5)]
+    built = list((tmp_path / "cache").rglob("pq-v*.faiss"))
+    assert len(built) == 1
+    monkeypatch.setattr(CompressedIndex, "build", lambda *a, **k: pytest.fail("built again"))
+    assert [h.id for h in Index(db, settings=settings).search(like="id00001", k=5)] == hits

@@ -342,3 +342,30 @@ def test_other_settings_are_a_copy_that_shares_the_open_vector_file(built: tuple
     assert (shallow.refine, shallow.nprobe) == (1, 3) and (index.refine, index.nprobe) == (50, 32)
     assert shallow._file is index._file
     np.testing.assert_array_equal(shallow.row_vectors(np.array([5, 9])), _stored(data)[[5, 9]])
+
+
+def test_a_read_only_catalog_builds_once_into_the_fallback_and_later_processes_load_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each CLI search over a read-only past-RAM catalog built the index again, in a new /tmp folder that
+    was never removed. With this machine's cache folder as the fallback it is built once and kept."""
+    catalog, cache = tmp_path / "catalog", tmp_path / "cache"
+    catalog.mkdir()
+    real_open = Path.open
+
+    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object):
+        if "w" in mode and self.parent == catalog:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing)
+    monkeypatch.setattr(compressed.tempfile, "mkdtemp", lambda **kw: pytest.fail("a temporary folder"))
+    data = _clustered(1200)
+    with caplog.at_level(logging.WARNING):
+        first = load_or_build(catalog, 1, 1200, DIM, lambda: _batches(data), fallback=cache)
+    assert f"building in {cache}" in caplog.text
+    assert list(catalog.iterdir()) == [] and (cache / "pq-v1.faiss").is_file()
+    again = load_or_build(catalog, 1, 1200, DIM, lambda: pytest.fail("built again"), fallback=cache)
+    assert len(first) == len(again) == 1200
+    queries = data[:5]
+    assert [list(r) for r in again.search(queries, 3)[1]] == [list(r) for r in first.search(queries, 3)[1]]

@@ -10,6 +10,7 @@ what it can of the vector file; a query touches only `refine * k` rows.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import logging
@@ -245,6 +246,7 @@ def load_or_build(
     delta_vectors: Callable[[np.ndarray], np.ndarray] | None = None,
     delta_limit: int = 0,
     delta_slack: float = 1,
+    fallback: Path | None = None,
 ) -> CompressedIndex | DeltaIndex:
     """The compressed index of one catalog version, from its files beside the catalog or built there once
     from `batches` (the version's vectors, in row order). A read-only catalog (a replica's mount) gets
@@ -257,6 +259,10 @@ def load_or_build(
     found = CompressedIndex.load(folder, version)
     if found is not None and len(found) == n:
         return found
+    if fallback is not None and fallback.is_dir():  # a read-only catalog: this machine's copy of it
+        cached = CompressedIndex.load(fallback, version)
+        if cached is not None and len(cached) == n:
+            return cached
     current_keys = functools.cache(keys) if keys is not None else None
     if current_keys is not None and delta_vectors is not None:
         base_version = newest_saved(folder, PQ_PREFIX, version - 1)
@@ -278,9 +284,19 @@ def load_or_build(
     try:
         return CompressedIndex.build(batches(), n, dim, folder, version, keys=saved_keys)
     except OSError as exc:
-        private = Path(tempfile.mkdtemp(prefix="pixseek-pq-"))
+        private = _private_folder(fallback)
         log.warning("cannot save the compressed index beside the catalog (%s); building in %s", exc, private)
         return CompressedIndex.build(batches(), n, dim, private, version, keys=saved_keys)
+
+
+def _private_folder(fallback: Path | None) -> Path:
+    """Where to build for a catalog folder that refuses writes: `fallback`, kept so the next process (each
+    CLI search is one) loads it instead of building again; a temporary folder only when that fails too."""
+    if fallback is not None:
+        with contextlib.suppress(OSError):
+            fallback.mkdir(parents=True, exist_ok=True)
+            return fallback
+    return Path(tempfile.mkdtemp(prefix="pixseek-pq-"))
 
 
 def remove_other_versions(folder: Path, version: int) -> None:

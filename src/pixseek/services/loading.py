@@ -33,7 +33,11 @@ def load_matrix(catalog: Catalog, db: Location, settings: Settings) -> SearchMat
     keys = functools.partial(_row_keys, catalog, version)
     compressed = None
     if past_ram:  # vectors stay on disk: the compressed index is loaded (or built) on first use
-        source: Callable[..., CompressedIndex | DeltaIndex] = functools.partial(load_or_build, Path(db))
+        # a read-only catalog folder (a replica's mount) builds once into this machine's ANN cache instead
+        local_copy = ann_copy_folder(Path(db).resolve(), settings) if not is_object_store(db) else None
+        source: Callable[..., CompressedIndex | DeltaIndex] = functools.partial(
+            load_or_build, Path(db), fallback=local_copy
+        )
         if is_object_store(db):  # saved under the prefix; each replica reads rows from a local copy
             source = functools.partial(load_or_build_remote, str(db), cache=ann_copy_folder(db, settings))
         compressed = functools.partial(
