@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,16 @@ def run_obeying_file_modes(cmd: list[str]) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
+
+
+def refuse_writes_in(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Make every file opened for writing directly in `folder` fail as a read-only mount would, for root
+    too (who ignores file modes)."""
+    real_open = Path.open
+
+    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object):
+        if "w" in mode and self.parent == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing)

@@ -18,6 +18,7 @@ from pixseek.search.compressed import CompressedIndex
 from pixseek.services import Index, SearchFilter
 from pixseek.settings import Settings
 from tests.fakes import FakeEmbedder
+from tests.file_modes import refuse_writes_in
 from tests.indexing.images import make_tree
 
 DIM = 32
@@ -215,14 +216,7 @@ def test_a_catalog_that_refuses_writes_builds_into_this_machines_ann_cache(
     catalog = Catalog.create(db, META)
     records = [ImageRecord(f"id{i:05d}", "/photos", f"a/{i}.jpg", 1, 1, "h", 1, 1, "a") for i in range(1100)]
     catalog.append(rows_table(records, _vectors(1100, 5), DIM))
-    real_open = Path.open
-
-    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object):
-        if "w" in mode and self.parent == db:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, mode, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "open", refusing)
+    refuse_writes_in(monkeypatch, db)
     settings = Settings(compressed_threshold=1000, ann_cache=tmp_path / "cache")
     first = Index(db, settings=settings)
     hits = [h.id for h in first.search(like="id00001", k=5)]

@@ -12,6 +12,7 @@ import pytest
 
 from pixseek.search import compressed, refine
 from pixseek.search.compressed import CompressedIndex, load_or_build, sub_quantizers
+from tests.file_modes import refuse_writes_in
 
 DIM = 64
 
@@ -191,14 +192,7 @@ def test_a_catalog_folder_that_refuses_writes_builds_privately_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As above for root, who ignores file modes: the write itself is made to fail."""
-    real_open = Path.open
-
-    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object):
-        if "w" in mode and self.parent == tmp_path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, mode, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "open", refusing)
+    refuse_writes_in(monkeypatch, tmp_path)
     _read_only_case(tmp_path, caplog)
 
 
@@ -351,14 +345,7 @@ def test_a_read_only_catalog_builds_once_into_the_fallback_and_later_processes_l
     was never removed. With this machine's cache folder as the fallback it is built once and kept."""
     catalog, cache = tmp_path / "catalog", tmp_path / "cache"
     catalog.mkdir()
-    real_open = Path.open
-
-    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object):
-        if "w" in mode and self.parent == catalog:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, mode, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "open", refusing)
+    refuse_writes_in(monkeypatch, catalog)
     monkeypatch.setattr(compressed.tempfile, "mkdtemp", lambda **kw: pytest.fail("a temporary folder"))
     data = _clustered(1200)
     with caplog.at_level(logging.WARNING):
