@@ -117,6 +117,11 @@ def test_the_router_asks_for_the_token_and_passes_it_on(
         reply = no_token.post("/search", data={"text": "x"})  # the shards refuse the router
     assert reply.status_code == 502
     assert "answered 401" in reply.json()["error"]
+    with TestClient(create_router(shards["urls"])) as no_token:  # type: ignore[arg-type]
+        ready = no_token.get("/ready")  # the shards' /ready is open to all; their searches are not
+    assert ready.status_code == 503
+    assert [s["ready"] for s in ready.json()["shards"]] == [False, False]
+    assert all("refuses the router's token (401)" in s["error"] for s in ready.json()["shards"])
 
 
 def test_readiness_needs_every_shard_and_a_dead_shard_is_a_502(
@@ -134,7 +139,7 @@ def test_readiness_needs_every_shard_and_a_dead_shard_is_a_502(
         assert [s["ready"] for s in ready.json()["shards"]] == [True, True, False]
         reply = partial.post("/search", data={"text": "x"})
         assert reply.status_code == 502
-        assert reply.json()["error"].startswith(f"shard {dead} did not answer")
+        assert reply.json()["error"].startswith(f"shard {dead} did not answer: ConnectError: ")  # not a repr
         assert partial.get("/health").json() == {"status": "ok"}
 
 

@@ -178,19 +178,30 @@ async def _shard_search(
     try:
         reply = await client.post(f"{url}/search", params=params, data=data, files=files or None)
     except httpx.HTTPError as exc:
-        raise ShardError(f"shard {url} did not answer: {exc!r}") from exc
+        raise ShardError(f"shard {url} did not answer: {_why(exc)}") from exc
     if reply.status_code >= 500 or reply.status_code == 401:
         raise ShardError(f"shard {url} answered {reply.status_code}: {reply.text[:200]}")
     return reply
 
 
 async def _shard_ready(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    """The shard's /ready, and whether it takes the router's token: /ready is open to all, so a shard whose
+    token differs looked ready while it refused every search. /metrics, cheap and token-guarded, says."""
     try:
         reply = await client.get(f"{url}/ready")
+        guarded = await client.get(f"{url}/metrics") if reply.status_code == 200 else None
     except httpx.HTTPError as exc:
-        return {"url": url, "ready": False, "error": repr(exc)}
+        return {"url": url, "ready": False, "error": f"did not answer: {_why(exc)}"}
     body = reply.json() if reply.headers.get("content-type", "").startswith("application/json") else {}
+    if guarded is not None and guarded.status_code == 401:
+        why = "refuses the router's token (401): give both the same PIXSEEK_API_TOKEN"
+        return {"url": url, **body, "ready": False, "error": why}
     return {"url": url, **body, "ready": reply.status_code == 200}
+
+
+def _why(exc: httpx.HTTPError) -> str:
+    """An HTTP failure in words: "ConnectError: All connection attempts failed", "ReadTimeout"."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _absolute(hit: dict[str, Any], shard: str) -> dict[str, Any]:
