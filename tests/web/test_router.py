@@ -4,6 +4,7 @@ catalog that holds both shards' images, and a shard that fails or a query it can
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,6 +20,7 @@ from pixseek.cli import app as cli_app
 from pixseek.services import Index, SearchFilter
 from pixseek.settings import Settings
 from pixseek.web import create_app
+from pixseek.web import router as router_module
 from pixseek.web.router import create_router
 from tests.fakes import FakeEmbedder
 from tests.indexing.images import make_tree
@@ -241,3 +243,21 @@ def test_an_upload_over_the_routers_own_limit_is_a_413_as_serve_answers(shards: 
         )
     assert reply.status_code == 413, reply.text
     assert reply.json()["error"].endswith(f"upload over the {len(image) - 1:,} byte limit")
+
+
+def test_readiness_does_not_wait_out_the_search_timeout_on_a_hung_shard(
+    shards: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard that accepts connections and never answers: /ready says so within READY_TIMEOUT."""
+    monkeypatch.setattr(router_module, "READY_TIMEOUT", 0.5)
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen()  # the kernel completes the handshake; nobody ever reads or answers
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        with TestClient(create_router([*shards["urls"], url], api_token=TOKEN, timeout=30)) as client:  # type: ignore[misc]
+            client.headers["Authorization"] = f"Bearer {TOKEN}"
+            start = time.monotonic()
+            ready = client.get("/ready")
+            took = time.monotonic() - start
+    assert ready.status_code == 503 and took < 10
+    assert ready.json()["shards"][-1]["error"].startswith("did not answer: ReadTimeout")

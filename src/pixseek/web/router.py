@@ -30,6 +30,8 @@ from pixseek.web.throttle import ConcurrencyLimit
 
 ID_TERMS = ("like", "positive", "negative")  # fields naming a row of one shard's catalog
 DEFAULT_K = 5
+# /ready asks each shard with this limit, not --timeout: a hung shard must not hang the load balancer's probe
+READY_TIMEOUT = 5.0
 
 
 class ShardError(Exception):
@@ -188,8 +190,10 @@ async def _shard_ready(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
     """The shard's /ready, and whether it takes the router's token: /ready is open to all, so a shard whose
     token differs looked ready while it refused every search. /metrics, cheap and token-guarded, says."""
     try:
-        reply = await client.get(f"{url}/ready")
-        guarded = await client.get(f"{url}/metrics") if reply.status_code == 200 else None
+        reply = await client.get(f"{url}/ready", timeout=READY_TIMEOUT)
+        guarded = (
+            await client.get(f"{url}/metrics", timeout=READY_TIMEOUT) if reply.status_code == 200 else None
+        )
     except httpx.HTTPError as exc:
         return {"url": url, "ready": False, "error": f"did not answer: {_why(exc)}"}
     body = reply.json() if reply.headers.get("content-type", "").startswith("application/json") else {}
