@@ -89,3 +89,4 @@ def test_a_missing_bucket_is_a_clear_error(tmp_path: Path, remote: Path) -> None
 
     with pytest.raises(FolderNotFoundError, match="s3://no-such-bucket"):
         Index(tmp_path / "db", embedder=FakeEmbedder()).add("s3://no-such-bucket/x", workers=0)
+    assert not (tmp_path / "db").exists()  # checked before the catalog is made: no empty index left

@@ -99,14 +99,25 @@ class ObjectStoreSource:
         result.files.sort(key=lambda f: f.path)
         return result
 
-    def _list_without_etags(self) -> list[FileEntry]:
+    def check(self) -> None:
+        """One request, before anything is written: FolderNotFoundError when the bucket is missing or the
+        store refuses or cannot be reached (a failed run had left an empty catalog behind)."""
         from pyarrow import fs as pafs
 
         filesystem, base = self._fs
         try:
             bucket = filesystem.get_file_info(base.split("/", 1)[0])
-            if bucket.type == pafs.FileType.NotFound:
-                raise FolderNotFoundError(f"cannot index {self.uri}: no such bucket")
+        except OSError as exc:
+            raise FolderNotFoundError(f"cannot list {self.uri}: {exc}") from None
+        if bucket.type == pafs.FileType.NotFound:
+            raise FolderNotFoundError(f"cannot index {self.uri}: no such bucket")
+
+    def _list_without_etags(self) -> list[FileEntry]:
+        from pyarrow import fs as pafs
+
+        self.check()
+        filesystem, base = self._fs
+        try:
             infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         except OSError as exc:
             raise FolderNotFoundError(f"cannot list {self.uri}: {exc}") from None

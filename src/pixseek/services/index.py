@@ -18,7 +18,7 @@ from pixseek.errors import QueryError, SchemaVersionError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.indexing.report import RunProgress
-from pixseek.indexing.sources import open_source
+from pixseek.indexing.sources import ObjectStoreSource, open_source
 from pixseek.locations import Location, as_location, is_object_store
 from pixseek.search import SearchFilter, SearchMatrix
 from pixseek.search.adapter import DEFAULT_METHOD as DEFAULT_ADAPTER
@@ -129,6 +129,8 @@ class Index:
         `rebuild_ann` deletes the saved ANN files and builds the one this size uses afresh.
         """
         source = open_source(folder, storage_options=storage_options)
+        if isinstance(source, ObjectStoreSource):
+            source.check()  # a missing bucket or refused credentials: before the catalog is made
         check_new_db_path(self.db)
         embedder = self.embedder  # loads the model and checks it against the index, writing nothing
         s = self.settings
