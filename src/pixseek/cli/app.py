@@ -56,6 +56,7 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Index folder or s3://B/P URI [default: ./pixseek.db]"),
 ]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
 
 
 EXIT_CODES_HELP = (

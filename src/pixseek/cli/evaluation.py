@@ -11,6 +11,7 @@ import typer
 
 from pixseek.cli.app import (
     JsonOption,
+    ModelOption,
     app,
     bench_app,
     console,
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
     from pixseek.evaluation.splits import LabelledSet
     from pixseek.search.adapter import QueryAdapter
     from pixseek.services import Index
-
-DbOption = Annotated[Path | None, typer.Option("--db", help="Index folder")]
-ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
 
 
 def _say(message: str) -> None:

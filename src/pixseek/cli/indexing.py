@@ -21,6 +21,7 @@ from pixseek.cli.app import (
     EXIT_FILES_FAILED,
     DbOption,
     JsonOption,
+    ModelOption,
     app,
     console,
     err_console,
@@ -30,7 +31,6 @@ from pixseek.cli.app import (
 )
 from pixseek.errors import QueryError
 
-ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
 TermsOption = list[str] | None
 
 
