@@ -249,6 +249,7 @@ def test_readiness_does_not_wait_out_the_search_timeout_on_a_hung_shard(
     shards: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A shard that accepts connections and never answers: /ready says so within READY_TIMEOUT."""
+    assert router_module.READY_TIMEOUT == 5.0  # the README's limit; shortened here to keep the test quick
     monkeypatch.setattr(router_module, "READY_TIMEOUT", 0.5)
     with socket.socket() as hung:
         hung.bind(("127.0.0.1", 0))
