@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from typer.testing import CliRunner
 
 import pixseek.models.registry as registry
@@ -17,7 +18,7 @@ from pixseek.services import Index
 from pixseek.settings import Settings
 from pixseek.web import create_app
 from tests.duplicates.conftest import PLANTED
-from tests.duplicates.pictures import coin, flag, save_jpeg, save_png, spinning_top
+from tests.duplicates.pictures import coin, drawing, flag, half, save_jpeg, save_png, spinning_top
 from tests.fakes import FakeEmbedder, flipping_adapter
 
 
@@ -175,6 +176,22 @@ def test_the_same_flag_in_another_colour_is_turned_down_by_the_colour_check(tmp_
     report = index.duplicates()
     assert _groups(report) == [{"red.png", "red.jpg"}]
     assert report.detail_rejected == 2
+
+
+def test_a_drawing_stretched_to_another_shape_is_turned_down_by_the_shape_check(
+    tmp_path: Path,
+) -> None:
+    """Squeezed to square grids, a drawing 10% wider lines up with the original everywhere; only its shape
+    (aspect 1.47 against 1.33) tells it apart. A halved copy keeps the shape and stays."""
+    root = tmp_path / "shapes"
+    save_png(drawing(7), root / "pic.png")
+    save_png(half(drawing(7)), root / "pic-half.png")
+    save_png(drawing(7).resize((264, 180), Image.Resampling.LANCZOS), root / "wide.png")
+    index = Index(tmp_path / "db", embedder=FakeEmbedder())
+    index.add(root, workers=0)
+    report = index.duplicates()
+    assert _groups(report) == [{"pic.png", "pic-half.png"}]
+    assert report.detail_rejected == 2  # the wide one against each of the others
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,19 @@ def _score(x: Image.Image | bytes, y: Image.Image | bytes) -> float:
     )  # fmt: skip
 
 
+def test_the_size_is_the_full_oriented_size_even_when_a_jpeg_decodes_smaller() -> None:
+    """The shape check compares sizes as the user sees them: a JPEG decoded at 1/8 scale for the grids
+    still reports its full size, and an EXIF rotation by 90 degrees swaps width and height."""
+    big = drawing(1, size=(1600, 1200))
+    assert pixel_signature(_jpeg(big, 90), max_pixels=MAX).size == (1600, 1200)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees to display
+    out = io.BytesIO()
+    big.save(out, format="JPEG", quality=90, exif=exif)
+    assert pixel_signature(out.getvalue(), max_pixels=MAX).size == (1200, 1600)
+    assert pixel_signature(_png(drawing(2).resize((31, 115))), max_pixels=MAX, grid=64).size == (31, 115)
+
+
 def test_shape_and_unit_norm() -> None:
     sig = pixel_signature(_png(drawing(1)), max_pixels=MAX)
     assert sig.grids.shape == (4, 32 * 32)  # scales 1.0, 0.95, 0.9, 0.85 of a 32 x 32 grid

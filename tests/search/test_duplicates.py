@@ -14,6 +14,7 @@ from pixseek.search.duplicates import (
     local_difference,
     neighbour_pairs,
     same_content_pairs,
+    shape_difference,
     structure_agreement,
 )
 from pixseek.search.exact import ExactIndex
@@ -186,6 +187,20 @@ def test_colour_difference_is_the_largest_cell_difference_at_the_best_alignment(
     assert colour_difference(b, a).tolist() == [0.0]
     shifted = (whole + np.array([0.2, -0.1, -0.1, 0, 0, 0], np.float32))[None, None]
     assert colour_difference(shifted, whole[None, None])[0] == pytest.approx(0.2)
+
+
+def test_shape_difference_is_the_aspect_change_past_one_pixel_of_rounding() -> None:
+    """|ln(aspect a / aspect b)| less 1 / width + 1 / height of the smaller picture, never below 0; worked by
+    hand for an "x" on 94 x 84 and an "X" on 111 x 110 (Tux Paint's canvases), and a copy halved from 34 x 45
+    to 17 x 22, whose aspect is off by 0.0223 through rounding alone."""
+    sizes = np.array([[94, 84], [17, 22], [100, 100], [84, 94]])
+    others = np.array([[111, 110], [34, 45], [50, 50], [110, 111]])
+    x_against_capital = 0.112478 - 0.009050 - (1 / 94 + 1 / 84)  # ln(94/84) - ln(111/110) - rounding
+    assert shape_difference(sizes, others) == pytest.approx(
+        [x_against_capital, 0.0, 0.0, x_against_capital], abs=1e-5
+    )
+    assert shape_difference(others, sizes) == pytest.approx(shape_difference(sizes, others))
+    assert shape_difference(sizes[:0], others[:0]).shape == (0,)
 
 
 def test_neighbour_pairs_in_any_visiting_order_are_the_same_pairs() -> None:

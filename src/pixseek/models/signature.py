@@ -27,11 +27,13 @@ FLAT_STD = 2.0  # grey levels: below this an image is flat (one colour), and com
 @dataclass(frozen=True)
 class PixelSignature:
     """Zero-mean, unit-norm grey grids, one row per scale (whole image first), the mean grey level (what
-    a flat image is compared by) and, when asked for, coarse colour cells per scale."""
+    a flat image is compared by), the full-resolution size (what its shape is compared by) and, when asked
+    for, coarse colour cells per scale."""
 
     grids: np.ndarray  # (len(SCALES), grid * grid) float32
     mean: float
     flat: bool
+    size: tuple[int, int]  # (width, height) as the user sees it, after EXIF orientation
     colour: np.ndarray | None = None  # (len(SCALES), COLOUR_GRID ** 2 * 3) float32 chromaticity
 
 
@@ -42,7 +44,8 @@ def pixel_signature(
     JPEGs decode at the smallest DCT scale still well above the grid. With `colour`, each scale's
     COLOUR_GRID x COLOUR_GRID cells' chromaticity too: grey grids cannot tell a red flag from a green one."""
     draft = (4 * grid, 4 * grid)
-    rgb = read_image(source, max_pixels=max_pixels, draft_size=draft).image.convert("RGB")
+    decoded = read_image(source, max_pixels=max_pixels, draft_size=draft)
+    rgb = decoded.image.convert("RGB")
     grey = rgb.convert("L")
     boxes = [_centred_box(grey.size, scale) for scale in SCALES]
     raw = [
@@ -62,7 +65,8 @@ def pixel_signature(
             np.asarray(rgb.resize(size, Image.Resampling.BOX, box=box), dtype=np.float32) for box in boxes
         ]
         chroma = np.stack([(c / (c.sum(axis=2, keepdims=True) + _CHROMA_DARK)).ravel() for c in cells])
-    return PixelSignature(np.stack(grids), float(whole.mean()), float(whole.std()) < FLAT_STD, chroma)
+    flat = float(whole.std()) < FLAT_STD
+    return PixelSignature(np.stack(grids), float(whole.mean()), flat, (decoded.width, decoded.height), chroma)
 
 
 def _centred_box(size: tuple[int, int], scale: float) -> tuple[float, float, float, float]:

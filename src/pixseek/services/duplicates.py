@@ -27,6 +27,7 @@ from pixseek.search.delta import DeltaIndex
 from pixseek.search.duplicates import (
     MAX_COLOUR_DIFFERENCE,
     MAX_LOCAL_DIFFERENCE,
+    MAX_SHAPE_CHANGE,
     MIN_STRUCTURE,
     Pairs,
     aligned_similarity,
@@ -35,6 +36,7 @@ from pixseek.search.duplicates import (
     local_difference,
     neighbour_pairs,
     same_content_pairs,
+    shape_difference,
     structure_agreement,
 )
 from pixseek.search.protocol import VectorIndex
@@ -68,7 +70,7 @@ class DuplicateReport:
     proposed: int  # neighbour pairs given the pixel check
     unreadable: list[str] = field(default_factory=list)  # ids whose original could not be read
     seconds: float = 0.0
-    detail_rejected: int = 0  # pairs that passed the threshold but differ in one detail on finer grids
+    detail_rejected: int = 0  # pairs that passed the threshold but differ in a detail, colour or shape
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `pixseek duplicates --json` and GET /duplicates: per group, ids, roots and
@@ -101,6 +103,7 @@ class _Signatures:
     scales: np.ndarray  # (R, S) float32: a grid is grids * scales
     means: np.ndarray
     flat: np.ndarray
+    sizes: np.ndarray  # (R, 2) int64: width and height
     colour: np.ndarray | None = None  # (R, S, cells * 3) float32 chromaticity, when read with colour
 
     def similarity(self, pairs: Pairs) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +126,8 @@ class _Signatures:
 
     def same_details(self, pairs: Pairs) -> np.ndarray:
         """Per pair, whether the two pictures (read at DETAIL_GRID, with colour) show no local difference
-        past MAX_LOCAL_DIFFERENCE, local structure agreeing to MIN_STRUCTURE, and no colour difference past
-        MAX_COLOUR_DIFFERENCE; False where one is unreadable."""
+        past MAX_LOCAL_DIFFERENCE, local structure agreeing to MIN_STRUCTURE, no colour difference past
+        MAX_COLOUR_DIFFERENCE and shapes within MAX_SHAPE_CHANGE; False where one is unreadable."""
         assert self.colour is not None, "detail signatures are read with colour"
         a, b = self.slot[pairs.first], self.slot[pairs.second]
         same = np.zeros(len(pairs), bool)
@@ -144,6 +147,7 @@ class _Signatures:
                 (local <= MAX_LOCAL_DIFFERENCE)
                 & (structure >= MIN_STRUCTURE)
                 & (colour <= MAX_COLOUR_DIFFERENCE)
+                & (shape_difference(self.sizes[x], self.sizes[y]) <= MAX_SHAPE_CHANGE)
             )
         return same
 
@@ -302,6 +306,7 @@ def _read_signatures(
     scales = np.zeros((len(rows), len(SCALES)), np.float32)
     means = np.zeros(len(rows), np.float32)
     flat = np.zeros(len(rows), bool)
+    sizes = np.ones((len(rows), 2), np.int64)
     chroma = np.zeros((len(rows), len(SCALES), COLOUR_GRID * COLOUR_GRID * 3), np.float32) if colour else None
 
     def one(row: int) -> PixelSignature | None:
@@ -319,9 +324,9 @@ def _read_signatures(
                     peak = np.maximum(np.abs(sig.grids).max(axis=1), 1e-12)
                     grids[i] = np.round(sig.grids / peak[:, None] * _INT8).astype(np.int8)
                     scales[i] = peak / _INT8
-                    means[i], flat[i] = sig.mean, sig.flat
+                    means[i], flat[i], sizes[i] = sig.mean, sig.flat, sig.size
                     if chroma is not None and sig.colour is not None:
                         chroma[i] = sig.colour
             if progress is not None:
                 progress(start + len(chunk), len(rows))
-    return _Signatures(slot, grids, scales, means, flat, chroma)
+    return _Signatures(slot, grids, scales, means, flat, sizes, chroma)

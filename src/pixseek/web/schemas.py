@@ -34,7 +34,8 @@ class DuplicatesResponse(BaseModel):
     proposed_pairs: int = Field(description="Look-alike pairs the model proposed for the pixel check")
     detail_rejected: int = Field(
         default=0,
-        description="Pairs that passed the threshold but differ in one detail on finer grids (left out)",
+        description="Pairs that passed the threshold but differ in one detail on finer grids, in colour or in"
+        " shape (left out)",
     )
     unreadable: list[str] = Field(description="Ids whose original could not be read (pairs left out)")
     seconds: float
