@@ -49,9 +49,10 @@ def test_index_json_keys_and_counts(indexed: tuple[Path, Path]) -> None:
     report = json.loads(result.stdout)
     assert list(report) == [
         "added", "updated", "renamed", "removed", "unchanged", "failed", "seconds", "images_per_second",
-        "embedded", "reused", "ray",
+        "embedded", "reused", "ray", "ann_seconds",
     ]  # fmt: skip
     assert (report["removed"], report["unchanged"], report["added"]) == (1, 7, 0)
+    assert report["ann_seconds"] == 0.0  # 7 rows: searched exactly, no ANN index to build
     assert report["failed"][0]["path"].endswith("bad.png") and report["failed"][0]["error"]
 
 

@@ -3,6 +3,7 @@ search over the same catalog."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,11 @@ def test_rebuild_ann_replaces_the_saved_files(tmp_path: Path, monkeypatch: pytes
     (db / "ann-v1.faiss").write_bytes(b"stale")
     result = CliRunner().invoke(app, [*args, "--rebuild-ann"], env=env)
     assert result.exit_code == 0, result.output
+    assert "; ANN index ready in " in result.stdout  # the build's time, apart from the run's
+    rebuilt = CliRunner().invoke(app, [*args, "--rebuild-ann", "--json"], env=env)
+    assert json.loads(rebuilt.stdout)["ann_seconds"] > 0
+    unchanged = CliRunner().invoke(app, [*args, "--json"], env=env)
+    assert json.loads(unchanged.stdout)["ann_seconds"] == 0.0  # nothing changed: nothing loaded or built
     after = sorted(db.glob("ann-v*.faiss"))
     assert [p.name for p in after] == [saved[0].name]  # same version, the stale one gone
     assert (after[0].stat().st_ino, after[0].stat().st_mtime_ns) != before  # written again

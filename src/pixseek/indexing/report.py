@@ -22,6 +22,7 @@ class IndexReport:
     embedded: int = 0
     reused: int = 0
     ray: dict | None = None  # with --ray: {"nodes", "actors", "gpus", "stage_seconds"}
+    ann_seconds: float = 0.0  # after the rows: loading or building the ANN index (not in `seconds`)
     stage_seconds: dict[str, float] = field(default_factory=dict, repr=False)  # list, hash, embed, ...
     worker_rows: int = field(default=0, repr=False)  # rows the Ray workers appended themselves
 
@@ -46,6 +47,7 @@ class IndexReport:
             f"{self.added} added, {self.updated} updated, {self.renamed} renamed, {self.removed} removed, "
             f"{self.unchanged} unchanged, {len(self.failed)} failed in {self.seconds:.1f} s "
             f"({speed}, {self.reused} vectors reused)"
+            + (f"; ANN index ready in {self.ann_seconds:.1f} s" if self.ann_seconds else "")
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -159,7 +160,9 @@ class Index:
         uses_ann = catalog.count() >= min(self.settings.ann_threshold, self.settings.compressed_threshold)
         if uses_ann and (report.changed or rebuild_ann):
             # load it now, or build it (IVF-Flat or compressed) past the delta bound: the first search is fast
+            started = time.perf_counter()
             self._matrix().ann(self.db, writer=True)
+            report.ann_seconds = time.perf_counter() - started
         return report
 
     def _ray_stage(self, actors: int, lease: Lease | None) -> EmbedStage:

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from pixseek.search.duplicates import DEFAULT_THRESHOLD
+from pixseek.types import IMAGE_EXTENSIONS
 from pixseek.web.deps import State
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +38,8 @@ def index_page(request: Request, state: State) -> HTMLResponse:
             "has_text": state.index.embedder.has_text,
             "adapter": info is not None and info.adapter is not None,
             **k_choices(state.settings.max_k),
+            # the picker offers what the server decodes: "image/*" also offers SVG, HEIC and others
+            "accept": ",".join(sorted(IMAGE_EXTENSIONS)),
         },
     )
 
