@@ -10,8 +10,9 @@ import faiss
 import numpy as np
 import pytest
 
-from pixseek.search import compressed, refine
-from pixseek.search.compressed import CompressedIndex, load_or_build, sub_quantizers
+from pixseek.search import compressed, compressed_saved, refine
+from pixseek.search.compressed import CompressedIndex, sub_quantizers
+from pixseek.search.compressed_saved import load_or_build
 from tests.file_modes import refuse_writes_in
 
 DIM = 64
@@ -346,7 +347,7 @@ def test_a_read_only_catalog_builds_once_into_the_fallback_and_later_processes_l
     catalog, cache = tmp_path / "catalog", tmp_path / "cache"
     catalog.mkdir()
     refuse_writes_in(monkeypatch, catalog)
-    monkeypatch.setattr(compressed.tempfile, "mkdtemp", lambda **kw: pytest.fail("a temporary folder"))
+    monkeypatch.setattr(compressed_saved.tempfile, "mkdtemp", lambda **kw: pytest.fail("a temporary folder"))
     data = _clustered(1200)
     with caplog.at_level(logging.WARNING):
         first = load_or_build(catalog, 1, 1200, DIM, lambda: _batches(data), fallback=cache)

@@ -26,9 +26,9 @@ from pixseek.search.compressed import (
     VECTORS_PREFIX,
     CompressedIndex,
     file_names,
-    load_or_build,
     remove_other_versions,
 )
+from pixseek.search.compressed_saved import load_or_build
 from pixseek.search.delta import DeltaIndex, keys_path, newest_saved
 from pixseek.search.temporary_files import temporary_path
 

@@ -16,8 +16,9 @@ from pixseek.catalog import Catalog
 from pixseek.locations import Location, is_object_store
 from pixseek.search import SearchMatrix
 from pixseek.search.ann import IvfIndex
-from pixseek.search.compressed import CompressedIndex, load_or_build
+from pixseek.search.compressed import CompressedIndex
 from pixseek.search.compressed_remote import load_or_build_remote, local_copy_folder
+from pixseek.search.compressed_saved import load_or_build
 from pixseek.search.delta import DeltaIndex, row_keys
 from pixseek.search.page_cache import FileWarmup, start_warmup
 from pixseek.search.rows import RowTable
