@@ -27,7 +27,8 @@ from scipy.sparse.csgraph import connected_components
 from pixseek.models.signature import DETAIL_GRID
 from pixseek.search import duplicates as dup
 from pixseek.services import Index
-from pixseek.services.duplicates import _read_signatures, original_reader
+from pixseek.services.duplicates import original_reader
+from pixseek.services.signatures import read_signatures
 
 WINDOWS = (2, 3, 4, 6, 8)
 
@@ -38,11 +39,11 @@ def features(db: Path) -> tuple[list[str], dict[str, np.ndarray], list[list[str]
     proposed = dup.neighbour_pairs(len(m), m.row_vectors, m.exact)
     read = original_reader(m)
     rows = np.unique(np.concatenate([proposed.first, proposed.second]))
-    coarse = _read_signatures(rows, len(m), read, max_pixels=10**9, threads=2, progress=None)
+    coarse = read_signatures(rows, len(m), read, max_pixels=10**9, threads=2, progress=None)
     score, _ = coarse.similarity(proposed)
     near = proposed.where(score >= 0.85, score)
     rows = np.unique(np.concatenate([near.first, near.second]))
-    fine = _read_signatures(
+    fine = read_signatures(
         rows, len(m), read, max_pixels=10**9, threads=2, progress=None, grid=DETAIL_GRID, colour=True
     )
     x, y = fine.slot[near.first], fine.slot[near.second]

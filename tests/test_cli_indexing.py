@@ -134,3 +134,16 @@ def test_db_that_is_a_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["index", str(tmp_path / "imgs"), "--db", str(tmp_path / "db")])
     assert result.exit_code == 1 and "is a file" in result.stderr
     assert (tmp_path / "db").read_text() == "mine"
+
+
+def test_a_newline_in_a_file_name_stays_on_one_human_line(tmp_path: Path) -> None:
+    """Human output escapes control characters as Python writes them (one path, one line); --json keeps
+    the name exactly."""
+    folder, db = tmp_path / "imgs", tmp_path / "p.db"
+    make_tree(folder, ["odd\nname.png", "plain.png"])
+    assert runner.invoke(app, ["index", str(folder), "--db", str(db), "--workers", "0"]).exit_code == 0
+    result = runner.invoke(app, ["search", "--like", "plain.png", "--db", str(db), "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].endswith(f"  {folder}/odd\\nname.png")
+    raw = runner.invoke(app, ["search", "--like", "plain.png", "--db", str(db), "-k", "1", "--json"])
+    assert json.loads(raw.stdout)["results"][0]["path"] == "odd\nname.png"

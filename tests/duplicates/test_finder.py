@@ -3,7 +3,9 @@ copies are grouped, look-alikes are not, exact copies always are, unreadable fil
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -57,15 +59,43 @@ def test_a_stricter_threshold_never_groups_more(index: Index) -> None:
     assert frozenset(("art/a.png", "copies/a.png")) in strict
 
 
-def test_exact_copies_group_by_content_even_when_neither_can_be_read(index: Index, collection: Path) -> None:
-    (collection / "art/a.png").unlink()
+def test_a_copy_whose_file_is_gone_or_changed_joins_no_exact_group(index: Index, collection: Path) -> None:
+    """The stored hash says what a file held when it was indexed. A copy overwritten since with another
+    picture (or deleted) must not be listed as an exact copy: a user deleting "the copy" would lose the only
+    real one. It is reported as changed; the untouched files keep their group."""
+    copy = collection / "copies/a.png"
+    other = io.BytesIO()
+    Image.new("RGB", (10, 10), "red").save(other, format="PNG")  # another picture, padded to the same size
+    copy.write_bytes(other.getvalue().ljust(copy.stat().st_size, b"\0"))  # PIL ignores bytes after IEND
+    report = index.duplicates()
+    assert report.changed == [index.get("copies/a.png").id]
+    assert all("copies/a.png" not in g for g in _groups(report))
+    assert {"art/a.png", "edits/a-half.png", "edits/a-crop.png", "edits/a-q40.jpg"} in _groups(report)
     (collection / "copies/a.png").unlink()
+    (collection / "art/a.png").unlink()
+    gone = index.duplicates()
+    assert sorted(gone.changed) == sorted(index.get(p).id for p in ("art/a.png", "copies/a.png"))
+    assert all("copies/a.png" not in g and "art/a.png" not in g for g in _groups(gone))
+    assert gone.to_dict()["changed"] == gone.changed
+
+
+def test_exact_copies_of_unchanged_files_group_even_when_unreadable(index: Index, collection: Path) -> None:
+    """The check is the one `pixseek index` makes, size and mtime: files that pass it keep their exact group
+    by hash even when their pixels cannot be read now (bytes overwritten in place, size and mtime kept)."""
+    for name in ("art/a.png", "copies/a.png"):
+        path = collection / name
+        stat = path.stat()
+        path.write_bytes(b"x" * stat.st_size)  # same size, same mtime below: as indexed, and unreadable
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     report = index.duplicates()
     assert {"art/a.png", "copies/a.png"} in _groups(report)
-    assert [
-        g.min_score for g in report.groups if {h.path for h in g.hits} == {"art/a.png", "copies/a.png"}
-    ] == [1.0]
+    assert report.changed == []
     assert sorted(report.unreadable) == sorted(index.get(p).id for p in ("art/a.png", "copies/a.png"))
+    path = collection / "copies/a.png"
+    stat = path.stat()
+    path.write_bytes(b"x" * (stat.st_size + 1))  # a new size under the old mtime is a change too
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert index.duplicates().changed == [index.get("copies/a.png").id]
 
 
 def test_an_unreadable_original_is_reported_and_its_pairs_left_out(index: Index, collection: Path) -> None:
@@ -87,7 +117,10 @@ def test_cli_json_and_text(index: Index, tmp_path: Path, monkeypatch: pytest.Mon
     result = runner.invoke(app, ["duplicates", "--db", str(tmp_path / "db"), "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert list(out) == ["threshold", "groups", "proposed_pairs", "detail_rejected", "unreadable", "seconds"]
+    assert list(out) == [
+        "threshold", "groups", "proposed_pairs", "detail_rejected", "unreadable", "changed", "seconds",
+    ]  # fmt: skip
+    assert out["changed"] == []
     assert out["threshold"] == 0.88  # the documented default
     assert sorted((set(g["paths"]) for g in out["groups"]), key=len, reverse=True) == PLANTED
     for g in out["groups"]:

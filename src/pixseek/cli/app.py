@@ -103,6 +103,12 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
+def shown_path(path: str) -> str:
+    """A path for a human line: control characters (a newline in a file name) escaped as Python writes
+    them, so one path stays one line; --json carries the path exactly."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
+
+
 def register_commands() -> None:
     """Import every command module so its commands attach to the apps above."""
     for name in _COMMAND_MODULES:

@@ -16,6 +16,7 @@ from pixseek.cli.app import (
     handle_errors,
     make_settings,
     print_json,
+    shown_path,
 )
 from pixseek.errors import QueryError
 from pixseek.locations import join_root
@@ -80,6 +81,9 @@ def duplicates_command(
     if report.unreadable:
         for line in _unreadable_lines(index, report.unreadable):
             err_console.print(line, markup=False, highlight=False)
+    if report.changed:
+        for line in _changed_lines(index, report.changed):
+            err_console.print(line, markup=False, highlight=False)
     if not report.groups:
         err_console.print(f"no near-duplicates at threshold {threshold}", markup=False)
         return
@@ -88,19 +92,28 @@ def duplicates_command(
             f"group {number}: {len(group.hits)} images, min score {group.min_score:.3f}", markup=False
         )
         for hit in group.hits:
-            typer.echo(f"  {hit.full_path}")
+            typer.echo(f"  {shown_path(hit.full_path)}")
 
 
 def _unreadable_lines(index: Index, ids: list[str]) -> list[str]:
     """The first UNREADABLE_LISTED unreadable images by path (`--json` lists every id), then the count."""
+    what = "could not be read for the pixel check; their pairs are left out"
+    return _listed(index, ids, "unreadable", what)
+
+
+def _changed_lines(index: Index, ids: list[str]) -> list[str]:
+    what = "are gone or changed since they were indexed, so they join no exact-copy group (run pixseek index)"
+    return _listed(index, ids, "changed", what)
+
+
+def _listed(index: Index, ids: list[str], label: str, what: str) -> list[str]:
     lines = []
     for row_id in ids[:UNREADABLE_LISTED]:
         try:
             record = index.get(row_id)
         except QueryError:  # removed since the run began
             continue
-        lines.append(f"unreadable: {join_root(record.root, record.path)}")
+        lines.append(f"{label}: {shown_path(join_root(record.root, record.path))}")
     more = len(ids) - UNREADABLE_LISTED
     tail = f" ({more} more not listed; --json lists them all)" if more > 0 else ""
-    count = f"{len(ids)} images could not be read for the pixel check; their pairs are left out{tail}"
-    return [*lines, count]
+    return [*lines, f"{len(ids)} images {what}{tail}"]

@@ -19,6 +19,7 @@ from pixseek.cli.app import (
     handle_errors,
     make_settings,
     print_json,
+    shown_path,
 )
 from pixseek.errors import EvaluationError, ModelNotFoundError, QueryError
 
@@ -50,7 +51,9 @@ def _index_folder(index: Index, folder: Path) -> dict[str, Any]:
     _say(f"indexing {folder} into {index.db}")
     indexed = index.add(folder)
     for failure in indexed.failed:
-        err_console.print(f"skipped: {failure['path']}: {failure['error']}", markup=False, highlight=False)
+        err_console.print(
+            f"skipped: {shown_path(failure['path'])}: {failure['error']}", markup=False, highlight=False
+        )
     return {"indexing": indexed.to_dict(), "skipped_files": _skipped_by_extension(folder)}
 
 

@@ -28,6 +28,7 @@ from pixseek.cli.app import (
     handle_errors,
     make_settings,
     print_json,
+    shown_path,
 )
 from pixseek.errors import QueryError
 
@@ -139,7 +140,9 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
     else:
         console.print(report.summary(), highlight=False, markup=False)
         for failure in report.failed:
-            err_console.print(f"failed: {failure['path']}: {failure['error']}", highlight=False, markup=False)
+            err_console.print(
+                f"failed: {shown_path(failure['path'])}: {failure['error']}", highlight=False, markup=False
+            )
     if strict and report.failed:
         raise typer.Exit(EXIT_FILES_FAILED)
 
@@ -243,7 +246,7 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
     if not hits:
         err_console.print("no results: the index is empty or no image matches the filters", markup=False)
     for h in hits:
-        typer.echo(f"{h.score:.4f}  {h.full_path}")
+        typer.echo(f"{h.score:.4f}  {shown_path(h.full_path)}")
 
 
 @app.command("info")

@@ -76,6 +76,31 @@ def read_image(
         raise ImageReadError(label, _reason(exc)) from exc
 
 
+def decoded_pixels(source: ImageSource, *, draft_size: tuple[int, int] | None = None) -> int:
+    """How many pixels `read_image` with this `draft_size` will decode, from the header alone (a JPEG's
+    reduced DCT scale included); 0 when the header cannot be read (the decode then fails on its own). For
+    sharing a memory budget among threads before they decode."""
+    if isinstance(source, Image.Image):
+        return source.width * source.height
+    label = _label(source)
+    try:
+        fp, ours = _stream(source, label)
+    except ImageReadError:
+        return 0
+    try:
+        with _identify(fp, label) as im:
+            if draft_size is not None and im.format == "JPEG":
+                im.draft("RGB", _stored_draft_size(im, draft_size))  # sets the size; decodes nothing
+            return im.width * im.height
+    except (ImageReadError, OSError, SyntaxError, ValueError):
+        return 0
+    finally:
+        if ours:
+            fp.close()
+        else:
+            fp.seek(0)
+
+
 def _decode(fp: BinaryIO, label: str, *, max_pixels: int, draft_size: tuple[int, int] | None) -> DecodedImage:
     with _identify(fp, label) as im:
         _check_pixels(label, im.size, max_pixels)  # header only: nothing decoded yet
@@ -191,6 +216,8 @@ def _stored_draft_size(im: Image.Image, draft_size: tuple[int, int]) -> tuple[in
 
 
 def _exif_transpose(im: Image.Image) -> Image.Image:
+    if _orientation(im) == 1:
+        return im  # upright already: exif_transpose would copy every pixel to change nothing
     try:
         return ImageOps.exif_transpose(im)
     except Exception:  # a broken EXIF block must not lose the image

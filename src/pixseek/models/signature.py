@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from pixseek.models.imageio import ImageSource, read_image
+from pixseek.models.imageio import ImageSource, decoded_pixels, read_image
 
 GRID = 32  # cells per side of each grey grid
 DETAIL_GRID = 64  # cells per side of the grids a confirmed pair is checked on again
@@ -43,9 +43,8 @@ def pixel_signature(
     """The signature of one image, `grid` cells a side; alpha is flattened onto white, as for the model.
     JPEGs decode at the smallest DCT scale still well above the grid. With `colour`, each scale's
     COLOUR_GRID x COLOUR_GRID cells' chromaticity too: grey grids cannot tell a red flag from a green one."""
-    draft = (4 * grid, 4 * grid)
-    decoded = read_image(source, max_pixels=max_pixels, draft_size=draft)
-    rgb = decoded.image.convert("RGB")
+    decoded = read_image(source, max_pixels=max_pixels, draft_size=_draft(grid))
+    rgb = decoded.image if decoded.image.mode == "RGB" else decoded.image.convert("RGB")  # no extra copy
     grey = rgb.convert("L")
     boxes = [_centred_box(grey.size, scale) for scale in SCALES]
     raw = [
@@ -67,6 +66,16 @@ def pixel_signature(
         chroma = np.stack([(c / (c.sum(axis=2, keepdims=True) + _CHROMA_DARK)).ravel() for c in cells])
     flat = float(whole.std()) < FLAT_STD
     return PixelSignature(np.stack(grids), float(whole.mean()), flat, (decoded.width, decoded.height), chroma)
+
+
+def signature_pixels(source: ImageSource, *, grid: int = GRID) -> int:
+    """The pixels `pixel_signature` will decode for this source (header only): what a budget shared by
+    reading threads counts."""
+    return decoded_pixels(source, draft_size=_draft(grid))
+
+
+def _draft(grid: int) -> tuple[int, int]:
+    return (4 * grid, 4 * grid)  # a JPEG decodes at the smallest DCT scale still this large
 
 
 def _centred_box(size: tuple[int, int], scale: float) -> tuple[float, float, float, float]:

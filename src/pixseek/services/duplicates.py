@@ -16,39 +16,29 @@ from typing import Any
 
 import numpy as np
 
-from pixseek.errors import ImageReadError, QueryError
+from pixseek.errors import QueryError, SourceChangedError
 from pixseek.indexing.sources import ObjectStoreSource
 from pixseek.locations import is_object_store, join_root
 from pixseek.models.imageio import ImageSource
-from pixseek.models.signature import COLOUR_GRID, DETAIL_GRID, GRID, SCALES, PixelSignature, pixel_signature
+from pixseek.models.signature import DETAIL_GRID
 from pixseek.search import SearchMatrix
 from pixseek.search.compressed import CompressedIndex, with_refine
 from pixseek.search.delta import DeltaIndex
 from pixseek.search.duplicates import (
-    MAX_COLOUR_DIFFERENCE,
-    MAX_LOCAL_DIFFERENCE,
-    MAX_SHAPE_CHANGE,
-    MIN_STRUCTURE,
     Pairs,
-    aligned_similarity,
-    colour_difference,
     groups_of,
-    local_difference,
     neighbour_pairs,
     same_content_pairs,
-    shape_difference,
-    structure_agreement,
 )
 from pixseek.search.protocol import VectorIndex
+from pixseek.services.signatures import ReadOriginal, read_signatures
 from pixseek.types import SearchHit
 
 Progress = Callable[[str, int, int], None]  # (stage: "neighbours", "pixels" or "details", done, total)
-ReadOriginal = Callable[[int], ImageSource]  # a row's original file (a path, or its bytes)
+IsUnchanged = Callable[[int], bool]  # whether a row's file is still the one indexed (size and mtime)
 # Past RAM, each row's neighbours are re-scored from the best 4 k by codes, not 50 k as for a user's query:
 # near-duplicates sit at high cosine, where the codes already rank them first.
 SELF_JOIN_REFINE = 4
-_READ_CHUNK = 1024  # originals read per round
-_INT8 = 127.0  # grids are stored as int8 with a scale per grid: 4 KB per image, not 16 KB of float32
 
 
 @dataclass(frozen=True)
@@ -71,6 +61,9 @@ class DuplicateReport:
     unreadable: list[str] = field(default_factory=list)  # ids whose original could not be read
     seconds: float = 0.0
     detail_rejected: int = 0  # pairs that passed the threshold but differ in a detail, colour or shape
+    # ids with an indexed copy whose file is gone or changed since it was indexed: the stored hash no longer
+    # says what the file holds, so it joins no exact-copy group (a user might delete the only real copy)
+    changed: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `pixseek duplicates --json` and GET /duplicates: per group, ids, roots and
@@ -90,69 +83,9 @@ class DuplicateReport:
             "proposed_pairs": self.proposed,
             "detail_rejected": self.detail_rejected,
             "unreadable": self.unreadable,
+            "changed": self.changed,
             "seconds": round(self.seconds, 3),
         }
-
-
-@dataclass
-class _Signatures:
-    """Signatures of some rows, by row: `slot[row]` is the row's place in the arrays, or -1 (unread)."""
-
-    slot: np.ndarray
-    grids: np.ndarray  # (R, S, D) int8
-    scales: np.ndarray  # (R, S) float32: a grid is grids * scales
-    means: np.ndarray
-    flat: np.ndarray
-    sizes: np.ndarray  # (R, 2) int64: width and height
-    colour: np.ndarray | None = None  # (R, S, cells * 3) float32 chromaticity, when read with colour
-
-    def similarity(self, pairs: Pairs) -> tuple[np.ndarray, np.ndarray]:
-        """(score, readable) per pair; unreadable pairs score 0."""
-        a, b = self.slot[pairs.first], self.slot[pairs.second]
-        readable = (a >= 0) & (b >= 0)
-        score = np.zeros(len(pairs), np.float32)
-        for start in range(0, len(pairs), 16_384):  # a bounded float32 working set
-            part = np.flatnonzero(readable[start : start + 16_384]) + start
-            x, y = a[part], b[part]
-            score[part] = aligned_similarity(
-                self._floats(x),
-                self._floats(y),
-                a_mean=self.means[x],
-                b_mean=self.means[y],
-                a_flat=self.flat[x],
-                b_flat=self.flat[y],
-            )
-        return score, readable
-
-    def same_details(self, pairs: Pairs) -> np.ndarray:
-        """Per pair, whether the two pictures (read at DETAIL_GRID, with colour) show no local difference
-        past MAX_LOCAL_DIFFERENCE, local structure agreeing to MIN_STRUCTURE, no colour difference past
-        MAX_COLOUR_DIFFERENCE and shapes within MAX_SHAPE_CHANGE; False where one is unreadable."""
-        assert self.colour is not None, "detail signatures are read with colour"
-        a, b = self.slot[pairs.first], self.slot[pairs.second]
-        same = np.zeros(len(pairs), bool)
-        readable = np.flatnonzero((a >= 0) & (b >= 0))
-        for start in range(0, len(readable), 1024):  # 4 x 64 x 64 float32 grids: 64 KB a picture
-            part = readable[start : start + 1024]
-            x, y = a[part], b[part]
-            first, second, flat = (
-                self._floats(x),
-                self._floats(y),
-                {"a_flat": self.flat[x], "b_flat": self.flat[y]},
-            )
-            local = local_difference(first, second, **flat)
-            structure = structure_agreement(first, second, **flat)
-            colour = colour_difference(self.colour[x], self.colour[y])
-            same[part] = (
-                (local <= MAX_LOCAL_DIFFERENCE)
-                & (structure >= MIN_STRUCTURE)
-                & (colour <= MAX_COLOUR_DIFFERENCE)
-                & (shape_difference(self.sizes[x], self.sizes[y]) <= MAX_SHAPE_CHANGE)
-            )
-        return same
-
-    def _floats(self, slots: np.ndarray) -> np.ndarray:
-        return self.grids[slots].astype(np.float32) * self.scales[slots][:, :, None]
 
 
 def find_duplicates(
@@ -168,18 +101,21 @@ def find_duplicates(
     query_map: Callable[[np.ndarray], np.ndarray] | None = None,
     order: np.ndarray | None = None,
     progress: Progress | None = None,
+    is_unchanged: IsUnchanged | None = None,
 ) -> DuplicateReport:
     """Groups of near-duplicates among the rows of `m` (whose content hashes are `hashes`); `query_map`
     (an adapter's) maps each row's vector before it asks `index` for neighbours; rows ask in `order`
-    (the vector file's, from `scan_order`) when given."""
+    (the vector file's, from `scan_order`) when given. With `is_unchanged`, rows sharing a hash are
+    checked first, and those whose file is gone or changed join no exact-copy group."""
     start = time.perf_counter()
     tick = (lambda stage: lambda done, total: progress(stage, done, total)) if progress else None
     queries = m.row_vectors if query_map is None else (lambda rows: query_map(m.row_vectors(rows)))
     proposed = neighbour_pairs(
         len(m), queries, index, k=neighbours, order=order, progress=tick("neighbours") if tick else None
     )
+    hashes, stale = _without_stale_copies(hashes, is_unchanged, threads)
     exact = same_content_pairs(hashes)
-    signatures = _read_signatures(
+    signatures = read_signatures(
         np.unique(np.concatenate([proposed.first, proposed.second])),
         len(m),
         read,
@@ -189,7 +125,7 @@ def find_duplicates(
     )
     score, readable = signatures.similarity(proposed)
     passed = proposed.where(readable & (score >= threshold), score)
-    details = _read_signatures(
+    details = read_signatures(
         np.unique(np.concatenate([passed.first, passed.second])),
         len(m),
         read,
@@ -222,12 +158,32 @@ def find_duplicates(
         [m.ids[r] for r in unread],
         time.perf_counter() - start,
         detail_rejected=len(passed) - len(confirmed),
+        changed=[m.ids[r] for r in stale],
     )
+
+
+def _without_stale_copies(
+    hashes: np.ndarray, is_unchanged: IsUnchanged | None, threads: int
+) -> tuple[np.ndarray, list[int]]:
+    """The hashes with those of rows that share one but whose file is gone or changed made unique, and
+    those rows; one stat (or one metadata request) per row that shares a hash, none for the rest."""
+    if is_unchanged is None:
+        return hashes, []
+    copies = same_content_pairs(hashes)
+    rows = np.unique(np.concatenate([copies.first, copies.second])).tolist()
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="pixseek-stat") as pool:
+        stale = [row for row, same in zip(rows, pool.map(is_unchanged, rows), strict=True) if not same]
+    if not stale:
+        return hashes, []
+    hashes = hashes.astype(object)  # a copy
+    for row in stale:
+        hashes[row] = f"changed:{row}"
+    return hashes, stale
 
 
 def index_duplicates(
     m: SearchMatrix,
-    hashes: np.ndarray,
+    files: tuple[np.ndarray, np.ndarray, np.ndarray],
     index: VectorIndex,
     *,
     threshold: float,
@@ -237,12 +193,15 @@ def index_duplicates(
     progress: Progress | None,
 ) -> DuplicateReport:
     """`find_duplicates` as Index.duplicates asks it (limits checked there, before anything is loaded):
-    originals read from where each row was indexed, and past RAM the self-join's own refine depth and
-    visiting order."""
+    originals read from where each row was indexed, exact copies only while their files are as indexed
+    (`files`: each row's content hash, size and mtime_ns), and past RAM the self-join's own refine depth
+    and visiting order."""
+    hashes, sizes, mtimes = files
     index, order = self_join_index(index)
     return find_duplicates(
         m, hashes, index, original_reader(m), threshold=threshold, neighbours=neighbours,
         max_pixels=max_pixels, query_map=query_map, order=order, progress=progress,
+        is_unchanged=unchanged_checker(m, sizes, mtimes),
     )  # fmt: skip
 
 
@@ -263,6 +222,28 @@ def self_join_index(index: VectorIndex) -> tuple[VectorIndex, np.ndarray | None]
     if isinstance(index, DeltaIndex) and isinstance(index.base, CompressedIndex):
         return index, index.current_order(index.base.scan_order())
     return index, None
+
+
+def unchanged_checker(m: SearchMatrix, sizes: np.ndarray, mtimes: np.ndarray) -> IsUnchanged:
+    """Whether a row's file still has the size and modification time it was indexed with: a stat, or one
+    metadata request to the object store it was indexed from; a file that is gone has changed."""
+    sources: dict[str, ObjectStoreSource] = {}
+    lock = threading.Lock()
+
+    def unchanged(row: int) -> bool:
+        root, path, size, mtime = m.roots[row], m.paths[row], int(sizes[row]), int(mtimes[row])
+        try:
+            if not is_object_store(root):
+                stat = Path(join_root(root, path)).stat()
+                return stat.st_size == size and stat.st_mtime_ns == mtime
+            with lock:
+                source = sources.get(root) or sources.setdefault(root, ObjectStoreSource(root))
+            source.check_unchanged(path, size=size, mtime_ns=mtime)
+            return True
+        except (OSError, SourceChangedError):
+            return False
+
+    return unchanged
 
 
 def original_reader(m: SearchMatrix) -> ReadOriginal:
@@ -286,47 +267,3 @@ def _in(n: int, pairs: Pairs) -> np.ndarray:
     mask[pairs.first] = True
     mask[pairs.second] = True
     return mask
-
-
-def _read_signatures(
-    rows: np.ndarray,
-    n: int,
-    read: ReadOriginal,
-    *,
-    max_pixels: int,
-    threads: int,
-    progress: Callable[[int, int], None] | None,
-    grid: int = GRID,
-    colour: bool = False,
-) -> _Signatures:
-    """Signatures of `rows`, `grid` cells a side, read in threads (PIL releases the GIL while decoding); a
-    file that cannot be read leaves its row unread (-1), and its pairs unconfirmed."""
-    slot = np.full(n, -1, np.int64)
-    grids = np.zeros((len(rows), len(SCALES), grid * grid), np.int8)
-    scales = np.zeros((len(rows), len(SCALES)), np.float32)
-    means = np.zeros(len(rows), np.float32)
-    flat = np.zeros(len(rows), bool)
-    sizes = np.ones((len(rows), 2), np.int64)
-    chroma = np.zeros((len(rows), len(SCALES), COLOUR_GRID * COLOUR_GRID * 3), np.float32) if colour else None
-
-    def one(row: int) -> PixelSignature | None:
-        try:
-            return pixel_signature(read(row), max_pixels=max_pixels, grid=grid, colour=colour)
-        except (ImageReadError, OSError):
-            return None
-
-    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="pixseek-signature") as pool:
-        for start in range(0, len(rows), _READ_CHUNK):  # a bounded number of reads in flight
-            chunk = rows[start : start + _READ_CHUNK].tolist()
-            for i, sig in enumerate(pool.map(one, chunk), start):
-                if sig is not None:
-                    slot[rows[i]] = i
-                    peak = np.maximum(np.abs(sig.grids).max(axis=1), 1e-12)
-                    grids[i] = np.round(sig.grids / peak[:, None] * _INT8).astype(np.int8)
-                    scales[i] = peak / _INT8
-                    means[i], flat[i], sizes[i] = sig.mean, sig.flat, sig.size
-                    if chroma is not None and sig.colour is not None:
-                        chroma[i] = sig.colour
-            if progress is not None:
-                progress(start + len(chunk), len(rows))
-    return _Signatures(slot, grids, scales, means, flat, sizes, chroma)

@@ -347,10 +347,14 @@ class Index:
         m = self._matrix()
         folder = self._ann_folder(m, None)
         index = m.ann(folder) if folder is not None or m.compressed else m.exact
-        hashes = self._read_catalog().column(m.version, "content_hash").to_numpy(zero_copy_only=False)
+        catalog = self._read_catalog()
+        hashes, sizes, mtimes = (
+            catalog.column(m.version, name).to_numpy(zero_copy_only=False)
+            for name in ("content_hash", "size", "mtime_ns")
+        )
         adapter = self.adapter() if use_adapter else None
         return index_duplicates(
-            m, hashes, index, threshold=threshold, neighbours=neighbours, progress=progress,
+            m, (hashes, sizes, mtimes), index, threshold=threshold, neighbours=neighbours, progress=progress,
             max_pixels=self.settings.max_image_pixels,
             query_map=adapter.apply if adapter is not None else None,
         )  # fmt: skip

@@ -38,6 +38,10 @@ class DuplicatesResponse(BaseModel):
         " shape (left out)",
     )
     unreadable: list[str] = Field(description="Ids whose original could not be read (pairs left out)")
+    changed: list[str] = Field(
+        default_factory=list,
+        description="Ids whose file is gone or changed since it was indexed (no exact-copy group)",
+    )
     seconds: float
 
 

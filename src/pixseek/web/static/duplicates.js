@@ -88,7 +88,9 @@ async function find(event) {
   }
   groupsBox.replaceChildren(...body.groups.map((g, i) => group(g, i + 1)));
   const images = body.groups.reduce((sum, g) => sum + g.ids.length, 0);
-  const unread = body.unreadable.length ? `; ${body.unreadable.length} images could not be read` : "";
+  const unread =
+    (body.unreadable.length ? `; ${body.unreadable.length} images could not be read` : "") +
+    (body.changed.length ? `; ${body.changed.length} changed since they were indexed (run pixseek index)` : "");
   setStatus(
     body.groups.length
       ? `${body.groups.length} group${body.groups.length === 1 ? "" : "s"} of ${images} images at threshold ${body.threshold}${unread}`
