@@ -240,3 +240,49 @@ def _mixed_classes(root: Path, per_class: int = 8) -> Path:
             pixels = np.clip(colour + rng.integers(-25, 26, size=(12, 12, 3)), 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(root / name / f"{i}.png")
     return root
+
+
+def test_a_failed_write_keeps_the_last_report_whole(
+    tmp_path: Path, dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written in place, a full disk cut report.json off mid-file. Now every file goes to a staging folder
+    first: a failure names the folder, and the last report stays as it was, with nothing left over."""
+    import errno
+
+    import pixseek.evaluation.plots as plots
+
+    out = tmp_path / "report"
+    run("eval", str(dataset), "--out", str(out), "--no-feedback")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def disk_full(folder: Path, report: dict) -> list[Path]:
+        (folder / "confusion_matrix.png").write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(plots, "write_plots", disk_full)
+    result = runner.invoke(app, ["eval", str(dataset), "--out", str(out), "--no-feedback"])
+    assert result.exit_code == 1
+    assert f"cannot write the report in {out}: No space left on device" in error_text(result)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert not list(out.glob(".report.*"))
+
+
+def test_an_unusable_out_or_too_few_classes_for_adapt_are_refused_before_the_study(
+    tmp_path: Path, dataset: Path, fake_model: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pixseek.evaluation.study as study
+
+    def no_study(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the study ran")
+
+    monkeypatch.setattr(study, "run_study", no_study)
+    taken = tmp_path / "a-file"
+    taken.write_text("mine")
+    result = runner.invoke(app, ["eval", str(dataset), "--out", str(taken), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["detail"]["type"] == "StorageError"
+    assert f"cannot write the report in {taken}" in json.loads(result.stdout)["error"]
+    assert fake_model.pixel_calls == 0 and taken.read_text() == "mine"  # nothing indexed, nothing touched
+    three = runner.invoke(app, ["eval", str(dataset), "--out", str(tmp_path / "r"), "--adapt"])
+    assert three.exit_code == 1
+    assert "--adapt needs at least 4 classes of 4+ images" in error_text(three)

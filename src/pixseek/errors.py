@@ -51,7 +51,8 @@ class SchemaVersionError(CatalogError):
 
 
 class StorageError(CatalogError):
-    """The catalog's storage refused a read or write: disk full, read-only, permission denied."""
+    """Storage refused a read or write (the catalog's, or an eval report's): disk full, read-only, permission
+    denied."""
 
 
 class IndexBusyError(CatalogError):

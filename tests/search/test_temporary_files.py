@@ -48,3 +48,13 @@ def test_saving_an_ivf_index_cleans_up_after_one_that_was_killed(tmp_path: Path)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ann.load_or_build(vectors, tmp_path, 2)
     assert (tmp_path / "ann-v2.faiss").is_file() and not left.exists()
+
+
+def test_a_killed_eval_runs_staging_folder_goes_too(tmp_path: Path) -> None:
+    staging = tmp_path / f".report.{DEAD}.tmp"
+    staging.mkdir()
+    (staging / "report.json").write_text("{")
+    then = time.time() - OLD
+    os.utime(staging, (then, then))
+    assert remove_dead_temporaries(tmp_path) == [staging]
+    assert not staging.exists()

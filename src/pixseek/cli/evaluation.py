@@ -108,10 +108,12 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
     used when it already holds FOLDER, else a new OUT/index.db. --db alone reuses its stored embeddings.
     """
     from pixseek.catalog import Catalog
+    from pixseek.evaluation.adaptation import adaptable_classes
     from pixseek.evaluation.classifiers import parse_gamma
     from pixseek.evaluation.persistence import save_classifier
     from pixseek.evaluation.plots import write_plots
     from pixseek.evaluation.report import write_report
+    from pixseek.evaluation.report_folder import check_report_folder, staged_report
     from pixseek.evaluation.splits import MIN_PER_CLASS, labelled_set
     from pixseek.evaluation.study import StudyOptions, run_study
     from pixseek.locations import as_location
@@ -126,6 +128,7 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
             raise EvaluationError("give a labelled FOLDER to index, or --db with an existing index")
         if folder is None and db is not None and not Catalog.exists(as_location(db)):
             raise EvaluationError(f"no index at {db}; give a FOLDER to index into it")
+        check_report_folder(out)  # before the study, not after it
         db_path = as_location(db) if db is not None else _default_db(folder, out)
         settings = make_settings(db=db_path, model=model)
         with Index(db_path, model=model, settings=settings) as index:
@@ -142,15 +145,19 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
         data = labelled_set(
             arrays.vectors, arrays.labels, arrays.paths, min_per_class=max(MIN_PER_CLASS, folds or 0)
         )
+        if adapt:
+            adaptable_classes([str(y) for y in data.labels])  # refused now, not after the study
         options = StudyOptions(seed=seed, folds=folds, gamma=gamma_value)
         result = run_study(data, options=options, embedder=embedder, model=embedder.name, progress=_say)
         report = result.report | extra | {"model_fingerprint": embedder.fingerprint}
         report |= _extra_blocks(data, feedback=feedback, adapt=adapt, active=active, seed=seed)
-        save_classifier(
-            out, result.svm, model=embedder.name, fingerprint=embedder.fingerprint, dim=embedder.dim
-        )
-        plots = write_plots(out, report)
-        json_path, md_path = write_report(out, report, plots=plots)
+        with staged_report(out) as staging:  # all files whole, or the last report kept
+            save_classifier(
+                staging, result.svm, model=embedder.name, fingerprint=embedder.fingerprint, dim=embedder.dim
+            )
+            plots = write_plots(staging, report)
+            written = write_report(staging, report, plots=plots)
+        json_path, md_path = (out / p.name for p in written)
     if json_out:
         print_json(report)
         return

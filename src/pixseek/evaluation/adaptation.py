@@ -23,16 +23,23 @@ from pixseek.search.adapter import QueryAdapter
 MIN_PER_CLASS = 4  # two to train on and two to measure among
 
 
+def adaptable_classes(labels: list[str]) -> np.ndarray:
+    """The classes the study uses (MIN_PER_CLASS images or more), or EvaluationError when there are fewer
+    than 4: checked before the rest of `pixseek eval` runs, not after it."""
+    names, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True)
+    kept = names[counts >= MIN_PER_CLASS]
+    if len(kept) < 4:
+        raise EvaluationError(f"--adapt needs at least 4 classes of {MIN_PER_CLASS}+ images")
+    return kept
+
+
 def compare(
     vectors: np.ndarray, labels: list[str], *, seed: int = 0, method: str = DEFAULT_METHOD
 ) -> dict[str, Any]:
     """The report's "adaptation" block."""
     x = np.asarray(vectors, dtype=np.float32)
     y = np.asarray(labels, dtype=object)
-    names, counts = np.unique(y, return_counts=True)
-    kept = names[counts >= MIN_PER_CLASS]
-    if len(kept) < 4:
-        raise EvaluationError(f"--adapt needs at least 4 classes of {MIN_PER_CLASS}+ images")
+    kept = adaptable_classes(labels)
     x, y = x[np.isin(y, kept)], y[np.isin(y, kept)]
     train, test = train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=seed)
     started = time.perf_counter()

@@ -5,6 +5,7 @@ file, and no later run removed it."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -19,7 +20,8 @@ def temporary_path(path: Path) -> Path:
 
 
 def remove_dead_temporaries(folder: Path, *, now: float | None = None) -> list[Path]:
-    """Delete the `.NAME.PID.tmp` files in `folder` whose writer is gone; returns what was deleted."""
+    """Delete the `.NAME.PID.tmp` files (or staging folders) in `folder` whose writer is gone; returns what
+    was deleted."""
     now = time.time() if now is None else now
     removed = []
     for tmp in folder.glob(".*.tmp"):
@@ -29,7 +31,10 @@ def remove_dead_temporaries(folder: Path, *, now: float | None = None) -> list[P
         try:
             if now - tmp.stat().st_mtime < STALE_SECONDS:
                 continue
-            tmp.unlink()
+            if tmp.is_dir():  # a staging folder (evaluation.report_folder)
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink()
         except FileNotFoundError:  # another process cleaned it up first
             continue
         removed.append(tmp)
