@@ -82,3 +82,15 @@ def test_a_storage_error_keeps_what_a_user_can_act_on() -> None:
     assert short_cause(RuntimeError("first line\nsecond")) == "first line"
     assert short_cause(ValueError("x" * 500)) == "x" * 299 + "…"
     assert short_cause(OSError()) == "OSError"
+    rust = RuntimeError(  # a damaged file, as Lance reported it here: where in its Rust is of no use
+        "lance error: LanceError(IO): Generic LocalFileSystem error: failed to fill whole buffer, "
+        "/rustc/2d8144b7880597b6e6d3dfd63a9a9efae3f533d3/library/core/src/ops/function.rs:250:5"
+    )
+    assert short_cause(rust) == (
+        "lance error: LanceError(IO): Generic LocalFileSystem error: failed to fill whole buffer"
+    )
+    crate = RuntimeError(
+        "lance error: LanceError(IO): does not have sufficient data, len: 10, "
+        "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lance-io-13.0.0/src/utils.rs:224:20"
+    )
+    assert short_cause(crate) == "lance error: LanceError(IO): does not have sufficient data, len: 10"

@@ -15,7 +15,7 @@ import pixseek.services.adapting as adapting
 from pixseek import Query
 from pixseek.catalog import AdapterRecord, Catalog
 from pixseek.cli import app
-from pixseek.errors import QueryError
+from pixseek.errors import QueryError, StorageError
 from pixseek.services import Index
 from tests.fakes import FakeEmbedder
 from tests.indexing.images import make_tree
@@ -311,3 +311,41 @@ def test_an_adapter_read_broken_by_a_cleanup_is_retried(
     monkeypatch.setattr(catalog, "_read_adapter", flaky)
     record = catalog.adapter()
     assert record is not None and record.method == "class-direction"
+
+
+def test_a_damaged_adapter_is_one_line_with_the_way_out_and_remove_or_retrain_gets_past_it(
+    index: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A truncated adapter file gave a Lance traceback in info, search, duplicates and even adapt --remove.
+    Now reading it is a StorageError naming the remedies, --no-adapter searches, and --remove drops the
+    table; a damaged manifest, which Lance cannot even open, is replaced by training again."""
+    monkeypatch.setattr(registry, "load_embedder", lambda name, *, settings: FakeEmbedder())
+    runner, db = CliRunner(), str(index.db)
+    index.adapt()
+    for data in (index.db / "adapter.lance" / "data").glob("*.lance"):
+        data.write_bytes(data.read_bytes()[:100])
+    fresh = Index(index.db, embedder=FakeEmbedder())
+    with pytest.raises(
+        StorageError, match=r"cannot read the adapter stored in .*`pixseek adapt --remove` drops"
+    ):
+        fresh.search(like="dogs/7.png", k=3)
+    assert len(fresh.search(like="dogs/7.png", k=3, use_adapter=False)) == 3
+    result = runner.invoke(app, ["info", "--db", db, "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["detail"]["type"] == "StorageError"
+    result = runner.invoke(app, ["adapt", "--remove", "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"removed": True}
+    assert Catalog.open(index.db).adapter() is None
+    index.adapt()
+    for manifest in (index.db / "adapter.lance" / "_versions").glob("*.manifest"):
+        manifest.write_bytes(manifest.read_bytes()[:10])
+    result = runner.invoke(app, ["adapt", "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    assert Catalog.open(index.db).adapter() is not None
+
+
+def test_a_damaged_vector_file_is_one_line_naming_the_index(index: Index) -> None:
+    for data in (index.db / "images.lance" / "data").glob("*.lance"):
+        data.write_bytes(data.read_bytes()[:100])
+    with pytest.raises(StorageError, match=r"^cannot read the index at .*db: "):
+        Index(index.db, embedder=FakeEmbedder()).search(like="dogs/7.png", k=3, use_adapter=False)

@@ -11,7 +11,7 @@ import pytest
 
 from pixseek.catalog import Catalog, ImageRecord, IndexMeta, write_lock
 from pixseek.catalog.schema import META_TABLE, rows_table
-from pixseek.errors import CatalogError, IndexBusyError, SchemaVersionError
+from pixseek.errors import CatalogError, IndexBusyError, SchemaVersionError, StorageError
 
 META = IndexMeta(model="fake", model_ref="fake", fingerprint="fp", dim=4)
 
@@ -103,4 +103,16 @@ def test_write_lock_is_exclusive_across_processes(tmp_path: Path) -> None:
         release.set()
         holder.join(30)
     with write_lock(tmp_path, timeout=5):  # free again once the holder is gone
+        pass
+
+
+def test_a_lock_file_that_cannot_be_opened_is_a_storage_error_naming_the_index(tmp_path: Path) -> None:
+    """A read-only mount or a lock file without write permission gave PermissionError or OSError
+    tracebacks-by-type; it is the documented StorageError (a directory in its place fails for root too)."""
+    db = tmp_path / "x.db"
+    (db / ".pixseek-write.lock").mkdir(parents=True)
+    with (
+        pytest.raises(StorageError, match=r"^cannot write the index at .*x\.db: .*\(its write lock"),
+        write_lock(db),
+    ):
         pass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from pixseek.errors import IndexBusyError
+from pixseek.errors import IndexBusyError, StorageError
 
 LOCK_NAME = ".pixseek-write.lock"
 
@@ -25,6 +25,10 @@ def write_lock(db: Path, *, timeout: float = 0.0) -> Iterator[None]:
     except Timeout:
         raise IndexBusyError(
             f"another pixseek process is writing to {db}; wait for it to finish and try again"
+        ) from None
+    except OSError as exc:  # the lock file cannot be made or opened: a read-only disk, no permission
+        raise StorageError(
+            f"cannot write the index at {db}: {exc.strerror or exc} (its write lock {LOCK_NAME})"
         ) from None
     try:
         yield

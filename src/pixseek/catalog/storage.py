@@ -13,6 +13,7 @@ from pixseek.locations import Location, object_store_fs
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
 _S3_CODE = re.compile(r"<Code>([^<]+)</Code>")
 _S3_MESSAGE = re.compile(r"<Message>([^<]+)</Message>")
+_RUST_SOURCE = re.compile(r",? ?/rustc/\S+|, \S+\.rs:\d+:\d+")  # where in Lance's Rust it was raised
 
 
 @contextlib.contextmanager
@@ -26,9 +27,7 @@ def storage_errors(path: Location) -> Iterator[None]:
     except StorageError:
         raise
     except (OSError, RuntimeError, ValueError) as exc:
-        errno = exc.errno if isinstance(exc, OSError) else None
-        found = _OS_ERROR.search(str(exc))
-        errno = errno or (int(found.group(1)) if found else None)
+        errno = os_errno(exc)
         if errno is None:
             raise
         raise StorageError(f"cannot write the index at {path}: {os.strerror(errno)}") from exc
@@ -53,8 +52,17 @@ def short_cause(exc: BaseException) -> str:
     code, message = _S3_CODE.search(text), _S3_MESSAGE.search(text)
     if code and message:
         return f"{code.group(1)}: {message.group(1)}"
-    first = text.splitlines()[0] if text else type(exc).__name__
+    first = _RUST_SOURCE.sub("", text.splitlines()[0]) if text else type(exc).__name__
     return first if len(first) <= 300 else first[:299] + "…"
+
+
+def os_errno(exc: BaseException) -> int | None:
+    """The OS error behind a storage error (Lance writes it as "(os error N)"), or None: a damaged file,
+    say, rather than a full or read-only disk."""
+    if isinstance(exc, OSError) and exc.errno:
+        return exc.errno
+    found = _OS_ERROR.search(str(exc))
+    return int(found.group(1)) if found else None
 
 
 def remote_table_committed(uri: str, table: str) -> bool:

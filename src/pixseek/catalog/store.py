@@ -35,8 +35,8 @@ from pixseek.catalog.schema import (
     migrate,
     needs_migration,
 )
-from pixseek.catalog.storage import remote_bytes, storage_errors
-from pixseek.errors import CatalogError, SchemaVersionError
+from pixseek.catalog.storage import os_errno, read_errors, remote_bytes, short_cause, storage_errors
+from pixseek.errors import CatalogError, SchemaVersionError, StorageError
 from pixseek.locations import Location, as_location
 
 _IN_CHUNK = 500  # ids per `IN (...)` filter
@@ -197,7 +197,8 @@ class Catalog:
                 break
             except (OSError, RuntimeError, ValueError):
                 if attempt == READ_ATTEMPTS - 1:
-                    raise
+                    with read_errors(self.path):  # a store gone, or a damaged file: one line
+                        raise
         return CatalogSnapshot(
             version=version,
             rows=table.select(["id", "root", "path", "label"]).combine_chunks(),
@@ -211,41 +212,51 @@ class Catalog:
     def vector_batches(self, version: int, *, rows_per_batch: int = 65_536) -> Iterator[np.ndarray]:
         """The L2-normalised vectors of one version, in the snapshot's row order, a batch at a time: a
         catalog larger than memory streams through in bounded pieces."""
-        table = self._pinned_images()
-        table.checkout(version)
-        for batch in table.search().select(["vector"]).limit(None).to_batches(rows_per_batch):
-            yield _vectors(batch.column("vector"), self._meta.dim)
+        with read_errors(self.path):
+            table = self._pinned_images()
+            table.checkout(version)
+            for batch in table.search().select(["vector"]).limit(None).to_batches(rows_per_batch):
+                yield _vectors(batch.column("vector"), self._meta.dim)
 
     def column_batches(
         self, version: int, names: list[str], *, rows_per_batch: int = 65_536
     ) -> Iterator[tuple[pa.Array, ...]]:
         """Some metadata columns of one version in the snapshot's row order, a batch at a time."""
-        table = self._pinned_images()
-        table.checkout(version)
-        for batch in table.search().select(names).limit(None).to_batches(rows_per_batch):
-            yield tuple(batch.column(name) for name in names)
+        with read_errors(self.path):
+            table = self._pinned_images()
+            table.checkout(version)
+            for batch in table.search().select(names).limit(None).to_batches(rows_per_batch):
+                yield tuple(batch.column(name) for name in names)
 
     def take_vectors(self, version: int, rows: np.ndarray) -> np.ndarray:
         """float32 vectors of the given row positions (in the snapshot's order) of one version."""
         if not len(rows):
             return np.empty((0, self._meta.dim), dtype=np.float32)
-        table = self._pinned_images()
-        table.checkout(version)
-        picked = table.take_offsets([int(r) for r in rows]).select(["vector"]).to_arrow()
+        with read_errors(self.path):
+            table = self._pinned_images()
+            table.checkout(version)
+            picked = table.take_offsets([int(r) for r in rows]).select(["vector"]).to_arrow()
         return _vectors(picked.column("vector"), self._meta.dim)
 
     def column(self, version: int, name: str) -> pa.Array:
         """One metadata column of one version, in the snapshot's row order (e.g. content hashes)."""
-        table = self._pinned_images()
-        table.checkout(version)
-        return table.search().select([name]).limit(None).to_arrow().column(name).combine_chunks()
+        with read_errors(self.path):
+            table = self._pinned_images()
+            table.checkout(version)
+            return table.search().select([name]).limit(None).to_arrow().column(name).combine_chunks()
 
     # -- the query adapter -----------------------------------------------------------------------
     def adapter(self) -> AdapterRecord | None:
         """The stored adapter, or None; one read of a small table. Storing one drops the replaced versions'
         files, perhaps the one this read began on: such a read is retried on the table as it is now."""
-        with storage_errors(self.path):
-            return retried(self._read_adapter)
+        try:
+            with storage_errors(self.path):
+                return retried(self._read_adapter)
+        except (OSError, RuntimeError) as exc:  # a damaged table: say so, and how to get past it
+            raise StorageError(
+                f"cannot read the adapter stored in {self.path}: {short_cause(exc)}; `pixseek adapt --remove`"
+                " drops it, `pixseek adapt` trains a new one, `--no-adapter` searches without it"
+            ) from exc
 
     def _read_adapter(self) -> AdapterRecord | None:
         table = self._adapter_table()
@@ -259,17 +270,29 @@ class Catalog:
 
     @writes
     def set_adapter(self, record: AdapterRecord | None) -> None:
-        """Store an adapter (replacing any), or drop it with None: one commit either way."""
-        if record is None:
-            table = self._adapter_table()
-            if table is None:
-                return
-            table.delete("true")
-        else:
-            table = self._conn.create_table(ADAPTER_TABLE, record.to_table(), mode="overwrite")
+        """Store an adapter (replacing any), or drop it with None: one commit either way. A table Lance can
+        no longer read (a damaged file, not a full or read-only disk) is dropped whole instead, so neither
+        is stuck behind it."""
+        try:
+            table = self._replace_adapter(record)
+        except (OSError, RuntimeError) as exc:
+            if os_errno(exc) is not None or ADAPTER_TABLE not in self._conn.list_tables().tables:
+                raise
+            self._conn.drop_table(ADAPTER_TABLE)
+            table = self._replace_adapter(record)
+        if table is None:
+            return
         with warnings.catch_warnings():  # the replaced adapters' files go: each held a whole matrix
             warnings.simplefilter("ignore", UserWarning)  # "removes every version except the latest"
             table.optimize(cleanup_older_than=dt.timedelta(0))
+
+    def _replace_adapter(self, record: AdapterRecord | None) -> lancedb.table.Table | None:
+        if record is None:
+            table = self._adapter_table()
+            if table is not None:
+                table.delete("true")
+            return table
+        return self._conn.create_table(ADAPTER_TABLE, record.to_table(), mode="overwrite")
 
     # -- writes (callers hold the write lock) ----------------------------------------------------
     @writes

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pixseek.cli.app import DbOption, JsonOption, app, console, handle_errors, make_settings, print_json
+
+if TYPE_CHECKING:
+    from pixseek.services import Index
 
 
 @app.command("adapt")
@@ -32,7 +35,7 @@ def adapt_command(
     with handle_errors(json_out=json_out):
         settings = make_settings(db=db)
         index = Index(settings.db, settings=settings)
-        had = remove and index.adapter() is not None
+        had = remove and _stored(index)
         report = index.adapt(remove=remove, method=method)
     if json_out:
         print_json(report.to_dict() if report is not None else {"removed": had})
@@ -47,3 +50,13 @@ def adapt_command(
         highlight=False,
         markup=False,
     )
+
+
+def _stored(index: Index) -> bool:
+    """Whether the index holds an adapter; one it cannot read (a damaged table) is there, for --remove."""
+    from pixseek.errors import StorageError
+
+    try:
+        return index.adapter() is not None
+    except StorageError:
+        return True
