@@ -39,3 +39,31 @@ def test_an_empty_text_query_is_refused(tmp_path: Path) -> None:
     index.add(tmp_path / "imgs", workers=0)
     with pytest.raises(QueryError, match="empty"):
         index.search(text="   ")
+
+
+def _help(*command: str) -> str:
+    return " ".join(CliRunner().invoke(app, [*command, "--help"]).stdout.split())
+
+
+def test_help_is_plain_text_so_brackets_survive() -> None:
+    """Rich markup in --help ate "[torch]" and every "[default: …]" of options whose help it parsed."""
+    assert "needs the [torch] or [offline]" in _help("model", "export")
+    assert "Largest upload [default: 20]" in _help("serve")
+
+
+def test_route_passes_on_the_concurrency_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PIXSEEK_MAX_CONCURRENT reached serve but not route, whose router always used 64."""
+    import uvicorn
+
+    import pixseek.cli.web as cli_web
+    import pixseek.web.router as router
+
+    asked: dict[str, object] = {}
+    monkeypatch.setattr(router, "create_router", lambda shards, **kw: asked.update(kw) or object())
+    monkeypatch.setattr(cli_web, "listen_on", lambda host, port: None)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    result = CliRunner().invoke(
+        app, ["route", "--shard", "http://127.0.0.1:9"], env={"PIXSEEK_MAX_CONCURRENT": "3"}
+    )
+    assert result.exit_code == 0, result.output
+    assert asked["max_concurrent"] == 3

@@ -23,9 +23,10 @@ app = typer.Typer(
     help="Content-based image search with CLIP: index folders, search by image or text, evaluate.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help is plain text: rich markup ate "[torch]" and "[default: 20]"
 )
-model_app = typer.Typer(help="Manage models: export, list.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks anyone can rerun.", no_args_is_help=True)
+model_app = typer.Typer(help="Manage models: export, list.", no_args_is_help=True, rich_markup_mode=None)
+bench_app = typer.Typer(help="Benchmarks anyone can rerun.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
 

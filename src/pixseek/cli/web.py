@@ -70,8 +70,9 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     """Serve the search page at / and the JSON API (docs at /docs).
 
     Each request is logged as one line on stderr, e.g. `GET /search 200 35.2 ms`, unless --quiet. With a
-    token (--token or PIXSEEK_API_TOKEN) every route but /, /health, /ready, the docs and static files
-    needs it; a --host other than a loopback address is refused without one unless --insecure-public.
+    token (--token or PIXSEEK_API_TOKEN) every route but the pages (/, /view/duplicates), /health, /ready,
+    /favicon.ico, the docs and static files needs it; a --host other than a loopback address is refused
+    without one unless --insecure-public.
     """
     import uvicorn
 
@@ -148,7 +149,11 @@ def route_command(
         listening = listen_on(host, port)
     err_console.print(f"pixseek: routing {len(shard)} shards on http://{host}:{port}")
     web_app = create_router(
-        shard, api_token=token, timeout=timeout, max_upload_bytes=settings.max_upload_bytes
+        shard,
+        api_token=token,
+        timeout=timeout,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_concurrent=settings.max_concurrent,
     )
     config = uvicorn.Config(web_app, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     uvicorn.Server(config).run(sockets=[listening])
