@@ -90,3 +90,22 @@ def test_a_missing_bucket_is_a_clear_error(tmp_path: Path, remote: Path) -> None
     with pytest.raises(FolderNotFoundError, match="s3://no-such-bucket"):
         Index(tmp_path / "db", embedder=FakeEmbedder()).add("s3://no-such-bucket/x", workers=0)
     assert not (tmp_path / "db").exists()  # checked before the catalog is made: no empty index left
+
+
+def test_an_overwritten_object_joins_no_exact_copy_group(
+    tmp_path: Path, remote: Path, s3_server: S3Server
+) -> None:
+    """Duplicates check each object that shares a hash with one metadata request: an object overwritten
+    since it was indexed is `changed`, not an exact copy of its old twin."""
+    client = s3_server.client()
+    copy = (remote / "cats/0.png").read_bytes()
+    client.put_object(Bucket="index-bucket", Key="photos/cats/copy.png", Body=copy)
+    index = Index(tmp_path / "s3.db", embedder=FakeEmbedder())
+    index.add(URI, workers=0)
+    assert {"cats/0.png", "cats/copy.png"} in [{h.path for h in g.hits} for g in index.duplicates().groups]
+    time.sleep(1.1)  # S3's last-modified has 1 s resolution
+    other = (remote / "dogs/1.png").read_bytes()
+    client.put_object(Bucket="index-bucket", Key="photos/cats/copy.png", Body=other)
+    report = index.duplicates()
+    assert report.changed == [index.get("cats/copy.png").id]
+    assert all("cats/copy.png" not in {h.path for h in g.hits} for g in report.groups)

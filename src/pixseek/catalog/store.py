@@ -238,12 +238,14 @@ class Catalog:
             picked = table.take_offsets([int(r) for r in rows]).select(["vector"]).to_arrow()
         return _vectors(picked.column("vector"), self._meta.dim)
 
-    def column(self, version: int, name: str) -> pa.Array:
-        """One metadata column of one version, in the snapshot's row order (e.g. content hashes)."""
+    def columns(self, version: int, names: list[str]) -> list[pa.Array]:
+        """Some metadata columns of one version, whole and read in one pass, in the snapshot's row order
+        (e.g. content hashes, sizes and mtimes)."""
         with read_errors(self.path):
             table = self._pinned_images()
             table.checkout(version)
-            return table.search().select([name]).limit(None).to_arrow().column(name).combine_chunks()
+            read = table.search().select(names).limit(None).to_arrow()
+        return [read.column(name).combine_chunks() for name in names]
 
     # -- the query adapter -----------------------------------------------------------------------
     def adapter(self) -> AdapterRecord | None:

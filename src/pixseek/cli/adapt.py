@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pixseek.cli.app import DbOption, JsonOption, app, console, handle_errors, make_settings, print_json
+from pixseek.errors import StorageError
 
 if TYPE_CHECKING:
     from pixseek.services import Index
@@ -54,8 +55,6 @@ def adapt_command(
 
 def _stored(index: Index) -> bool:
     """Whether the index holds an adapter; one it cannot read (a damaged table) is there, for --remove."""
-    from pixseek.errors import StorageError
-
     try:
         return index.adapter() is not None
     except StorageError:

@@ -34,7 +34,8 @@ def load_or_build(
 ) -> CompressedIndex | DeltaIndex:
     """The compressed index of one catalog version, from its files beside the catalog or built there once
     from `batches` (the version's vectors, in row order). A read-only catalog (a replica's mount) gets
-    one built in a private temporary folder, with a warning: run `pixseek index` where it is writable.
+    one built once in `fallback` (this machine's ANN cache; a temporary folder only when that fails too),
+    with a warning: run `pixseek index` where it is writable.
 
     Given `keys` and `delta_vectors` (the version's row keys, and the vectors of given rows), the newest
     older index keeps serving while the rows changed since are within `delta_limit` (times `delta_slack`;

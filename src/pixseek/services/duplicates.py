@@ -113,8 +113,7 @@ def find_duplicates(
     proposed = neighbour_pairs(
         len(m), queries, index, k=neighbours, order=order, progress=tick("neighbours") if tick else None
     )
-    hashes, stale = _without_stale_copies(hashes, is_unchanged, threads)
-    exact = same_content_pairs(hashes)
+    exact, stale = _current_copies(hashes, is_unchanged, threads)
     signatures = read_signatures(
         np.unique(np.concatenate([proposed.first, proposed.second])),
         len(m),
@@ -162,23 +161,24 @@ def find_duplicates(
     )
 
 
-def _without_stale_copies(
+def _current_copies(
     hashes: np.ndarray, is_unchanged: IsUnchanged | None, threads: int
-) -> tuple[np.ndarray, list[int]]:
-    """The hashes with those of rows that share one but whose file is gone or changed made unique, and
-    those rows; one stat (or one metadata request) per row that shares a hash, none for the rest."""
-    if is_unchanged is None:
-        return hashes, []
+) -> tuple[Pairs, list[int]]:
+    """Exact-copy pairs among the rows whose files are as indexed, and the rows sharing a hash whose file is
+    gone or changed (left out); one stat (or metadata request) per row that shares a hash, none for the
+    rest, and the hashes sorted again only when some row was left out."""
     copies = same_content_pairs(hashes)
+    if is_unchanged is None or not len(copies):
+        return copies, []
     rows = np.unique(np.concatenate([copies.first, copies.second])).tolist()
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="pixseek-stat") as pool:
         stale = [row for row, same in zip(rows, pool.map(is_unchanged, rows), strict=True) if not same]
     if not stale:
-        return hashes, []
-    hashes = hashes.astype(object)  # a copy
+        return copies, []
+    hashes = hashes.astype(object)  # a copy, each stale row's hash made its own
     for row in stale:
         hashes[row] = f"changed:{row}"
-    return hashes, stale
+    return same_content_pairs(hashes), stale
 
 
 def index_duplicates(
@@ -227,8 +227,7 @@ def self_join_index(index: VectorIndex) -> tuple[VectorIndex, np.ndarray | None]
 def unchanged_checker(m: SearchMatrix, sizes: np.ndarray, mtimes: np.ndarray) -> IsUnchanged:
     """Whether a row's file still has the size and modification time it was indexed with: a stat, or one
     metadata request to the object store it was indexed from; a file that is gone has changed."""
-    sources: dict[str, ObjectStoreSource] = {}
-    lock = threading.Lock()
+    source_of = _object_sources()
 
     def unchanged(row: int) -> bool:
         root, path, size, mtime = m.roots[row], m.paths[row], int(sizes[row]), int(mtimes[row])
@@ -236,9 +235,7 @@ def unchanged_checker(m: SearchMatrix, sizes: np.ndarray, mtimes: np.ndarray) ->
             if not is_object_store(root):
                 stat = Path(join_root(root, path)).stat()
                 return stat.st_size == size and stat.st_mtime_ns == mtime
-            with lock:
-                source = sources.get(root) or sources.setdefault(root, ObjectStoreSource(root))
-            source.check_unchanged(path, size=size, mtime_ns=mtime)
+            source_of(root).check_unchanged(path, size=size, mtime_ns=mtime)
             return True
         except (OSError, SourceChangedError):
             return False
@@ -248,18 +245,27 @@ def unchanged_checker(m: SearchMatrix, sizes: np.ndarray, mtimes: np.ndarray) ->
 
 def original_reader(m: SearchMatrix) -> ReadOriginal:
     """A row's original: its path in a folder, or its bytes from the object store it was indexed from."""
-    sources: dict[str, ObjectStoreSource] = {}
-    lock = threading.Lock()
+    source_of = _object_sources()
 
     def read(row: int) -> ImageSource:
         root, path = m.roots[row], m.paths[row]
         if not is_object_store(root):
             return Path(join_root(root, path))
-        with lock:
-            source = sources.get(root) or sources.setdefault(root, ObjectStoreSource(root))
-        return source.read(path)
+        return source_of(root).read(path)
 
     return read
+
+
+def _object_sources() -> Callable[[str], ObjectStoreSource]:
+    """One ObjectStoreSource per indexed root, made on first use and shared by the reading threads."""
+    sources: dict[str, ObjectStoreSource] = {}
+    lock = threading.Lock()
+
+    def source_of(root: str) -> ObjectStoreSource:
+        with lock:
+            return sources.get(root) or sources.setdefault(root, ObjectStoreSource(root))
+
+    return source_of
 
 
 def _in(n: int, pairs: Pairs) -> np.ndarray:

@@ -349,8 +349,8 @@ class Index:
         index = m.ann(folder) if folder is not None or m.compressed else m.exact
         catalog = self._read_catalog()
         hashes, sizes, mtimes = (
-            catalog.column(m.version, name).to_numpy(zero_copy_only=False)
-            for name in ("content_hash", "size", "mtime_ns")
+            column.to_numpy(zero_copy_only=False)
+            for column in catalog.columns(m.version, ["content_hash", "size", "mtime_ns"])
         )
         adapter = self.adapter() if use_adapter else None
         return index_duplicates(
