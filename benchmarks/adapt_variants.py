@@ -3,13 +3,16 @@
     python benchmarks/adapt_variants.py steps /tmp/tux.db --seeds 42 0 7 --rates 1e-3 2e-3 4e-3
     python benchmarks/adapt_variants.py prototypes /tmp/tux.db --seed 42
     python benchmarks/adapt_variants.py pool /tmp/tux.db --seed 42 --pools 50 100 200 400
+    python benchmarks/adapt_variants.py smoothing /tmp/tux.db --seeds 42 0 7 --settings 0.5:0:0 0.8:3:0.4
 
 `steps` reruns the adapter's training at other Adam step sizes: mAP@10 change on seen and unseen classes,
 and the seconds to train the seen-class adapter. `prototypes` tries a training-free alternative: pull each
 query toward the class means it is close to, q' = normalise(q + beta * sum_k p_k c_k) with p a softmax of
 q.c_k / tau, applied only where max p >= gate. `pool` asks how many of the plain query's nearest
 candidates the class-posterior adapter must re-score, as a search does (RERANK_POOL), to keep the gain of
-re-scoring every row. Each prints one line per setting.
+re-scoring every row. `smoothing` sweeps class-posterior's strength s, neighbours k and mix a (as S:K:A)
+through `pixseek eval --adapt`'s own code (its labelled set, splits, and the search's pool and scores).
+Each prints one line per setting.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from sklearn.model_selection import train_test_split
 from pixseek.evaluation import adapt
 from pixseek.evaluation.adaptation import MIN_PER_CLASS, compare
 from pixseek.evaluation.metrics import retrieval_scores
+from pixseek.evaluation.splits import MIN_PER_CLASS as SPLIT_MIN_PER_CLASS
+from pixseek.evaluation.splits import labelled_set
 from pixseek.services import Index
 
 
@@ -130,6 +135,26 @@ def pool(db: str, seed: int, pools: list[int]) -> None:
         print(", ".join(line), flush=True)
 
 
+def smoothing(db: str, seeds: list[int], settings: list[str]) -> None:
+    arrays = Index(db).arrays()
+    data = labelled_set(arrays.vectors, arrays.labels, arrays.paths, min_per_class=SPLIT_MIN_PER_CLASS)
+    labels = [str(v) for v in data.labels]
+    for setting in settings:
+        strength, neighbours, mix = setting.split(":")
+        chosen = {"strength": float(strength), "neighbours": int(neighbours), "mix": float(mix)}
+        gains = []
+        for seed in seeds:
+            r = compare(data.vectors, labels, seed=seed, settings=chosen)
+            gains.append(
+                [r[k]["adapted"]["map_at_10"] - r[k]["frozen"]["map_at_10"] for k in ("seen", "unseen")]
+            )
+        each = "  ".join(f"{seed}: {g[0]:+.4f} / {g[1]:+.4f}" for seed, g in zip(seeds, gains, strict=True))
+        mean = np.mean(gains, axis=0)
+        print(
+            f"s {strength} k {neighbours} a {mix}  mean {mean[0]:+.4f} / {mean[1]:+.4f}  ({each})", flush=True
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -146,11 +171,17 @@ def main() -> None:
     po.add_argument("db")
     po.add_argument("--seed", type=int, default=42)
     po.add_argument("--pools", type=int, nargs="+", default=[50, 100, 200, 400])
+    sm = sub.add_parser("smoothing")
+    sm.add_argument("db")
+    sm.add_argument("--seeds", type=int, nargs="+", default=[42])
+    sm.add_argument("--settings", nargs="+", default=["0.8:3:0.4"], help="S:K:A each")
     args = parser.parse_args()
     if args.command == "steps":
         steps(args.db, args.seeds, args.rates)
     elif args.command == "pool":
         pool(args.db, args.seed, args.pools)
+    elif args.command == "smoothing":
+        smoothing(args.db, args.seeds, args.settings)
     else:
         prototypes(args.db, args.seed)
 

@@ -5,8 +5,9 @@ same queries with `use_adapter=False`, on a kept bench catalog (past RAM from 1M
     python benchmarks/adapter_latency.py /tmp/dups-1m/db --queries 200
 
 The synthetic rows have no labels, so the adapters are stored with random weights for 10 classes
-(strengths as `pixseek adapt` sets them): this measures cost, not quality. It replaces the catalog's
-adapter, and removes it at the end. Prints one JSON line per method, with the frozen run for comparison.
+(strengths and smoothing as `pixseek adapt` sets them): this measures cost, not quality. It replaces the
+catalog's adapter, and removes it at the end. Prints one JSON line per method, with the frozen run for
+comparison.
 """
 
 from __future__ import annotations
@@ -21,18 +22,20 @@ import numpy as np
 
 from pixseek import Query
 from pixseek.catalog import AdapterRecord, Catalog
-from pixseek.evaluation.adapt_classes import STRENGTHS
+from pixseek.evaluation.adapt_classes import MIX, NEIGHBOURS, STRENGTHS
 from pixseek.services import Index
 
 
 def _record(method: str, dim: int, fingerprint: str, rng: np.random.Generator) -> AdapterRecord:
     classes = tuple(f"c{i}" for i in range(10))
+    neighbours, mix = (NEIGHBOURS, MIX) if method == "class-posterior" else (0, 0.0)
     if method == "query-residual":
         matrix, strength = 0.01 * rng.standard_normal((dim, dim)), 0.0
     else:
         matrix, strength = 5 * rng.standard_normal((10, dim + 1)), STRENGTHS[method]
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    return AdapterRecord(method, fingerprint, classes, 0, created, matrix.astype(np.float32), strength)
+    matrix = matrix.astype(np.float32)
+    return AdapterRecord(method, fingerprint, classes, 0, created, matrix, strength, neighbours, mix)
 
 
 def _times(index: Index, queries: np.ndarray, *, use_adapter: bool) -> dict[str, float]:

@@ -46,27 +46,51 @@ def _mapped(query: np.ndarray, record: AdapterRecord | None) -> np.ndarray:
     return u / np.linalg.norm(u)
 
 
-def _expected(index: Index, query: np.ndarray, record: AdapterRecord | None, k: int) -> list[str]:
-    """Brute force over the stored vectors (fewer than the re-scored pool): the query mapped by a
-    query-only adapter, or for class-posterior, every row scored by its formula written out here:
-    (<q, x> + s^2 <p(q), p(x)>) / (1 + s^2), p = normalise(softmax(x W^T + b)), ties by row."""
+def _posteriors(record: AdapterRecord, x: np.ndarray) -> np.ndarray:
+    """normalise(softmax(x W^T + b)) per row, x normalised first."""
+    weights, bias = record.matrix[:, :-1], record.matrix[:, -1]
+    x = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    e = np.exp(x @ weights.T + bias - (x @ weights.T + bias).max(axis=-1, keepdims=True))
+    return e / np.linalg.norm(e, axis=-1, keepdims=True)  # normalising the softmax: its sum cancels
+
+
+def _smoothed(record: AdapterRecord, p: np.ndarray, nearest: list[list[int]]) -> np.ndarray:
+    """Each posterior mixed with the mean of its nearest rows' (given), normalised."""
+    out = np.stack([(1 - record.mix) * p[i] + record.mix * p[n].mean(axis=0) for i, n in enumerate(nearest)])
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _nearest_others(v: np.ndarray, k: int) -> list[list[int]]:
+    """Each row's k most similar other rows (cosine)."""
+    cos = v @ v.T
+    return [[j for j in np.argsort(-cos[i], kind="stable") if j != i][:k] for i in range(len(v))]
+
+
+def _expected(
+    index: Index, query: np.ndarray, record: AdapterRecord | None, k: int, leave_out: str | None = None
+) -> list[str]:
+    """Brute force over the stored vectors (fewer than the re-scored pool), less `leave_out` (a like
+    search's own image): the query mapped by a query-only adapter, or for class-posterior, every row scored
+    by its formula written out here: (<q, x> + s^2 <p~(q), p~(x)>) / (1 + s^2), p = normalise(softmax(x W^T
+    + b)), each smoothed over its `neighbours` nearest other rows (the query's: its nearest rows), ties by
+    row."""
     arrays = index.arrays()
+    kept = [i for i, key in enumerate(arrays.ids) if key != leave_out]
+    v = arrays.vectors[kept] / np.linalg.norm(arrays.vectors[kept], axis=1, keepdims=True)
     if record is not None and record.method == "class-posterior":
-        weights, bias, s = record.matrix[:, :-1], record.matrix[:, -1], record.strength
-
-        def p(x: np.ndarray) -> np.ndarray:
-            x = x / np.linalg.norm(x, axis=-1, keepdims=True)
-            e = np.exp(x @ weights.T + bias - (x @ weights.T + bias).max(axis=-1, keepdims=True))
-            e = e / e.sum(axis=-1, keepdims=True)
-            return e / np.linalg.norm(e, axis=-1, keepdims=True)
-
+        s, n = record.strength, record.neighbours
+        assert n > 0 and record.mix > 0  # trained with the smoothing
         q = query / np.linalg.norm(query)
-        v = arrays.vectors / np.linalg.norm(arrays.vectors, axis=1, keepdims=True)
-        scores = (v @ q + s * s * (p(v) @ p(q))) / (1 + s * s)
+        p = _posteriors(record, v)
+        p_rows = _smoothed(record, p, _nearest_others(v, n))
+        near_query = p[np.argsort(-(v @ q), kind="stable")[:n]].mean(axis=0)
+        p_query = (1 - record.mix) * _posteriors(record, q[None, :])[0] + record.mix * near_query
+        p_query /= np.linalg.norm(p_query)
+        scores = (v @ q + s * s * (p_rows @ p_query)) / (1 + s * s)
     else:
-        scores = arrays.vectors @ _mapped(query, record)
+        scores = v @ _mapped(query, record)
     order = np.argsort(-scores, kind="stable")[:k]
-    return [arrays.ids[i] for i in order]
+    return [arrays.ids[kept[i]] for i in order]
 
 
 @pytest.mark.parametrize("method", ["class-posterior", "class-direction", "query-residual"])
@@ -155,7 +179,7 @@ def test_the_cli_trains_shows_uses_and_removes_it(index: Index, monkeypatch: pyt
         out = runner.invoke(app, ["search", "--like", "dogs/7.png", "-k", "23", "--db", db, "--json", *flag])
         assert out.exit_code == 0, out.output
         got = [r["id"] for r in json.loads(out.stdout)["results"]]
-        assert got == [i for i in _expected(index, q, stored, 24) if i != own_id]
+        assert got == _expected(index, q, stored, 23, leave_out=own_id)
         rankings.append(got)
     assert rankings[0] != rankings[1]
     result = runner.invoke(app, ["adapt", "--remove", "--db", db, "--json"])
@@ -178,19 +202,24 @@ def test_feedback_re_ranks_around_the_adapted_query(index: Index) -> None:
 
 
 def test_feedback_through_class_posterior_compares_the_extended_vectors(index: Index) -> None:
-    """maxsim (search.feedback) written out over [x, s p(x)] / sqrt(1 + s^2) vectors: a soft maximum at
+    """maxsim (search.feedback) written out over [x, s p~(x)] / sqrt(1 + s^2) vectors: a soft maximum at
     temperature 0.05 of the similarities to the query and the relevant mark, minus half the one to the
     irrelevant mark; every row but the marked ones is a candidate (24 images, fewer than the pool)."""
     index.adapt(method="class-posterior")
     record = Catalog.open(index.db).adapter()
     assert record is not None
     arrays = index.arrays()
-    weights, bias, s = record.matrix[:, :-1], record.matrix[:, -1], record.strength
+    s = record.strength
 
     def extended(x: np.ndarray) -> np.ndarray:
+        """[x, s p~(x)] / sqrt(1 + s^2) over one set: the query and every row are compared together, so
+        each posterior is smoothed over its nearest others in that set."""
+        p = _smoothed(
+            record,
+            _posteriors(record, x),
+            _nearest_others(x / np.linalg.norm(x, axis=-1, keepdims=True), record.neighbours),
+        )
         x = x / np.linalg.norm(x, axis=-1, keepdims=True)
-        e = np.exp(x @ weights.T + bias - (x @ weights.T + bias).max(axis=-1, keepdims=True))
-        p = e / np.linalg.norm(e, axis=-1, keepdims=True)  # normalising the softmax: the sum cancels
         return np.concatenate([x, s * p], axis=-1) / np.sqrt(1 + s * s)
 
     def soft_max(columns: np.ndarray) -> np.ndarray:
@@ -198,10 +227,10 @@ def test_feedback_through_class_posterior_compares_the_extended_vectors(index: I
         return top + 0.05 * np.log(np.exp((columns - top[:, None]) / 0.05).sum(axis=1))
 
     _, q = index.stored("dogs/7.png")
-    rows = extended(arrays.vectors)
+    both = extended(np.vstack([q[None, :], arrays.vectors]))
+    query_row, rows = both[0], both[1:]
     ids = list(arrays.ids)
     pos, neg = ids.index(index.stored("dogs/1.png")[0]), ids.index(index.stored("owls/2.png")[0])
-    query_row = extended(q[None, :])[0]
     score = soft_max(np.column_stack([rows @ query_row, rows @ rows[pos]])) - 0.5 * (rows @ rows[neg])
     order = [i for i in np.lexsort((np.arange(len(ids)), -score)) if i not in (pos, neg)]
     query = Query(vectors=((q, 1.0),), positive=("dogs/1.png",), negative=("owls/2.png",))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -74,7 +76,7 @@ def test_training_learns_the_classes_and_lifts_held_out_retrieval() -> None:
     adapted = retrieval_scores(x[test], held, k=10, queries=adapter.apply(x[test])).map_at_10
     assert adapted > frozen + 0.02  # images the regression never saw
     both = as_adapter(train_classes(x[train], [names[i] for i in train]))
-    assert both.method == "class-posterior" and both.strength == 0.5
+    assert both.method == "class-posterior" and both.strength == pytest.approx(0.9)
     rows = both.both_sides(x[test])
     assert retrieval_scores(rows, held, k=10, queries=both.queries(x[test])).map_at_10 > frozen + 0.02
 
@@ -128,9 +130,116 @@ def test_a_table_written_before_the_class_direction_method_still_reads() -> None
     np.testing.assert_array_equal(back.matrix, [[0.5, 0.0], [0.0, 0.5]])
 
 
-def test_the_adaptation_block_scores_class_posterior_on_both_sides() -> None:
+def _plain_posterior(x: list[float], matrix: np.ndarray) -> list[float]:
+    """normalise(softmax(x W^T + b)) in plain Python, for the expected values below."""
+    norm = math.sqrt(sum(v * v for v in x))
+    logits = [_dot(row[:-1], x) / norm + row[-1] for row in matrix.tolist()]
+    top = max(logits)
+    e = [math.exp(v - top) for v in logits]
+    length = math.sqrt(sum(v * v for v in e))
+    return [v / length for v in e]
+
+
+def _plain_smoothed(own: list[float], others: list[list[float]], mix: float) -> list[float]:
+    mixed = [(1 - mix) * o + mix * sum(n[c] for n in others) / len(others) for c, o in enumerate(own)]
+    length = math.sqrt(sum(v * v for v in mixed))
+    return [v / length for v in mixed]
+
+
+def _dot(a: list[float], b: list[float]) -> float:
+    return sum(u * v for u, v in zip(a, b, strict=True))
+
+
+def _plain_cos(a: list[float], b: list[float]) -> float:
+    return _dot(a, b) / math.sqrt(_dot(a, a) * _dot(b, b))
+
+
+def test_class_posterior_smooths_each_posterior_over_its_nearest_candidates() -> None:
+    """Expected scores from plain Python: each candidate's posterior mixed with the mean of its k nearest
+    other candidates' (cosine), the query's with its k nearest candidates'; then (<q, x> + s^2 <p~, p~>)
+    / (1 + s^2)."""
+    rng = np.random.default_rng(11)
+    matrix = rng.standard_normal((3, 5)).astype(np.float32)  # 3 classes over 4 dims, plus biases
+    candidates = rng.standard_normal((7, 4)).astype(np.float32)
+    query = rng.standard_normal(4).astype(np.float32)
+    k, mix, s = 2, 0.4, 0.9
+    adapter = QueryAdapter(
+        matrix, "class-posterior", ("a", "b", "c"), 10, "", strength=s, neighbours=k, mix=mix
+    )
+    rows = candidates.astype(np.float64).tolist()
+    p = [_plain_posterior(r, matrix.astype(np.float64)) for r in rows]
+
+    def nearest(to: list[float], among: list[int]) -> list[int]:
+        return sorted(among, key=lambda j: -_plain_cos(to, rows[j]))[:k]
+
+    smooth = [
+        _plain_smoothed(p[i], [p[j] for j in nearest(rows[i], [j for j in range(7) if j != i])], mix)
+        for i in range(7)
+    ]
+    q = query.astype(np.float64).tolist()
+    p_query = _plain_smoothed(
+        _plain_posterior(q, matrix.astype(np.float64)), [p[j] for j in nearest(q, list(range(7)))], mix
+    )
+    expected = [(_plain_cos(q, rows[i]) + s * s * _dot(p_query, smooth[i])) / (1 + s * s) for i in range(7)]
+    np.testing.assert_allclose(adapter.scores(query, candidates), expected, atol=1e-5)
+    # evaluation's rows: each smoothed over its nearest among the rows given, itself left out
+    both = adapter.both_sides(candidates)
+    pair = (_plain_cos(rows[2], rows[5]) + s * s * _dot(smooth[2], smooth[5])) / (1 + s * s)
+    np.testing.assert_allclose(both[2] @ both[5], pair, atol=1e-5)
+    # no smoothing: the unsmoothed posteriors
+    plain = QueryAdapter(matrix, "class-posterior", ("a", "b", "c"), 10, "", strength=s)
+    p_plain = _plain_posterior(q, matrix.astype(np.float64))
+    np.testing.assert_allclose(
+        plain.scores(query, candidates),
+        [(_plain_cos(q, rows[i]) + s * s * _dot(p_plain, p[i])) / (1 + s * s) for i in range(7)],
+        atol=1e-5,
+    )
+    # fewer candidates than k: as many neighbours as there are
+    assert adapter.scores(query, candidates[:2]).shape == (2,)
+    assert adapter.scores(query, candidates[:1]).shape == (1,)
+
+
+def test_class_posterior_trains_with_its_measured_smoothing_and_stores_it() -> None:
+    rng = np.random.default_rng(12)
+    x = _unit(rng.standard_normal((30, 6))).astype(np.float32)
+    labels = ["a"] * 10 + ["b"] * 10 + ["c"] * 10
+    trained = train_classes(x, labels)
+    # the defaults docs/results.md and the README give
+    assert (trained.strength, trained.neighbours, trained.mix) == (pytest.approx(0.9), 4, pytest.approx(0.5))
+    direction = train_classes(x, labels, method="class-direction")
+    assert (direction.neighbours, direction.mix) == (0, 0.0)
+    adapter = as_adapter(trained)
+    assert (adapter.neighbours, adapter.mix) == (4, pytest.approx(0.5))
+    record = AdapterRecord(
+        "class-posterior", "fp", trained.classes, 30, "2026-11-30T00:00:00+00:00", trained.matrix, 0.9, 4, 0.5
+    )
+    back = AdapterRecord.from_table(record.to_table())
+    assert back is not None and (back.neighbours, back.mix) == (4, pytest.approx(0.5))
+
+
+def test_a_table_written_before_smoothing_reads_as_unsmoothed() -> None:
+    """Such a table has `rows` and `strength` but no `neighbours` or `mix`: it was trained unsmoothed."""
+    old = pa.table(
+        {
+            "method": ["class-posterior"],
+            "fingerprint": ["fp"],
+            "classes": [["a", "b"]],
+            "trained_on": [4],
+            "created": ["2026-11-20T00:00:00+00:00"],
+            "dim": pa.array([3], pa.int32()),
+            "matrix": pa.array([[1.0, 0.0, 0.0, 0.0, 1.0, 0.5]], pa.list_(pa.float32())),
+            "rows": pa.array([2], pa.int32()),
+            "strength": pa.array([0.5], pa.float32()),
+        }
+    )
+    back = AdapterRecord.from_table(old)
+    assert back is not None and back.strength == 0.5 and (back.neighbours, back.mix) == (0, 0.0)
+
+
+def test_the_adaptation_block_scores_class_posterior_as_search_does() -> None:
     """eval --adapt's seen figure for class-posterior, by hand: the regression trained as `compare` trains
-    it (the same split), then leave-one-out mAP@10 over [x, s p(x)] rows, written out here."""
+    it (the same split), then each query's leave-one-out ranking of the other rows (all inside the search's
+    pool of 200) by [x, s p~(x)] scores, posteriors smoothed over the nearest candidates, written out here."""
     from sklearn.model_selection import train_test_split
 
     from pixseek.evaluation.adaptation import compare
@@ -144,15 +253,26 @@ def test_the_adaptation_block_scores_class_posterior_on_both_sides() -> None:
     train, test = train_test_split(np.arange(48), test_size=0.5, stratify=y, random_state=0)
     trained = train_classes(x[train], list(y[train]), seed=0)
     w, b, s = trained.matrix[:, :-1], trained.matrix[:, -1], trained.strength
-    logits = x[test] @ w.T + b
+    k, mix = trained.neighbours, trained.mix
+    v = x[test].astype(np.float64)
+    logits = v @ w.T + b
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= np.linalg.norm(p, axis=1, keepdims=True)
-    rows = np.hstack([x[test], s * p])
-    scores = rows @ rows.T
-    np.fill_diagonal(scores, -np.inf)
+    cos = v @ v.T
     ap = []
     for i in range(len(test)):
-        hits = y[test][np.argsort(-scores[i], kind="stable")[:10]] == y[test][i]
+        pool = [j for j in range(len(test)) if j != i]
+        smooth = {}
+        for j in pool:
+            near = sorted((c for c in pool if c != j), key=lambda c: -cos[j, c])[:k]
+            mixed = (1 - mix) * p[j] + mix * p[near].mean(axis=0)
+            smooth[j] = mixed / np.linalg.norm(mixed)
+        near_query = sorted(pool, key=lambda c: -cos[i, c])[:k]
+        pq = (1 - mix) * p[i] + mix * p[near_query].mean(axis=0)
+        pq /= np.linalg.norm(pq)
+        score = {j: (cos[i, j] + s * s * pq @ smooth[j]) / (1 + s * s) for j in pool}
+        ranked = sorted(pool, key=lambda j: (-score[j], j))[:10]
+        hits = y[test][ranked] == y[test][i]
         ap.append((np.cumsum(hits) / np.arange(1, 11) * hits).sum() / min(10, 5))  # 5 others per class
     assert block["seen"]["adapted"]["map_at_10"] == pytest.approx(np.mean(ap), abs=1e-4)
     assert block["seen"]["adapted"]["map_at_10"] != block["seen"]["frozen"]["map_at_10"]

@@ -25,6 +25,10 @@ ADAPTER_SCHEMA = pa.schema(
         # strength), and reads as it did.
         pa.field("rows", pa.int32(), nullable=True),
         pa.field("strength", pa.float32(), nullable=True),
+        # Added with class-posterior's smoothing; a table written before has neither, and reads as
+        # unsmoothed, as it was trained.
+        pa.field("neighbours", pa.int32(), nullable=True),
+        pa.field("mix", pa.float32(), nullable=True),
     ]
 )
 
@@ -40,6 +44,8 @@ class AdapterRecord:
     created: str
     matrix: np.ndarray
     strength: float = 0.0
+    neighbours: int = 0
+    mix: float = 0.0
 
     def to_table(self) -> pa.Table:
         dim = self.matrix.shape[1]
@@ -54,6 +60,8 @@ class AdapterRecord:
             "matrix": [flat],
             "rows": [self.matrix.shape[0]],
             "strength": [self.strength],
+            "neighbours": [self.neighbours],
+            "mix": [self.mix],
         }
         return pa.Table.from_pydict(row, schema=ADAPTER_SCHEMA)
 
@@ -73,4 +81,6 @@ class AdapterRecord:
             row["created"],
             matrix,
             float(row.get("strength") or 0.0),
+            int(row.get("neighbours") or 0),
+            float(row.get("mix") or 0.0),
         )

@@ -37,6 +37,8 @@ class TrainedMap:
     validation_loss: float | None  # query-residual's early stopping; None where nothing is held out
     method: str = METHOD
     strength: float = 0.0
+    neighbours: int = 0  # class-posterior's smoothing (search.adapter.QueryAdapter)
+    mix: float = 0.0
 
 
 def usable_classes(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,10 +1,10 @@
 """`pixseek eval --adapt`: does the query adapter help, measured on images it was not trained on.
 
 Seen classes: every class is split in half (stratified); the adapter is trained on one half and
-leave-one-out retrieval (P@10, mAP@10) is measured among the other half, frozen against adapted queries
-(candidates keep their frozen vectors, as in search). Unseen classes: the classes are split in half; the
-adapter is trained on one half's images and measured among the other half's, the test of whether it helps
-the next folder a user adds.
+leave-one-out retrieval (P@10, mAP@10) is measured among the other half, frozen against adapted, the
+adapted ranking made as search makes it (`adapted_retrieval`). Unseen classes: the classes are split in
+half; the adapter is trained on one half's images and measured among the other half's, the test of whether
+it helps the next folder a user adds.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from sklearn.model_selection import train_test_split
 
 from pixseek.errors import EvaluationError
 from pixseek.evaluation.adapters import DEFAULT_METHOD, as_adapter, train_adapter
-from pixseek.evaluation.metrics import retrieval_scores
-from pixseek.search.adapter import QueryAdapter
+from pixseek.evaluation.metrics import RetrievalScores, ranking_scores, retrieval_scores
+from pixseek.search.adapter import RERANK_POOL, QueryAdapter
 
 MIN_PER_CLASS = 4  # two to train on and two to measure among
 
@@ -34,21 +34,30 @@ def adaptable_classes(labels: list[str]) -> np.ndarray:
 
 
 def compare(
-    vectors: np.ndarray, labels: list[str], *, seed: int = 0, method: str = DEFAULT_METHOD
+    vectors: np.ndarray,
+    labels: list[str],
+    *,
+    seed: int = 0,
+    method: str = DEFAULT_METHOD,
+    settings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The report's "adaptation" block."""
+    """The report's "adaptation" block; `settings` override the method's defaults (train_adapter)."""
     x = np.asarray(vectors, dtype=np.float32)
     y = np.asarray(labels, dtype=object)
     kept = adaptable_classes(labels)
     x, y = x[np.isin(y, kept)], y[np.isin(y, kept)]
     train, test = train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=seed)
     started = time.perf_counter()
-    seen_map = as_adapter(train_adapter(x[train], list(y[train]), method=method, seed=seed))
+    seen_map = as_adapter(
+        train_adapter(x[train], list(y[train]), method=method, seed=seed, settings=settings)
+    )
     train_seconds = time.perf_counter() - started
     rng = np.random.default_rng(seed)
     fitted_classes = set(rng.permutation(kept)[: len(kept) // 2])
     on_fitted = np.isin(y, list(fitted_classes))
-    unseen_map = as_adapter(train_adapter(x[on_fitted], list(y[on_fitted]), method=method, seed=seed))
+    unseen_map = as_adapter(
+        train_adapter(x[on_fitted], list(y[on_fitted]), method=method, seed=seed, settings=settings)
+    )
     return {
         "method": method,
         "train_seconds": round(train_seconds, 2),
@@ -62,15 +71,40 @@ def compare(
 def _frozen_and_adapted(x: np.ndarray, y: np.ndarray, adapter: QueryAdapter) -> dict[str, dict[str, float]]:
     labels = [str(v) for v in y]
     out = {}
-    for name, rows, queries in (("frozen", x, x), ("adapted", adapter.both_sides(x), adapter.queries(x))):
-        r = retrieval_scores(rows, labels, k=10, queries=queries)
+    for name, r in (
+        ("frozen", retrieval_scores(x, labels, k=10)),
+        ("adapted", adapted_retrieval(x, labels, adapter)),
+    ):
         out[name] = {"precision_at_10": round(r.precision_at_10, 4), "map_at_10": round(r.map_at_10, 4)}
     return out
+
+
+def adapted_retrieval(
+    vectors: np.ndarray, labels: list[str], adapter: QueryAdapter, *, k: int = 10, chunk: int = 512
+) -> RetrievalScores:
+    """Leave-one-out retrieval through the adapter as search runs it: a query-only adapter maps the query
+    and every row is scored; one that re-scores both sides ranks each query's RERANK_POOL nearest rows by
+    `QueryAdapter.scores` (ties by row), the code path and pool of `Index.search`."""
+    x = np.asarray(vectors, dtype=np.float32)
+    if not adapter.reranks:
+        return retrieval_scores(x, labels, k=k, queries=adapter.apply(x))
+    n = len(x)
+    k, pool = min(k, n - 1), min(RERANK_POOL, n - 1)
+    top = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        similar = x[start:stop] @ x.T
+        similar[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # leave the query out
+        nearest = np.sort(np.argpartition(-similar, pool - 1, axis=1)[:, :pool], axis=1)
+        for i, rows in enumerate(nearest):
+            scores = adapter.scores(x[start + i], x[rows])
+            top[start + i] = rows[np.lexsort((rows, -scores))[:k]]
+    return ranking_scores(top, labels)
 
 
 def with_active_adapter(vectors: np.ndarray, labels: list[str], adapter: QueryAdapter) -> dict[str, Any]:
     """report.json's "active_adapter" block: leave-one-out retrieval with the catalog's own adapter on the
     queries, as search runs it. That adapter was trained on these very labels, so the figures are
     optimistic; `compare` (--adapt) is the held-out measure."""
-    adapted = retrieval_scores(adapter.both_sides(vectors), labels, k=10, queries=adapter.queries(vectors))
+    adapted = adapted_retrieval(vectors, labels, adapter)
     return adapter.info() | {"trained_on_these_labels": True, "retrieval": adapted.to_dict()}

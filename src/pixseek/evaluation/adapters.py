@@ -13,10 +13,17 @@ __all__ = ["DEFAULT_METHOD", "as_adapter", "train_adapter"]
 
 
 def train_adapter(
-    vectors: np.ndarray, labels: list[str], *, method: str = DEFAULT_METHOD, seed: int = 0
+    vectors: np.ndarray,
+    labels: list[str],
+    *,
+    method: str = DEFAULT_METHOD,
+    seed: int = 0,
+    settings: dict[str, float] | None = None,
 ) -> TrainedMap:
+    """`settings` override a class method's defaults (c, strength, neighbours, mix): for the studies that
+    chose them (benchmarks/adapt_variants.py)."""
     if method in CLASS_METHODS:
-        return train_classes(vectors, labels, method=method, seed=seed)
+        return train_classes(vectors, labels, method=method, seed=seed, **(settings or {}))
     if method == QUERY_RESIDUAL:
         return train_query_map(vectors, labels, seed=seed)
     raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(METHODS)}")
@@ -25,5 +32,12 @@ def train_adapter(
 def as_adapter(trained: TrainedMap, created: str = "") -> QueryAdapter:
     """The trained map as search applies it."""
     return QueryAdapter(
-        trained.matrix, trained.method, trained.classes, trained.trained_on, created, trained.strength
+        trained.matrix,
+        trained.method,
+        trained.classes,
+        trained.trained_on,
+        created,
+        trained.strength,
+        neighbours=trained.neighbours,
+        mix=trained.mix,
     )

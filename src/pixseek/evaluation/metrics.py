@@ -106,31 +106,35 @@ def retrieval_scores(
     adapter does."""
     x = np.asarray(vectors, dtype=np.float32)
     q = x if queries is None else np.asarray(queries, dtype=np.float32)
-    codes = np.unique(np.asarray(labels), return_inverse=True)[1]
     n = len(x)
     if n < 2:
         raise ValueError("retrieval needs at least two items")
     k = min(k, n - 1)
-    class_sizes = np.bincount(codes)
-    precision, recall1, ap = [], [], []
+    tops = []
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         scores = q[start:stop] @ x.T
         scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # leave the query out
-        top = _top_k(scores, k)
-        rel = codes[top] == codes[start:stop, None]  # (q, k) bool
-        relevant = class_sizes[codes[start:stop]] - 1
-        keep = relevant > 0
-        hits = np.cumsum(rel, axis=1)
-        prec_at_j = hits / np.arange(1, k + 1)
-        ap_q = (prec_at_j * rel).sum(axis=1) / np.minimum(k, np.maximum(relevant, 1))
-        precision.append((hits[:, -1] / k)[keep])
-        recall1.append(rel[keep, 0])
-        ap.append(ap_q[keep])
-    p, r, a = (np.concatenate(v) for v in (precision, recall1, ap))
-    if len(p) == 0:
+        tops.append(_top_k(scores, k))
+    return ranking_scores(np.concatenate(tops), labels)
+
+
+def ranking_scores(top: np.ndarray, labels: Sequence[str]) -> RetrievalScores:
+    """Leave-one-out precision@k, recall@1 and mAP@k of given rankings: row i of the (n, k) `top` holds
+    the items query i found, best first (never i itself); k is its width."""
+    codes = np.unique(np.asarray(labels), return_inverse=True)[1]
+    k = top.shape[1]
+    rel = codes[top] == codes[:, None]  # (n, k) bool
+    relevant = np.bincount(codes)[codes] - 1
+    keep = relevant > 0
+    if not keep.any():
         raise ValueError("no query has a relevant item: every label occurs once")
-    return RetrievalScores(float(p.mean()), float(r.mean()), float(a.mean()), len(p))
+    hits = np.cumsum(rel, axis=1)
+    ap = ((hits / np.arange(1, k + 1)) * rel).sum(axis=1) / np.minimum(k, np.maximum(relevant, 1))
+    precision, recall1 = hits[:, -1] / k, rel[:, 0]
+    return RetrievalScores(
+        float(precision[keep].mean()), float(recall1[keep].mean()), float(ap[keep].mean()), int(keep.sum())
+    )
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -92,6 +92,8 @@ def train_and_store(
         created,
         trained.matrix,
         trained.strength,
+        neighbours=trained.neighbours,
+        mix=trained.mix,
     )
     catalog.set_adapter(record)
     seconds = time.perf_counter() - started
@@ -114,7 +116,14 @@ def as_query_adapter(record: AdapterRecord | None, fingerprint: str) -> QueryAda
         log.warning("ignoring the stored adapter: this pixseek does not know its method %r", record.method)
         return None
     return QueryAdapter(
-        record.matrix, record.method, record.classes, record.trained_on, record.created, record.strength
+        record.matrix,
+        record.method,
+        record.classes,
+        record.trained_on,
+        record.created,
+        record.strength,
+        neighbours=record.neighbours,
+        mix=record.mix,
     )
 
 

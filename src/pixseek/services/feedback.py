@@ -60,9 +60,14 @@ def feedback_search(
     rows = np.array(candidates, dtype=np.int64)
     if represent is None:
         score = scores(chosen, m.row_vectors(rows), query, relevant, irrelevant)
-    else:
-        mapped = None if query is None else represent(np.asarray(query, dtype=np.float32)[None, :])[0]
-        candidates, relevant, irrelevant = (represent(v) for v in (m.row_vectors(rows), relevant, irrelevant))
+    else:  # one call over everything compared, so each row sees the same neighbours (a smoothing adapter)
+        together = [m.row_vectors(rows), relevant, irrelevant]
+        if query is not None:
+            together.insert(0, np.asarray(query, dtype=np.float32)[None, :])
+        mapped_all = represent(np.concatenate(together))
+        mapped = None if query is None else mapped_all[0]
+        at = np.cumsum([len(v) for v in together])
+        candidates, relevant, irrelevant = np.split(mapped_all, at[:-1])[-3:]
         score = scores(chosen, candidates, mapped, relevant, irrelevant)
     first = np.isin(rows, pos_rows)  # known relevant: first, when they are shown at all
     order = np.lexsort((rows, -score, ~first))[:k]
