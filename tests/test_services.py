@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,29 @@ def test_ann_matches_exact_on_a_small_index(index: Index) -> None:
     approx = index.search_vectors(arrays.vectors[:5], k=3, ann=True)
     assert [h.id for r in approx for h in r[:1]] == [h.id for r in exact for h in r[:1]]
     assert list(index.db.glob("ann-v*.faiss"))  # stored beside the catalog
+
+
+def test_an_unreadable_saved_ann_index_is_built_again_not_a_failed_search(
+    index: Index, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cut-off ann-v*.faiss (a disk error, a copy interrupted) made every ANN search raise FAISS's
+    RuntimeError; it is a cache, so it is rebuilt and saved over, with a warning."""
+    arrays = index.arrays()
+    before = index.search_vectors(arrays.vectors[:5], k=3, ann=True)
+    (saved,) = index.db.glob("ann-v*.faiss")
+    whole = saved.read_bytes()
+    saved.write_bytes(whole[: len(whole) // 3])
+    again = Index(index.db, embedder=FakeEmbedder())
+    with caplog.at_level(logging.WARNING):
+        after = again.search_vectors(arrays.vectors[:5], k=3, ann=True)
+    assert [[h.id for h in r] for r in after] == [[h.id for h in r] for r in before]
+    assert any("cannot read the saved ANN index" in r.getMessage() for r in caplog.records)
+    assert len(saved.read_bytes()) == len(whole)  # saved over, whole
+    saved.write_bytes(b"not an index at all")
+    assert [
+        h.id
+        for h in Index(index.db, embedder=FakeEmbedder()).search_vectors(arrays.vectors[:1], k=3, ann=True)[0]
+    ] == [h.id for h in before[0]]
 
 
 def test_ann_switches_on_above_the_threshold_and_is_rebuilt_when_stale(tmp_path: Path) -> None:

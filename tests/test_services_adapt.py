@@ -346,8 +346,9 @@ def test_a_damaged_adapter_is_one_line_with_the_way_out_and_remove_or_retrain_ge
     index: Index, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A truncated adapter file gave a Lance traceback in info, search, duplicates and even adapt --remove.
-    Now reading it is a StorageError naming the remedies, --no-adapter searches, and --remove drops the
-    table; a damaged manifest, which Lance cannot even open, is replaced by training again."""
+    Now reading it is a StorageError naming the remedies, --no-adapter searches, info shows the rest with
+    the adapter's error, and --remove drops the table; a damaged manifest, which Lance cannot even open,
+    is replaced by training again."""
     monkeypatch.setattr(registry, "load_embedder", lambda name, *, settings: FakeEmbedder())
     runner, db = CliRunner(), str(index.db)
     index.adapt()
@@ -359,8 +360,12 @@ def test_a_damaged_adapter_is_one_line_with_the_way_out_and_remove_or_retrain_ge
     ):
         fresh.search(like="dogs/7.png", k=3)
     assert len(fresh.search(like="dogs/7.png", k=3, use_adapter=False)) == 3
-    result = runner.invoke(app, ["info", "--db", db, "--json"])
-    assert result.exit_code == 1 and json.loads(result.stdout)["detail"]["type"] == "StorageError"
+    result = runner.invoke(app, ["info", "--db", db, "--json"])  # the diagnosing command still answers
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["images"] == 24 and "`pixseek adapt --remove` drops" in shown["adapter"]["error"]
+    human = runner.invoke(app, ["info", "--db", db])
+    assert human.exit_code == 0 and "adapter: unreadable: cannot read the adapter stored in" in human.stdout
     result = runner.invoke(app, ["adapt", "--remove", "--db", db, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"removed": True}

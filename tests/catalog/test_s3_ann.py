@@ -3,6 +3,8 @@ a replica loads that one instead of building its own, and its answers are the ex
 
 from __future__ import annotations
 
+import logging
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,8 +23,9 @@ TREE = [f"{c}/{i}.png" for c in ("red", "green", "blue") for i in range(12)]
 def s3_db(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
     for key, value in s3_server.env.items():
         monkeypatch.setenv(key, value)
-    s3_server.client().create_bucket(Bucket="ann-bucket")
-    return "s3://ann-bucket/index"
+    bucket = f"ann-{uuid.uuid4().hex[:12]}"  # the server lives for the session: a bucket per test
+    s3_server.client().create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/index"
 
 
 def _ann_keys(s3_server: S3Server, uri: str) -> list[str]:
@@ -63,3 +66,24 @@ def test_a_replica_loads_the_ann_index_the_writer_saved_under_the_prefix(
     write_image(tmp_path / "imgs" / "red/new.png", seed=777)
     writer.add(tmp_path / "imgs", workers=0)  # a new version: its own file, the old one deleted
     assert _ann_keys(s3_server, s3_db) == [f"ann-v{writer.readiness().version}.faiss"]
+
+
+def test_an_unreadable_saved_index_under_the_prefix_is_built_again(
+    tmp_path: Path, s3_db: str, s3_server: S3Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cut-off object made every ANN search raise FAISS's RuntimeError; it is rebuilt and put again."""
+    settings = Settings(db=s3_db, ann_threshold=10)
+    make_tree(tmp_path / "imgs", TREE)
+    writer = Index(s3_db, settings=settings, embedder=FakeEmbedder())
+    writer.add(tmp_path / "imgs", workers=0)
+    (name,) = _ann_keys(s3_server, s3_db)
+    client, bucket, key = s3_server.client(), s3_db.removeprefix("s3://").split("/")[0], f"index/{name}"
+    whole = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    client.put_object(Bucket=bucket, Key=key, Body=whole[: len(whole) // 3])
+    replica = Index(s3_db, settings=settings, embedder=FakeEmbedder())
+    query = tmp_path / "imgs" / "green/3.png"
+    with caplog.at_level(logging.WARNING):
+        approximate = replica.search(image=query, k=5)
+    assert [h.id for h in approximate] == [h.id for h in replica.search(image=query, k=5, ann=False)]
+    assert any("cannot read the saved ANN index" in r.getMessage() for r in caplog.records)
+    assert len(client.get_object(Bucket=bucket, Key=key)["Body"].read()) == len(whole)  # put again

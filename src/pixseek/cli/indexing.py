@@ -266,7 +266,9 @@ def info_command(db: DbOption = None, json_out: JsonOption = False) -> None:
         highlight=False,
         markup=False,
     )
-    if info.adapter is not None:
+    if info.adapter is not None and "error" in info.adapter:
+        console.print(f"adapter: unreadable: {info.adapter['error']}", highlight=False, markup=False)
+    elif info.adapter is not None:
         a = info.adapter
         console.print(
             f"adapter: {a['method']}, trained on {a['trained_on']} images in {len(a['classes'])} classes, "

@@ -134,7 +134,7 @@ def load_or_build(
         return _load_or_build_remote(vectors, str(where), name, nprobe)
     folder = Path(where)
     path = folder / name
-    ann = IvfIndex.load(path, nprobe=nprobe) if path.is_file() else None
+    ann = _readable(path, lambda: IvfIndex.load(path, nprobe=nprobe)) if path.is_file() else None
     if ann is not None and len(ann) == len(vectors):
         return ann
     if keys is not None:
@@ -193,7 +193,8 @@ def _load_or_build_remote(vectors: np.ndarray, uri: str, name: str, nprobe: int)
     ann = None
     if filesystem.get_file_info(key).type == pafs.FileType.File:
         with filesystem.open_input_stream(key) as stream:
-            ann = IvfIndex.from_bytes(stream.read(), nprobe=nprobe)
+            data = stream.read()
+        ann = _readable(uri + "/" + name, lambda: IvfIndex.from_bytes(data, nprobe=nprobe))
     if ann is None or len(ann) != len(vectors):
         ann = IvfIndex.build(vectors, nprobe=nprobe)
         try:
@@ -205,6 +206,17 @@ def _load_or_build_remote(vectors: np.ndarray, uri: str, name: str, nprobe: int)
         except OSError as exc:  # a read-only key: search from memory all the same
             log.warning("cannot save the ANN index beside the catalog (%s); it is kept in memory only", exc)
     return ann
+
+
+def _readable(where: str | Path, load: Callable[[], IvfIndex]) -> IvfIndex | None:
+    """The saved index, or None when FAISS cannot read it (a truncated, damaged or foreign file): it is a
+    cache, so it is built again (and saved over) with a warning, where it had failed every search."""
+    try:
+        return load()
+    except RuntimeError as exc:
+        reason = str(exc).rsplit("Error: ", 1)[-1][:200]  # FAISS prefixes its C++ source location
+        log.warning("cannot read the saved ANN index %s (%s); building it again", where, reason)
+        return None
 
 
 def saved_for(where: Location, version: int) -> bool:

@@ -15,7 +15,7 @@ from pixseek.catalog import Catalog, ImageRecord
 from pixseek.catalog.db_path import check_db_path, check_new_db_path
 from pixseek.catalog.lease import Lease
 from pixseek.catalog.version_watch import VersionWatch
-from pixseek.errors import QueryError, SchemaVersionError
+from pixseek.errors import QueryError, SchemaVersionError, StorageError
 from pixseek.indexing import IndexReport, RunOptions, run_index
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.indexing.report import RunProgress
@@ -207,13 +207,18 @@ class Index:
         return self._loaded
 
     def info(self) -> IndexInfo:
+        """What the catalog holds. A stored adapter that cannot be read shows as {"error": why}, so the
+        command that diagnoses a catalog still answers (searching through it fails, naming the remedy)."""
         catalog = self._read_catalog()
         meta = catalog.meta
-        adapter = self.adapter()
+        try:
+            adapter = self.adapter()
+            shown = adapter.info() if adapter is not None else None
+        except StorageError as exc:
+            shown = {"error": str(exc)}
         return IndexInfo(
-            catalog.count(), meta.model, meta.dim, catalog.bytes_on_disk(), meta.last_indexed,
-            adapter.info() if adapter is not None else None,
-        )  # fmt: skip
+            catalog.count(), meta.model, meta.dim, catalog.bytes_on_disk(), meta.last_indexed, shown
+        )
 
     def served(self) -> tuple[int, str]:
         """(images, model) of the catalog version in memory, with no read of the store: 0 before any load."""
