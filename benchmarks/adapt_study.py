@@ -151,8 +151,9 @@ def fit_product(x: np.ndarray, y: np.ndarray, *, decay: float | None = None):
 
 
 def fit_classes(x: np.ndarray, y: np.ndarray, method: str, *, c: float, strength: float):
-    """A class adapter of `pixseek adapt` at regularisation c and strength: (query map, candidate map)."""
-    adapter = as_adapter(train_classes(x, list(y), method=method, c=c, strength=strength))
+    """A class adapter of `pixseek adapt` at regularisation c and strength: (query map, candidate map).
+    Unsmoothed, as the tables in docs/results.md were made; `adapt_variants.py smoothing` studies that."""
+    adapter = as_adapter(train_classes(x, list(y), method=method, c=c, strength=strength, neighbours=0))
     return adapter.queries, adapter.both_sides
 
 

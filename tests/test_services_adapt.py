@@ -166,7 +166,21 @@ def test_the_cli_trains_shows_uses_and_removes_it(index: Index, monkeypatch: pyt
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["trained_on"] == 24
     info = json.loads(runner.invoke(app, ["info", "--db", db, "--json"]).stdout)
-    assert set(info["adapter"]) == {"method", "trained_on", "classes", "created"}
+    assert set(info["adapter"]) == {
+        "method",
+        "trained_on",
+        "classes",
+        "created",
+        "strength",
+        "neighbours",
+        "mix",
+    }
+    # the trained smoothing, as the README gives it
+    assert (info["adapter"]["strength"], info["adapter"]["neighbours"], info["adapter"]["mix"]) == (
+        0.9,
+        4,
+        0.5,
+    )
     assert (
         "adapter: class-posterior, trained on 24 images in 3 classes"
         in runner.invoke(app, ["info", "--db", db]).stdout
@@ -204,21 +218,15 @@ def test_feedback_re_ranks_around_the_adapted_query(index: Index) -> None:
 def test_feedback_through_class_posterior_compares_the_extended_vectors(index: Index) -> None:
     """maxsim (search.feedback) written out over [x, s p~(x)] / sqrt(1 + s^2) vectors: a soft maximum at
     temperature 0.05 of the similarities to the query and the relevant mark, minus half the one to the
-    irrelevant mark; every row but the marked ones is a candidate (24 images, fewer than the pool)."""
+    irrelevant mark; every row but the marked ones is a candidate (24 images, fewer than the pool), and the
+    marks are compared through the same smoothed rows."""
     index.adapt(method="class-posterior")
     record = Catalog.open(index.db).adapter()
     assert record is not None
     arrays = index.arrays()
     s = record.strength
 
-    def extended(x: np.ndarray) -> np.ndarray:
-        """[x, s p~(x)] / sqrt(1 + s^2) over one set: the query and every row are compared together, so
-        each posterior is smoothed over its nearest others in that set."""
-        p = _smoothed(
-            record,
-            _posteriors(record, x),
-            _nearest_others(x / np.linalg.norm(x, axis=-1, keepdims=True), record.neighbours),
-        )
+    def extended(x: np.ndarray, p: np.ndarray) -> np.ndarray:
         x = x / np.linalg.norm(x, axis=-1, keepdims=True)
         return np.concatenate([x, s * p], axis=-1) / np.sqrt(1 + s * s)
 
@@ -227,8 +235,16 @@ def test_feedback_through_class_posterior_compares_the_extended_vectors(index: I
         return top + 0.05 * np.log(np.exp((columns - top[:, None]) / 0.05).sum(axis=1))
 
     _, q = index.stored("dogs/7.png")
-    both = extended(np.vstack([q[None, :], arrays.vectors]))
-    query_row, rows = both[0], both[1:]
+    # every row is compared (24, under the 200 the smoothing looks among): each posterior is smoothed over
+    # its nearest other rows, the query's over its nearest rows (its own stored copy first)
+    v = arrays.vectors / np.linalg.norm(arrays.vectors, axis=1, keepdims=True)
+    p = _posteriors(record, v)
+    rows = extended(v, _smoothed(record, p, _nearest_others(v, record.neighbours)))
+    near_query = p[np.argsort(-(v @ (q / np.linalg.norm(q))), kind="stable")[: record.neighbours]].mean(
+        axis=0
+    )
+    p_query = (1 - record.mix) * _posteriors(record, q[None, :])[0] + record.mix * near_query
+    query_row = extended(q[None, :], (p_query / np.linalg.norm(p_query))[None, :])[0]
     ids = list(arrays.ids)
     pos, neg = ids.index(index.stored("dogs/1.png")[0]), ids.index(index.stored("owls/2.png")[0])
     score = soft_max(np.column_stack([rows @ query_row, rows @ rows[pos]])) - 0.5 * (rows @ rows[neg])

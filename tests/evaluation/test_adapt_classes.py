@@ -276,3 +276,74 @@ def test_the_adaptation_block_scores_class_posterior_as_search_does() -> None:
         ap.append((np.cumsum(hits) / np.arange(1, 11) * hits).sum() / min(10, 5))  # 5 others per class
     assert block["seen"]["adapted"]["map_at_10"] == pytest.approx(np.mean(ap), abs=1e-4)
     assert block["seen"]["adapted"]["map_at_10"] != block["seen"]["frozen"]["map_at_10"]
+
+
+def _class_posterior(dim: int, seed: int, *, neighbours: int = 4, mix: float = 0.5) -> QueryAdapter:
+    matrix = np.random.default_rng(seed).standard_normal((3, dim + 1)).astype(np.float32)
+    return QueryAdapter(
+        matrix, "class-posterior", ("a", "b", "c"), 10, "", strength=0.9, neighbours=neighbours, mix=mix
+    )
+
+
+def test_a_pool_smaller_than_k_smooths_the_query_with_every_candidate() -> None:
+    """One candidate: the query's posterior is mixed with it, and the candidate has no neighbour; three
+    candidates and k = 4: the query takes all three, each candidate the other two."""
+    adapter = _class_posterior(4, 13)
+    rng = np.random.default_rng(14)
+    query, candidates = rng.standard_normal(4), rng.standard_normal((3, 4))
+    m = adapter.matrix.astype(np.float64)
+    q, rows = query.tolist(), candidates.tolist()
+    p = [_plain_posterior(r, m) for r in rows]
+    p_query_one = _plain_smoothed(_plain_posterior(q, m), [p[0]], 0.5)
+    one = (_plain_cos(q, rows[0]) + 0.81 * _dot(p_query_one, p[0])) / 1.81
+    np.testing.assert_allclose(adapter.scores(query, candidates[:1]), [one], atol=1e-5)
+    p_query = _plain_smoothed(_plain_posterior(q, m), p, 0.5)
+    smooth = [_plain_smoothed(p[i], [p[j] for j in range(3) if j != i], 0.5) for i in range(3)]
+    three = [(_plain_cos(q, rows[i]) + 0.81 * _dot(p_query, smooth[i])) / 1.81 for i in range(3)]
+    np.testing.assert_allclose(adapter.scores(query, candidates), three, atol=1e-5)
+
+
+def test_smoothing_looks_among_the_rows_nearest_the_query_only() -> None:
+    """Past SMOOTHING_REFERENCE (200) rows, a posterior's neighbours are looked for among the 200 rows
+    nearest the query, so the cost stays rows x 200 (relevance feedback can compare thousands)."""
+    adapter = _class_posterior(6, 15, neighbours=2)
+    rng = np.random.default_rng(16)
+    x = _unit(rng.standard_normal((260, 6))).astype(np.float32)
+    query = _unit(rng.standard_normal(6)).astype(np.float32)
+    reference = np.argsort(-(x @ query), kind="stable")[:200]
+    weights, bias = adapter.matrix[:, :-1].astype(np.float64), adapter.matrix[:, -1].astype(np.float64)
+    logits = x.astype(np.float64) @ weights.T + bias
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= np.linalg.norm(p, axis=1, keepdims=True)
+    want = []
+    for i in range(260):
+        among = [int(j) for j in reference if j != i]
+        near = sorted(among, key=lambda j: -float(x[i] @ x[j]))[:2]
+        mixed = 0.5 * p[i] + 0.5 * p[near].mean(axis=0)
+        want.append(np.r_[x[i], 0.9 * mixed / np.linalg.norm(mixed)] / np.sqrt(1.81))
+    np.testing.assert_allclose(adapter.both_sides(x, around=query), np.array(want), atol=1e-5)
+
+
+def test_evaluation_ranks_each_pool_as_a_search_scores_it() -> None:
+    """adapted_retrieval (batched, for eval) against a loop of QueryAdapter.scores over each query's 200
+    nearest other rows (search's path), on more rows than the pool, and with k past the pool."""
+    from pixseek.evaluation.adaptation import adapted_retrieval
+    from pixseek.evaluation.metrics import ranking_scores
+
+    adapter = _class_posterior(8, 17)
+    rng = np.random.default_rng(18)
+    labels = [f"c{i % 4}" for i in range(300)]
+    x = _unit(rng.standard_normal((4, 8))[[i % 4 for i in range(300)]] + 1.5 * rng.standard_normal((300, 8)))
+    x = x.astype(np.float32)
+    for k in (10, 250):
+        top = []
+        for i in range(300):
+            cos = x @ x[i]
+            cos[i] = -np.inf
+            pool = np.sort(np.argsort(-cos, kind="stable")[: max(k, 200)])
+            scores = adapter.scores(x[i], x[pool])
+            top.append(pool[np.lexsort((pool, -scores))[:k]])
+        want = ranking_scores(np.array(top), labels)
+        got = adapted_retrieval(x, labels, adapter, k=k)
+        assert got.map_at_10 == pytest.approx(want.map_at_10, abs=1e-6)
+        assert got.precision_at_10 == pytest.approx(want.precision_at_10, abs=1e-6)

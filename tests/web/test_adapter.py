@@ -38,7 +38,7 @@ def test_search_is_adapted_unless_asked_not_to(web_index: Index, client: TestCli
     assert [r["id"] for r in got] == frozen
     info = client.get("/info").json()
     assert info["adapter"] == {"method": "query-residual", "trained_on": 5, "classes": ["animals", "food"],
-                               "created": created}  # fmt: skip
+                               "created": created, "strength": 0.0, "neighbours": 0, "mix": 0.0}  # fmt: skip
 
 
 def test_info_says_null_without_an_adapter(client: TestClient) -> None:

@@ -18,9 +18,16 @@ from sklearn.model_selection import train_test_split
 from pixseek.errors import EvaluationError
 from pixseek.evaluation.adapters import DEFAULT_METHOD, as_adapter, train_adapter
 from pixseek.evaluation.metrics import RetrievalScores, ranking_scores, retrieval_scores
-from pixseek.search.adapter import RERANK_POOL, QueryAdapter
+from pixseek.search.adapter import (
+    RERANK_POOL,
+    SMOOTHING_REFERENCE,
+    QueryAdapter,
+    pool_scores,
+    posteriors,
+)
 
 MIN_PER_CLASS = 4  # two to train on and two to measure among
+FULL_SIMILARITIES = 12_000  # rows up to which all cosines are computed once (float32: under 600 MB)
 
 
 def adaptable_classes(labels: list[str]) -> np.ndarray:
@@ -80,26 +87,49 @@ def _frozen_and_adapted(x: np.ndarray, y: np.ndarray, adapter: QueryAdapter) -> 
 
 
 def adapted_retrieval(
-    vectors: np.ndarray, labels: list[str], adapter: QueryAdapter, *, k: int = 10, chunk: int = 512
+    vectors: np.ndarray, labels: list[str], adapter: QueryAdapter, *, k: int = 10, chunk: int = 256
 ) -> RetrievalScores:
     """Leave-one-out retrieval through the adapter as search runs it: a query-only adapter maps the query
-    and every row is scored; one that re-scores both sides ranks each query's RERANK_POOL nearest rows by
-    `QueryAdapter.scores` (ties by row), the code path and pool of `Index.search`."""
-    x = np.asarray(vectors, dtype=np.float32)
+    and every row is scored; class-posterior ranks each query's pool of its max(k, RERANK_POOL) nearest
+    rows (ties by row) with `search.adapter.pool_scores`, the formula `QueryAdapter.scores` applies in a
+    search, a chunk of queries at a time."""
+    x = _normalise(np.asarray(vectors, dtype=np.float32))
     if not adapter.reranks:
         return retrieval_scores(x, labels, k=k, queries=adapter.apply(x))
     n = len(x)
-    k, pool = min(k, n - 1), min(RERANK_POOL, n - 1)
+    if n < 2:
+        raise ValueError("retrieval needs at least two items")
+    k = min(k, n - 1)
+    pool = min(max(k, RERANK_POOL), n - 1)
+    refs = min(SMOOTHING_REFERENCE, pool)
+    p = posteriors(x, adapter.matrix[:, :-1], adapter.matrix[:, -1])
+    full = x @ x.T if n <= FULL_SIMILARITIES else None
     top = np.empty((n, k), dtype=np.int64)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        similar = x[start:stop] @ x.T
+        similar = full[start:stop].copy() if full is not None else x[start:stop] @ x.T
         similar[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # leave the query out
-        nearest = np.sort(np.argpartition(-similar, pool - 1, axis=1)[:, :pool], axis=1)
-        for i, rows in enumerate(nearest):
-            scores = adapter.scores(x[start + i], x[rows])
-            top[start + i] = rows[np.lexsort((rows, -scores))[:k]]
+        part = np.argpartition(-similar, pool - 1, axis=1)[:, :pool]
+        cosines = np.take_along_axis(similar, part, axis=1)
+        order = np.lexsort((part, -cosines), axis=1)  # best first, ties by row
+        pools, cosines = np.take_along_axis(part, order, axis=1), np.take_along_axis(cosines, order, axis=1)
+        if full is not None:
+            inner = full[pools[:, :, None], pools[:, None, :refs]]
+        else:
+            rows = x[pools]
+            inner = np.matmul(rows, rows[:, :refs].transpose(0, 2, 1))
+        inner[:, np.arange(refs), np.arange(refs)] = -np.inf
+        scores = pool_scores(
+            cosines, p[start:stop], p[pools], inner,
+            strength=adapter.strength, neighbours=adapter.neighbours, mix=adapter.mix,
+        )  # fmt: skip
+        ranked = np.lexsort((pools, -scores), axis=1)[:, :k]
+        top[start:stop] = np.take_along_axis(pools, ranked, axis=1)
     return ranking_scores(top, labels)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def with_active_adapter(vectors: np.ndarray, labels: list[str], adapter: QueryAdapter) -> dict[str, Any]:

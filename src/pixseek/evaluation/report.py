@@ -211,8 +211,8 @@ def _adaptation(report: dict[str, Any]) -> list[str]:
     note = (
         f"The query adapter ({block['method']}, trained in {block['train_seconds']} s on "
         f"{block['train_images']} images): seen classes are measured among the held-out half of every "
-        "class; unseen classes among classes it was not trained on. Leave-one-out retrieval; candidates "
-        "keep their frozen vectors."
+        "class; unseen classes among classes it was not trained on. Leave-one-out retrieval, ranked as "
+        "search ranks it (class-posterior: each query's 200 nearest re-scored)."
     )
     header = ["Classes", "Metric", "Frozen", "Adapted", "Change"]
     return ["## Adaptation (query adapter)", "", *_table(header, rows), note, ""]

@@ -7,9 +7,10 @@ multinomial logistic regression over the labelled vectors, p(x) = normalise(soft
   (<q, x> + s^2 <p(q), p(x)>) / (1 + s^2): images the classifier puts in the query's classes move up. No
   index holds those vectors, so searches re-score a pool of the nearest candidates (RERANK_POOL).
   With `neighbours` k > 0 (the default since it was measured), each posterior is first mixed with the
-  mean of its k nearest rows' among those scored together, p~ = normalise((1 - a) p + a mean p(nn)), and
-  the query's with its k nearest candidates': the collection's own neighbourhoods steady the classifier,
-  so at the same loss on unseen classes it gains more on seen ones (docs/results.md).
+  mean of its k nearest rows' among the SMOOTHING_REFERENCE rows nearest the query (in a search: its
+  pool), p~ = normalise((1 - a) p + a mean p(nn)), and the query's with its k nearest rows': the
+  collection's own neighbourhoods steady the classifier, so at the same loss on unseen classes it gains
+  more on seen ones (docs/results.md). The reference bounds the cost at rows x SMOOTHING_REFERENCE.
 - `class-direction`: the query only, q' = normalise(q + s * normalise(p'(q) W)) with p' the softmax
   itself: it moves toward the weights of its likely classes.
 - `query-residual`: the query only, q' = normalise(q + q A), a residual linear map trained against the
@@ -37,6 +38,9 @@ CLASS_METHODS = (CLASS_POSTERIOR, CLASS_DIRECTION)  # stored as [W | b]
 # Candidates a class-posterior search re-scores: on Tux Paint, 200 nearest kept all of the full
 # re-ranking's gain (mAP@10 +0.103 against +0.104), and on Fashion-MNIST 50 did
 RERANK_POOL = 200
+# Class-posterior's smoothing looks for a posterior's neighbours among this many rows nearest the query:
+# the whole pool in a search (k <= RERANK_POOL), and a bound on the cost (rows x reference) elsewhere
+SMOOTHING_REFERENCE = RERANK_POOL
 
 
 def _normalise(u: np.ndarray) -> np.ndarray:
@@ -61,41 +65,47 @@ def posteriors(vectors: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np
     return _normalise(_softmax(np.einsum("...d,cd->...c", x, weights) + bias))
 
 
-def nearest_rows(similarities: np.ndarray, k: int) -> np.ndarray:
-    """(R, k) indices of each row's k most similar columns (in no order: only their mean is used), for an
-    (R, C) similarity block with k < C; a row's own column must already be -inf where it is one."""
-    return np.argpartition(-similarities, k - 1, axis=1)[:, :k]
-
-
-def _self_similarities(x: np.ndarray) -> np.ndarray:
-    similar = x @ x.T  # BLAS: by einsum, 200 x 200 x 1,280 took 11 ms against 0.8
-    np.fill_diagonal(similar, -np.inf)
-    return similar
-
-
 def smoothed(own: np.ndarray, neighbours: np.ndarray, mix: float) -> np.ndarray:
-    """normalise((1 - mix) p + mix mean(p of the neighbours)) per row: own (R, c), neighbours (R, k, c)."""
+    """normalise((1 - mix) p + mix mean(p of the neighbours)) per row; own (..., c), neighbours
+    (..., k, c)."""
     return _normalise((1.0 - mix) * own + mix * neighbours.mean(axis=-2))
 
 
-def with_posteriors(
-    vectors: np.ndarray,
-    weights: np.ndarray,
-    bias: np.ndarray,
-    strength: float,
+def pool_scores(
+    cosines: np.ndarray,
+    query_p: np.ndarray,
+    pool_p: np.ndarray,
+    inner: np.ndarray,
     *,
-    neighbours: int = 0,
-    mix: float = 0.0,
+    strength: float,
+    neighbours: int,
+    mix: float,
 ) -> np.ndarray:
-    """[x, s p(x)] / sqrt(1 + s^2) per row: the vectors whose dot products are class-posterior's scores.
-    With `neighbours`, p is smoothed over each row's nearest among these rows (itself left out)."""
-    x = _normalise(np.asarray(vectors, dtype=np.float32))
-    p = posteriors(x, weights, bias)
-    k = min(neighbours, len(x) - 1) if x.ndim == 2 else 0
-    if k > 0 and mix > 0:
-        p = smoothed(p, p[nearest_rows(_self_similarities(x), k)], mix)
-    both = np.concatenate([x, strength * p], axis=-1)
-    return (both / np.sqrt(1.0 + strength * strength)).astype(np.float32)
+    """Class-posterior scores of B queries' pools, (B, P): (<q, x> + s^2 <p~(q), p~(x)>) / (1 + s^2).
+
+    Each pool is sorted by cosine to its query, best first, and its first R rows are the reference:
+    a row's posterior is mixed with the mean of those of its `neighbours` nearest reference rows (not
+    itself), the query's with those of the first ones. One formula for search (B = 1) and evaluation.
+
+    cosines (B, P); query_p (B, c); pool_p (B, P, c); inner (B, P, R): the pool rows' cosines to the
+    reference rows, -inf where a reference row meets itself.
+    """
+    refs = inner.shape[2]
+    if neighbours > 0 and mix > 0 and refs > 0:
+        query_p = smoothed(query_p, pool_p[:, : min(neighbours, refs)], mix)
+        k = min(neighbours, refs - 1)  # a reference row is not its own neighbour
+        if k > 0:
+            nearest = np.argpartition(-inner, k - 1, axis=2)[:, :, :k]  # no order: only their mean counts
+            pool_p = smoothed(pool_p, pool_p[np.arange(len(pool_p))[:, None, None], nearest], mix)
+    s2 = strength * strength
+    return ((cosines + s2 * np.einsum("bpc,bc->bp", pool_p, query_p)) / (1.0 + s2)).astype(np.float32)
+
+
+def reference_block(x: np.ndarray, refs: int) -> np.ndarray:
+    """(P, R) cosines of rows x (sorted best first) to their first `refs`, -inf on the diagonal."""
+    inner = x @ x[:refs].T  # BLAS: by einsum, 200 x 200 x 1,280 took 11 ms against 0.8
+    inner[np.arange(refs), np.arange(refs)] = -np.inf
+    return inner
 
 
 def toward_classes(queries: np.ndarray, weights: np.ndarray, bias: np.ndarray, strength: float) -> np.ndarray:
@@ -144,35 +154,72 @@ class QueryAdapter:
 
     def scores(self, query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """(C,) adapted scores of (C, dim) candidate rows for one query: cosines of the mapped query,
-        or for class-posterior, those of the [x, s p(x)] vectors, each posterior smoothed over its
-        `neighbours` nearest among these candidates (the query's: its nearest candidates)."""
+        or for class-posterior, those of the [x, s p~(x)] vectors (`pool_scores`), the posteriors smoothed
+        over the SMOOTHING_REFERENCE candidates nearest the query."""
         q = self._checked(query)
         x = _normalise(np.asarray(candidates, dtype=np.float32))
         if self.method != CLASS_POSTERIOR:
             return np.einsum("nd,d->n", x, self.apply(q)).astype(np.float32)
-        # einsum, not BLAS, for these small products: just after the index's OpenMP search, OpenBLAS's
-        # threads took 3 ms to wake for 200 rows, against 0.5 ms for the whole re-score by einsum
+        # einsum, not BLAS, for the products with one query: just after the index's OpenMP search,
+        # OpenBLAS's threads took 3 ms to wake for 200 rows
         q = _normalise(q)
-        w, b, s = self.matrix[:, :-1], self.matrix[:, -1], self.strength
         cosines = np.einsum("nd,d->n", x, q)
-        p, p_query = posteriors(x, w, b), posteriors(q, w, b)
-        k = min(self.neighbours, len(x) - 1)
-        if k > 0 and self.mix > 0:  # the query's nearest candidates are its neighbours
-            p_near = p[nearest_rows(cosines[None, :], k)[0]]
-            p_query = smoothed(p_query, p_near, self.mix)
-            p = smoothed(p, p[nearest_rows(_self_similarities(x), k)], self.mix)
-        both = cosines + s * s * np.einsum("nc,c->n", p, p_query)
-        return (both / (1.0 + s * s)).astype(np.float32)
+        order = np.lexsort((np.arange(len(x)), -cosines))  # best first, ties by position
+        x = x[order]
+        w, b = self.matrix[:, :-1], self.matrix[:, -1]
+        inner = reference_block(x, min(SMOOTHING_REFERENCE, len(x)))
+        ranked = pool_scores(
+            cosines[order][None], posteriors(q, w, b)[None], posteriors(x, w, b)[None], inner[None],
+            strength=self.strength, neighbours=self.neighbours, mix=self.mix,
+        )[0]  # fmt: skip
+        out = np.empty_like(ranked)
+        out[order] = ranked
+        return out
 
-    def both_sides(self, vectors: np.ndarray) -> np.ndarray:
-        """Rows as candidates are scored against adapted queries: [x, s p(x)] / sqrt(1 + s^2) for
-        class-posterior (p smoothed over each row's nearest among these rows), the frozen (normalised)
-        rows for the query-only methods."""
-        x = self._checked(vectors)
-        if self.method == CLASS_POSTERIOR:
-            w, b = self.matrix[:, :-1], self.matrix[:, -1]
-            return with_posteriors(x, w, b, self.strength, neighbours=self.neighbours, mix=self.mix)
-        return _normalise(x)
+    def both_sides(self, vectors: np.ndarray, around: np.ndarray | None = None) -> np.ndarray:
+        """Rows as candidates are scored against `query_side`: [x, s p~(x)] / sqrt(1 + s^2) for
+        class-posterior, posteriors smoothed over the SMOOTHING_REFERENCE rows nearest `around` (a query;
+        None: over all the rows, for small sets), so their dot products are `scores`; the frozen
+        (normalised) rows for the query-only methods."""
+        x = _normalise(self._checked(vectors))
+        if self.method != CLASS_POSTERIOR or not len(x):
+            return x
+        order, refs = self._reference(x, around)
+        w, b = self.matrix[:, :-1], self.matrix[:, -1]
+        p = posteriors(x[order], w, b)
+        k = min(self.neighbours, refs - 1)
+        if k > 0 and self.mix > 0:
+            nearest = np.argpartition(-reference_block(x[order], refs), k - 1, axis=1)[:, :k]
+            p = smoothed(p, p[nearest], self.mix)
+        rows = np.empty((len(x), p.shape[1]), np.float32)
+        rows[order] = p
+        return self._extended(x, rows)
+
+    def query_side(self, query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """The query as `both_sides(vectors, around=query)` rows are scored against: [q, s p~(q)] /
+        sqrt(1 + s^2), its posterior mixed with its nearest rows'; the mapped query for the others."""
+        q = _normalise(self._checked(query))
+        if self.method != CLASS_POSTERIOR:
+            return self.apply(q)
+        w, b = self.matrix[:, :-1], self.matrix[:, -1]
+        p = posteriors(q, w, b)
+        x = _normalise(self._checked(vectors))
+        if self.neighbours > 0 and self.mix > 0 and len(x):
+            order, _ = self._reference(x, q)
+            p = smoothed(p, posteriors(x[order[: self.neighbours]], w, b), self.mix)
+        return self._extended(q[None], p[None])[0]
+
+    def _reference(self, x: np.ndarray, around: np.ndarray | None) -> tuple[np.ndarray, int]:
+        """Rows in order of cosine to `around`, best first (as given without it), and how many of the
+        first are the smoothing's reference."""
+        if around is None:
+            return np.arange(len(x)), len(x)
+        cosines = x @ _normalise(np.asarray(around, dtype=np.float32))
+        return np.lexsort((np.arange(len(x)), -cosines)), min(SMOOTHING_REFERENCE, len(x))
+
+    def _extended(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
+        s = self.strength
+        return (np.concatenate([x, s * p], axis=-1) / np.sqrt(1.0 + s * s)).astype(np.float32)
 
     def queries(self, vectors: np.ndarray) -> np.ndarray:
         """Rows as queries, to be scored against `both_sides` rows (what leave-one-out evaluation needs)."""
@@ -191,4 +238,7 @@ class QueryAdapter:
             "trained_on": self.trained_on,
             "classes": list(self.classes),
             "created": self.created,
+            "strength": round(self.strength, 4),  # 0 for query-residual
+            "neighbours": self.neighbours,  # class-posterior's smoothing (0: none, as stored before it)
+            "mix": round(self.mix, 4),
         }

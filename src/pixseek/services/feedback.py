@@ -3,13 +3,14 @@ query and each relevant mark, re-scored by a `search.feedback` method."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from pixseek.errors import QueryError
 from pixseek.locations import Location
 from pixseek.search import SearchFilter, SearchMatrix
+from pixseek.search.adapter import QueryAdapter
 from pixseek.search.feedback import FeedbackMethod, check_method, rocchio_vector, scores
 from pixseek.types import SearchHit
 
@@ -29,12 +30,13 @@ def feedback_search(
     include_marked: bool = False,
     method: str = "maxsim",
     ann_folder: Location | None = None,
-    represent: Callable[[np.ndarray], np.ndarray] | None = None,
+    adapter: QueryAdapter | None = None,
 ) -> list[SearchHit]:
     """Top-k after the user's marks. Marked images are left out unless `include_marked`, which lists the
     relevant ones first (they are known to be relevant) and the irrelevant ones where they score.
-    `represent` maps the query, marks and candidates before they are compared (an adapter that scores
-    both sides: QueryAdapter.both_sides); candidates are still found with the plain vectors."""
+    An `adapter` that scores both sides (class-posterior) maps the query, marks and candidates before
+    they are compared (QueryAdapter.query_side, both_sides around the query, or without one the relevant
+    marks' mean); candidates are still found with the plain vectors."""
     chosen: FeedbackMethod = check_method(method)
     if len(positive) > MAX_MARKS or len(negative) > MAX_MARKS:
         raise QueryError(f"at most {MAX_MARKS} relevant and {MAX_MARKS} irrelevant marks per search")
@@ -58,17 +60,19 @@ def feedback_search(
     if not candidates:
         return []
     rows = np.array(candidates, dtype=np.int64)
-    if represent is None:
+    if adapter is None:
         score = scores(chosen, m.row_vectors(rows), query, relevant, irrelevant)
-    else:  # one call over everything compared, so each row sees the same neighbours (a smoothing adapter)
-        together = [m.row_vectors(rows), relevant, irrelevant]
-        if query is not None:
-            together.insert(0, np.asarray(query, dtype=np.float32)[None, :])
-        mapped_all = represent(np.concatenate(together))
-        mapped = None if query is None else mapped_all[0]
-        at = np.cumsum([len(v) for v in together])
-        candidates, relevant, irrelevant = np.split(mapped_all, at[:-1])[-3:]
-        score = scores(chosen, candidates, mapped, relevant, irrelevant)
+    else:  # every row compared, once each, so all see the same neighbours (a smoothing adapter)
+        union = np.unique(np.concatenate([rows, pos_rows, neg_rows]).astype(np.int64))
+        around = np.asarray(query if query is not None else relevant.mean(axis=0), dtype=np.float32)
+        vectors = m.row_vectors(union)
+        mapped_rows = adapter.both_sides(vectors, around=around)
+        mapped = None if query is None else adapter.query_side(around, vectors)
+
+        def of(keys: Sequence[int] | np.ndarray) -> np.ndarray:
+            return mapped_rows[np.searchsorted(union, np.asarray(keys, dtype=np.int64))]
+
+        score = scores(chosen, of(rows), mapped, of(pos_rows), of(neg_rows))
     first = np.isin(rows, pos_rows)  # known relevant: first, when they are shown at all
     order = np.lexsort((rows, -score, ~first))[:k]
     return [m.hit(int(rows[i]), float(score[i])) for i in order]

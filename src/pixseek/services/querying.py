@@ -61,7 +61,7 @@ def search_one(
             m, vector, list(query.positive), list(query.negative), k=k, filters=filters,
             exclude_ids=exclude, include_marked=query.include_marked, method=query.feedback,
             ann_folder=ann_folder,
-            represent=active.both_sides if active is not None and active.reranks else None,
+            adapter=active if active is not None and active.reranks else None,
         )  # fmt: skip
     vector = query_vector(m, query, embedder)
     if active is not None:
