@@ -2,6 +2,7 @@
 
     python benchmarks/duplicates_bench.py planted /tmp/dups --model efficientnet-lite0
     python benchmarks/duplicates_bench.py planted /tmp/dups-s1 --seed 1   # another draw, held out
+    python benchmarks/duplicates_bench.py planted /tmp/dups-s1 --seed 1 --reuse   # score it again
     python benchmarks/duplicates_bench.py synthetic /tmp/dups-1m --n 1000000
     python benchmarks/duplicates_bench.py neighbours /tmp/dups-1m/db --rows 40960 --order file   # or catalog
 
@@ -124,12 +125,16 @@ def true_pairs(planted: list[list[str]], copies: list[list[str]]) -> set[tuple[s
     return _pairs(list(joined.values()))
 
 
-def planted(out: Path, model: str, seed: int = 0) -> dict:
-    if out.exists():
-        shutil.rmtree(out)
-    groups = make_planted(out / "set", seed=seed)
-    index = Index(out / "db", model=model)
-    index.add(out / "set")
+def planted(out: Path, model: str, seed: int = 0, reuse: bool = False) -> dict:
+    if reuse and (out / "db").exists():  # planted and indexed before with this seed: score it again
+        groups = planted_groups(seed=seed)
+        index = Index(out / "db", model=model)
+    else:
+        if out.exists():
+            shutil.rmtree(out)
+        groups = make_planted(out / "set", seed=seed)
+        index = Index(out / "db", model=model)
+        index.add(out / "set")
     arrays = index.arrays()
     by_hash: dict[str, list[str]] = {}
     for record in index._read_catalog().records():
@@ -251,6 +256,7 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--model", default="efficientnet-lite0")
     p.add_argument("--seed", type=int, default=0, help="which stamps get variants, and which edits")
+    p.add_argument("--reuse", action="store_true", help="score OUT again if it was planted with this seed")
     s = sub.add_parser("synthetic")
     s.add_argument("out", type=Path)
     s.add_argument("--n", type=int, default=1_000_000)
@@ -260,7 +266,7 @@ def main() -> None:
     q.add_argument("--order", choices=["file", "catalog"], default="file")
     args = parser.parse_args()
     if args.command == "planted":
-        result = planted(args.out, args.model, args.seed)
+        result = planted(args.out, args.model, args.seed, reuse=args.reuse)
     elif args.command == "synthetic":
         result = synthetic(args.out, args.n)
     else:

@@ -15,8 +15,8 @@ from pixseek.models.decode_budget import PixelBudget
 from pixseek.models.imageio import ImageSource
 from pixseek.models.signature import (
     COLOUR_GRID,
+    CROPS,
     GRID,
-    SCALES,
     PixelSignature,
     pixel_signature,
     signature_pixels,
@@ -36,7 +36,11 @@ from pixseek.search.duplicates import (
 
 ReadOriginal = Callable[[int], ImageSource]  # a row's original file (a path, or its bytes)
 _READ_CHUNK = 1024  # originals read per round
-_INT8 = 127.0  # grids are stored as int8 with a scale per grid: 4 KB per image, not 16 KB of float32
+# Pairs compared at once, so each side's float32 grids stay bounded: len(CROPS) x 32 x 32 is 64 KB a
+# picture, and len(CROPS) x 64 x 64 for the detail checks 256 KB: 67 MB a side either way
+_PAIRS_AT_ONCE = 1024
+_DETAIL_PAIRS_AT_ONCE = 256
+_INT8 = 127.0  # grids are stored as int8 with a scale per grid, a quarter of float32
 
 
 @dataclass
@@ -44,8 +48,9 @@ class Signatures:
     """Signatures of some rows, by row: `slot[row]` is the row's place in the arrays, or -1 (unread)."""
 
     slot: np.ndarray
-    grids: np.ndarray  # (R, S, D) int8
-    scales: np.ndarray  # (R, S) float32: a grid is grids * scales
+    which: np.ndarray  # (R, S) int64: each crop's grid in `grids`; a picture's equal crops share one
+    grids: np.ndarray  # (G, D) int8
+    scales: np.ndarray  # (G,) float32: a grid is grids * scales
     means: np.ndarray
     flat: np.ndarray
     sizes: np.ndarray  # (R, 2) int64: width and height
@@ -56,8 +61,8 @@ class Signatures:
         a, b = self.slot[pairs.first], self.slot[pairs.second]
         readable = (a >= 0) & (b >= 0)
         score = np.zeros(len(pairs), np.float32)
-        for start in range(0, len(pairs), 16_384):  # a bounded float32 working set
-            part = np.flatnonzero(readable[start : start + 16_384]) + start
+        for start in range(0, len(pairs), _PAIRS_AT_ONCE):  # a bounded float32 working set
+            part = np.flatnonzero(readable[start : start + _PAIRS_AT_ONCE]) + start
             x, y = a[part], b[part]
             score[part] = aligned_similarity(
                 self._floats(x),
@@ -77,8 +82,8 @@ class Signatures:
         a, b = self.slot[pairs.first], self.slot[pairs.second]
         same = np.zeros(len(pairs), bool)
         readable = np.flatnonzero((a >= 0) & (b >= 0))
-        for start in range(0, len(readable), 1024):  # 4 x 64 x 64 float32 grids: 64 KB a picture
-            part = readable[start : start + 1024]
+        for start in range(0, len(readable), _DETAIL_PAIRS_AT_ONCE):
+            part = readable[start : start + _DETAIL_PAIRS_AT_ONCE]
             x, y = a[part], b[part]
             first, second, flat = (
                 self._floats(x),
@@ -97,7 +102,9 @@ class Signatures:
         return same
 
     def _floats(self, slots: np.ndarray) -> np.ndarray:
-        return self.grids[slots].astype(np.float32) * self.scales[slots][:, :, None]
+        """(P, S, D) float32 grids of the rows in `slots`."""
+        at = self.which[slots]
+        return self.grids[at].astype(np.float32) * self.scales[at][:, :, None]
 
 
 def read_signatures(
@@ -114,12 +121,14 @@ def read_signatures(
     """Signatures of `rows`, `grid` cells a side, read in threads (PIL releases the GIL while decoding) that
     share a pixel budget; a file that cannot be read leaves its row unread (-1), and its pairs unconfirmed."""
     slot = np.full(n, -1, np.int64)
-    grids = np.zeros((len(rows), len(SCALES), grid * grid), np.int8)
-    scales = np.zeros((len(rows), len(SCALES)), np.float32)
+    which = np.zeros((len(rows), len(CROPS)), np.int64)
+    stored = _GridStore(
+        grid * grid, capacity=4 * len(rows)
+    )  # a large picture's shifted crops are its centred ones
     means = np.zeros(len(rows), np.float32)
     flat = np.zeros(len(rows), bool)
     sizes = np.ones((len(rows), 2), np.int64)
-    chroma = np.zeros((len(rows), len(SCALES), COLOUR_GRID * COLOUR_GRID * 3), np.float32) if colour else None
+    chroma = np.zeros((len(rows), len(CROPS), COLOUR_GRID * COLOUR_GRID * 3), np.float32) if colour else None
 
     budget = PixelBudget()
 
@@ -137,12 +146,45 @@ def read_signatures(
             for i, sig in enumerate(pool.map(one, chunk), start):
                 if sig is not None:
                     slot[rows[i]] = i
-                    peak = np.maximum(np.abs(sig.grids).max(axis=1), 1e-12)
-                    grids[i] = np.round(sig.grids / peak[:, None] * _INT8).astype(np.int8)
-                    scales[i] = peak / _INT8
+                    which[i] = stored.add(sig.grids)
                     means[i], flat[i], sizes[i] = sig.mean, sig.flat, sig.size
                     if chroma is not None and sig.colour is not None:
                         chroma[i] = sig.colour
             if progress is not None:
                 progress(start + len(chunk), len(rows))
-    return Signatures(slot, grids, scales, means, flat, sizes, chroma)
+    grids, scales = stored.arrays()
+    return Signatures(slot, which, grids, scales, means, flat, sizes, chroma)
+
+
+class _GridStore:
+    """Distinct grids as int8 with a scale each, in a buffer that grows by half when full."""
+
+    def __init__(self, cells: int, *, capacity: int) -> None:
+        self._grids = np.zeros((max(capacity, 1), cells), np.int8)
+        self._scales = np.zeros(max(capacity, 1), np.float32)
+        self._count = 0
+
+    def add(self, grids: np.ndarray) -> np.ndarray:
+        """Store one picture's (S, D) float grids, each distinct one once; returns where each went."""
+        first: dict[bytes, int] = {}
+        at = np.empty(len(grids), np.int64)
+        for j, g in enumerate(grids):
+            key = g.tobytes()
+            if key not in first:
+                first[key] = self._put(g)
+            at[j] = first[key]
+        return at
+
+    def _put(self, grid: np.ndarray) -> int:
+        if self._count == len(self._grids):
+            more = max(len(self._grids) // 2, 1)
+            self._grids = np.concatenate([self._grids, np.zeros((more, self._grids.shape[1]), np.int8)])
+            self._scales = np.concatenate([self._scales, np.zeros(more, np.float32)])
+        peak = max(float(np.abs(grid).max()), 1e-12)
+        self._grids[self._count] = np.round(grid / peak * _INT8).astype(np.int8)
+        self._scales[self._count] = peak / _INT8
+        self._count += 1
+        return self._count - 1
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._grids[: self._count], self._scales[: self._count]
