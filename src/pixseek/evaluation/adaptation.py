@@ -22,6 +22,7 @@ from pixseek.search.adapter import (
     RERANK_POOL,
     SMOOTHING_REFERENCE,
     QueryAdapter,
+    nearest_in_block,
     pool_scores,
     posteriors,
 )
@@ -119,8 +120,10 @@ def adapted_retrieval(
             rows = x[pools]
             inner = np.matmul(rows, rows[:, :refs].transpose(0, 2, 1))
         inner[:, np.arange(refs), np.arange(refs)] = -np.inf
+        k_near = min(adapter.neighbours, refs - 1)
+        nearest = nearest_in_block(inner, k_near) if k_near > 0 and adapter.mix > 0 else None
         scores = pool_scores(
-            cosines, p[start:stop], p[pools], inner,
+            cosines, p[start:stop], p[pools], nearest,
             strength=adapter.strength, neighbours=adapter.neighbours, mix=adapter.mix,
         )  # fmt: skip
         ranked = np.lexsort((pools, -scores), axis=1)[:, :k]
