@@ -136,6 +136,28 @@ def test_an_unreadable_saved_ann_index_is_built_again_not_a_failed_search(
     ] == [h.id for h in before[0]]
 
 
+def test_a_saved_ann_index_damaged_in_place_is_caught_by_its_digest_and_built_again(
+    index: Index, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bytes changed inside the file, its size and structure intact: FAISS reads it and answers from the
+    damaged lists. The CRC-32 written beside it (ann-v*.faiss.crc32) no longer matches, so it is rebuilt:
+    the same bytes as the first build (seeded), and the same answers."""
+    arrays = index.arrays()
+    before = index.search_vectors(arrays.vectors[:5], k=3, ann=True)
+    (saved,) = index.db.glob("ann-v*.faiss")
+    assert (index.db / f"{saved.name}.crc32").is_file()
+    whole = saved.read_bytes()
+    damaged = bytearray(whole)
+    middle = len(damaged) // 2
+    damaged[middle : middle + 64] = bytes((b + 1) % 256 for b in damaged[middle : middle + 64])
+    saved.write_bytes(bytes(damaged))
+    with caplog.at_level(logging.WARNING):
+        after = Index(index.db, embedder=FakeEmbedder()).search_vectors(arrays.vectors[:5], k=3, ann=True)
+    assert any("do not match the digest" in r.getMessage() for r in caplog.records)
+    assert saved.read_bytes() == whole
+    assert [[h.id for h in r] for r in after] == [[h.id for h in r] for r in before]
+
+
 def test_ann_switches_on_above_the_threshold_and_is_rebuilt_when_stale(tmp_path: Path) -> None:
     make_tree(tmp_path / "imgs", PATHS)
     settings = Settings(ann_threshold=5, ann_delta_limit=0)  # no delta allowed: every change rebuilds

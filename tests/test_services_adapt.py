@@ -181,10 +181,9 @@ def test_the_cli_trains_shows_uses_and_removes_it(index: Index, monkeypatch: pyt
         4,
         0.5,
     )
-    assert (
-        "adapter: class-posterior, trained on 24 images in 3 classes"
-        in runner.invoke(app, ["info", "--db", db]).stdout
-    )
+    human = runner.invoke(app, ["info", "--db", db]).stdout
+    assert "adapter: class-posterior, trained on 24 images in 3 classes" in human
+    assert human.rstrip().endswith(", smoothed over 4 neighbours")
     record = Catalog.open(index.db).adapter()
     assert record is not None
     own_id, q = index.stored("dogs/7.png")

@@ -29,7 +29,7 @@ def test_new_rows_are_searchable_at_once_through_the_old_index(tmp_path: Path) -
     writer = Index(tmp_path / "db", embedder=FakeEmbedder(), settings=settings)
     writer.add(tmp_path / "imgs", workers=0)
     built = sorted(p.name for p in (tmp_path / "db").glob("ann-v*"))
-    assert len(built) == 2  # the index and its row keys
+    assert len(built) == 3  # the index, its digest and its row keys
     replica = Index(tmp_path / "db", embedder=FakeEmbedder(), settings=settings)
     make_tree(tmp_path / "imgs", ["owls/new1.png", "owls/new2.png"], first_seed=100)
     (tmp_path / "imgs/cats/0.png").unlink()
@@ -71,6 +71,7 @@ def test_a_change_past_the_bound_rebuilds(tmp_path: Path) -> None:
     version = writer.readiness().version
     assert sorted(p.name for p in (tmp_path / "db").glob("ann-v*")) == [
         f"ann-v{version}.faiss",
+        f"ann-v{version}.faiss.crc32",
         f"ann-v{version}.keys.npy",
     ]
     assert writer.readiness().ann_delta == 0

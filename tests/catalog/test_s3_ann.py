@@ -45,7 +45,7 @@ def test_a_replica_loads_the_ann_index_the_writer_saved_under_the_prefix(
     writer = Index(s3_db, settings=settings, embedder=FakeEmbedder())
     writer.add(tmp_path / "imgs", workers=0)
     version = writer.readiness().version
-    assert _ann_keys(s3_server, s3_db) == [f"ann-v{version}.faiss"]
+    assert _ann_keys(s3_server, s3_db) == [f"ann-v{version}.faiss", f"ann-v{version}.faiss.crc32"]
 
     def no_build(*args: object, **kwargs: object) -> None:
         raise AssertionError("the replica rebuilt the ANN index instead of loading it")
@@ -65,7 +65,8 @@ def test_a_replica_loads_the_ann_index_the_writer_saved_under_the_prefix(
         monkeypatch.setenv(key, value)
     write_image(tmp_path / "imgs" / "red/new.png", seed=777)
     writer.add(tmp_path / "imgs", workers=0)  # a new version: its own file, the old one deleted
-    assert _ann_keys(s3_server, s3_db) == [f"ann-v{writer.readiness().version}.faiss"]
+    now = writer.readiness().version
+    assert _ann_keys(s3_server, s3_db) == [f"ann-v{now}.faiss", f"ann-v{now}.faiss.crc32"]  # with its digest
 
 
 def test_an_unreadable_saved_index_under_the_prefix_is_built_again(
@@ -76,7 +77,7 @@ def test_an_unreadable_saved_index_under_the_prefix_is_built_again(
     make_tree(tmp_path / "imgs", TREE)
     writer = Index(s3_db, settings=settings, embedder=FakeEmbedder())
     writer.add(tmp_path / "imgs", workers=0)
-    (name,) = _ann_keys(s3_server, s3_db)
+    name, _digest = _ann_keys(s3_server, s3_db)
     client, bucket, key = s3_server.client(), s3_db.removeprefix("s3://").split("/")[0], f"index/{name}"
     whole = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     client.put_object(Bucket=bucket, Key=key, Body=whole[: len(whole) // 3])
@@ -87,3 +88,26 @@ def test_an_unreadable_saved_index_under_the_prefix_is_built_again(
     assert [h.id for h in approximate] == [h.id for h in replica.search(image=query, k=5, ann=False)]
     assert any("cannot read the saved ANN index" in r.getMessage() for r in caplog.records)
     assert len(client.get_object(Bucket=bucket, Key=key)["Body"].read()) == len(whole)  # put again
+
+
+def test_an_index_damaged_in_place_under_the_prefix_is_caught_by_its_digest(
+    tmp_path: Path, s3_db: str, s3_server: S3Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same size, bytes changed inside: the digest object beside it no longer matches, so the replica
+    builds it again (the same bytes: the build is seeded) and puts it back."""
+    settings = Settings(db=s3_db, ann_threshold=10)
+    make_tree(tmp_path / "imgs", TREE)
+    Index(s3_db, settings=settings, embedder=FakeEmbedder()).add(tmp_path / "imgs", workers=0)
+    name, _digest = _ann_keys(s3_server, s3_db)
+    client, bucket, key = s3_server.client(), s3_db.removeprefix("s3://").split("/")[0], f"index/{name}"
+    whole = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    middle = len(whole) // 2
+    damaged = (
+        whole[:middle] + bytes((b + 1) % 256 for b in whole[middle : middle + 64]) + whole[middle + 64 :]
+    )
+    client.put_object(Bucket=bucket, Key=key, Body=damaged)
+    replica = Index(s3_db, settings=settings, embedder=FakeEmbedder())
+    with caplog.at_level(logging.WARNING):
+        replica.search(image=tmp_path / "imgs" / "green/3.png", k=5)
+    assert any("do not match the digest" in r.getMessage() for r in caplog.records)
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == whole

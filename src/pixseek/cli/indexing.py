@@ -270,9 +270,10 @@ def info_command(db: DbOption = None, json_out: JsonOption = False) -> None:
         console.print(f"adapter: unreadable: {info.adapter['error']}", highlight=False, markup=False)
     elif info.adapter is not None:
         a = info.adapter
+        smoothing = f", smoothed over {a['neighbours']} neighbours" if a.get("neighbours") else ""
         console.print(
             f"adapter: {a['method']}, trained on {a['trained_on']} images in {len(a['classes'])} classes, "
-            f"{a['created']}",
+            f"{a['created']}{smoothing}",
             highlight=False,
             markup=False,
         )

@@ -28,6 +28,15 @@ from pixseek.search.delta import (
     newest_saved,
     save_keys,
 )
+from pixseek.search.saved_digest import SUFFIX as DIGEST_SUFFIX
+from pixseek.search.saved_digest import (
+    as_text,
+    crc_of_bytes,
+    crc_of_file,
+    digest_path,
+    intact,
+    write_digest,
+)
 from pixseek.search.temporary_files import remove_dead_temporaries, temporary_path
 
 DEFAULT_NPROBE = 32  # recall@10 0.97 at 2.7 ms on 1M clustered 512-d vectors (2 cores)
@@ -79,11 +88,13 @@ class IvfIndex:
         return cls(faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)), nprobe=nprobe)
 
     def save(self, path: Path) -> None:
-        """Write atomically (temp file + rename) so a concurrent reader never sees half an index."""
+        """Write atomically (temp file + rename) so a concurrent reader never sees half an index, with its
+        digest (saved_digest) written first."""
         tmp = temporary_path(path)
         try:
             faiss.write_index(self._index, str(tmp))
-        except RuntimeError as exc:  # FAISS reports an unwritable path (read-only, full disk) this way
+            write_digest(path, crc_of_file(tmp))
+        except (RuntimeError, OSError) as exc:  # FAISS reports an unwritable path (read-only, full disk)
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise OSError(f"cannot write {path}: {exc}") from exc
@@ -134,7 +145,7 @@ def load_or_build(
         return _load_or_build_remote(vectors, str(where), name, nprobe)
     folder = Path(where)
     path = folder / name
-    ann = _readable(path, lambda: IvfIndex.load(path, nprobe=nprobe)) if path.is_file() else None
+    ann = _readable(path, lambda: _load_intact(path, nprobe)) if path.is_file() else None
     if ann is not None and len(ann) == len(vectors):
         return ann
     if keys is not None:
@@ -150,8 +161,9 @@ def load_or_build(
             save_keys(current_keys(), keys_path(path))  # before the index: an index file means both are whole
         ann.save(path)
         remove_dead_temporaries(folder)
-        for stale in [*folder.glob(f"{FILE_PREFIX}*.faiss"), *folder.glob(f"{FILE_PREFIX}*{KEYS_SUFFIX}")]:
-            if stale not in (path, keys_path(path)):
+        saved = [f"{FILE_PREFIX}*.faiss", f"{FILE_PREFIX}*{KEYS_SUFFIX}", f"{FILE_PREFIX}*{DIGEST_SUFFIX}"]
+        for stale in [p for pattern in saved for p in folder.glob(pattern)]:
+            if stale not in (path, keys_path(path), digest_path(path)):
                 stale.unlink(missing_ok=True)
     except OSError as exc:  # a read-only catalog (a replica's mount): search from memory all the same
         log.warning("cannot save the ANN index beside the catalog (%s); it is kept in memory only", exc)
@@ -174,8 +186,8 @@ def _older_with_delta(
     base_path = folder / f"{FILE_PREFIX}{base_version}.faiss"
     base_keys = load_keys(keys_path(base_path))
     try:
-        base = IvfIndex.load(base_path, nprobe=nprobe)
-    except RuntimeError:  # removed or replaced by a rebuild since it was listed
+        base = _load_intact(base_path, nprobe)
+    except (RuntimeError, OSError):  # removed, replaced by a rebuild since it was listed, or damaged
         return None
     if base_keys is None or len(base_keys) != len(base):
         return None
@@ -189,28 +201,48 @@ def _load_or_build_remote(vectors: np.ndarray, uri: str, name: str, nprobe: int)
     from pyarrow import fs as pafs
 
     filesystem, base = object_store_fs(uri)
-    key = f"{base}/{name}"
+    key, digest_key = f"{base}/{name}", f"{base}/{name}{DIGEST_SUFFIX}"
     ann = None
     if filesystem.get_file_info(key).type == pafs.FileType.File:
         with filesystem.open_input_stream(key) as stream:
             data = stream.read()
-        ann = _readable(uri + "/" + name, lambda: IvfIndex.from_bytes(data, nprobe=nprobe))
+        expected = None
+        if filesystem.get_file_info(digest_key).type == pafs.FileType.File:
+            with filesystem.open_input_stream(digest_key) as stream:
+                expected = stream.read().decode(errors="replace").strip()
+
+        def load() -> IvfIndex:
+            if expected is not None and expected != as_text(crc_of_bytes(data)).strip():
+                raise RuntimeError("its bytes do not match the digest saved with it")
+            return IvfIndex.from_bytes(data, nprobe=nprobe)
+
+        ann = _readable(f"{uri}/{name}", load)
     if ann is None or len(ann) != len(vectors):
         ann = IvfIndex.build(vectors, nprobe=nprobe)
         try:
+            data = ann.to_bytes()
+            with filesystem.open_output_stream(digest_key) as out:  # first: a whole index has its digest
+                out.write(as_text(crc_of_bytes(data)).encode())
             with filesystem.open_output_stream(key) as out:
-                out.write(ann.to_bytes())
+                out.write(data)
             for info in filesystem.get_file_info(pafs.FileSelector(base)):
-                if info.base_name.startswith(FILE_PREFIX) and info.path != key:
+                if info.base_name.startswith(FILE_PREFIX) and info.path not in (key, digest_key):
                     filesystem.delete_file(info.path)
         except OSError as exc:  # a read-only key: search from memory all the same
             log.warning("cannot save the ANN index beside the catalog (%s); it is kept in memory only", exc)
     return ann
 
 
+def _load_intact(path: Path, nprobe: int) -> IvfIndex:
+    if not intact(path):
+        raise RuntimeError("its bytes do not match the digest saved with it")
+    return IvfIndex.load(path, nprobe=nprobe)
+
+
 def _readable(where: str | Path, load: Callable[[], IvfIndex]) -> IvfIndex | None:
-    """The saved index, or None when FAISS cannot read it (a truncated, damaged or foreign file): it is a
-    cache, so it is built again (and saved over) with a warning, where it had failed every search."""
+    """The saved index, or None when FAISS cannot read it (a truncated, damaged or foreign file) or its
+    digest does not match: it is a cache, so it is built again (and saved over) with a warning, where it
+    had failed every search, or answered from damaged bytes."""
     try:
         return load()
     except RuntimeError as exc:
