@@ -8,8 +8,8 @@ counts; the truth is the planting joined with exact copies, never the finder).
 
 Features per pair: the whole-grid score (32 cells, the threshold's), the worst local difference on the
 64-cell grids for several window sizes, the local structure agreement on them, the colour difference on
-4 x 4 cells (the largest, and the mean over all of them: the colour shift), and the shapes' difference.
-Prints JSON: the ten best combinations by the smaller of precision and recall, and the defaults' row.
+4 x 4 cells, and the shapes' difference. Prints JSON: the ten best combinations by the smaller of precision
+and recall, and the defaults' row.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ def features(db: Path) -> tuple[list[str], dict[str, np.ndarray], list[list[str]
     assert (x >= 0).all() and (y >= 0).all(), "every planted picture is readable"
     a, b = fine._floats(x), fine._floats(y)
     out = {"score": near.score, "colour": dup.colour_difference(fine.colour[x], fine.colour[y])}
-    out["colour_shift"] = dup.colour_shift(fine.colour[x], fine.colour[y])
     out["shape"] = dup.shape_difference(fine.sizes[x], fine.sizes[y])
     out["structure"] = dup.structure_agreement(a, b, a_flat=fine.flat[x], b_flat=fine.flat[y])
     for w in WINDOWS:
@@ -96,16 +95,14 @@ def main() -> None:
         (0.07, 0.1, 0.15, 0.2, np.inf),
         (-np.inf, 0.3, 0.4, 0.5, 0.6),
         (np.inf, 0.03, 0.05, 0.08),
-        (np.inf, 0.02, 0.025, 0.03),
     )
-    for threshold, window, local, colour, structure, shape, shift in limits:
+    for threshold, window, local, colour, structure, shape in limits:
         keep = (
             (feats["score"] >= threshold)
             & (feats[f"local{window}"] <= local)
             & (feats["colour"] <= colour)
             & (feats["structure"] >= structure)
             & (feats["shape"] <= shape)
-            & (feats["colour_shift"] <= shift)
         )
         n, precision, recall = score_groups([p for p, k in zip(pairs, keep, strict=True) if k], copies, truth)
         limit = {
@@ -115,16 +112,14 @@ def main() -> None:
             "colour": colour,
             "structure": structure,
             "shape": shape,
-            "colour_shift": shift,
         }
         rows.append({**limit, "pairs": n, "precision": round(precision, 3), "recall": round(recall, 3)})
     rows.sort(key=lambda r: (-min(r["precision"], r["recall"]), -r["precision"]))
-    names = ("threshold", "window", "local", "colour", "structure", "shape", "colour_shift")
     default = next(
         r for r in rows
-        if tuple(r[k] for k in names)
+        if (r["threshold"], r["window"], r["local"], r["colour"], r["structure"], r["shape"])
         == (dup.DEFAULT_THRESHOLD, dup.LOCAL_WINDOW, dup.MAX_LOCAL_DIFFERENCE, dup.MAX_COLOUR_DIFFERENCE,
-            dup.MIN_STRUCTURE, dup.MAX_SHAPE_CHANGE, dup.MAX_COLOUR_SHIFT)
+            dup.MIN_STRUCTURE, dup.MAX_SHAPE_CHANGE)
     )  # fmt: skip
     print(json.dumps({"best": rows[:10], "default": default}, indent=1))
 

@@ -102,11 +102,3 @@ def coin(seed: int, size: int = 100) -> Image.Image:
         shade = rng.choice([(115, 115, 115), (185, 185, 185)])
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=shade)
     return im
-
-
-def copper(im: Image.Image) -> Image.Image:
-    """The coin in copper: its greys (not the white page) tinted to about the same grey level, as Tux
-    Paint's 10-yen coin beside its silver 100-yen one; grey 150 becomes (180, 140, 100), grey 147."""
-    r, g, b = (im.getchannel(c).point(lambda v, f=f: v if v == 255 else min(255, round(v * f))) for c, f in
-               (("R", 1.2), ("G", 0.933), ("B", 0.667)))  # fmt: skip
-    return Image.merge("RGB", (r, g, b))

@@ -14,14 +14,12 @@ from pixseek.models.signature import pixel_signature
 from pixseek.search.duplicates import (
     aligned_similarity,
     colour_difference,
-    colour_shift,
     local_difference,
     structure_agreement,
 )
 from tests.duplicates.pictures import (
     brighter,
     coin,
-    copper,
     crop5,
     drawing,
     flag,
@@ -37,7 +35,6 @@ DEFAULT_THRESHOLD = 0.88  # the documented default (README, docs/results.md), wr
 MAX_LOCAL_DIFFERENCE = 1.3  # the documented detail check (docs/results.md), written out
 MIN_STRUCTURE = 0.5
 MAX_COLOUR_DIFFERENCE = 0.15
-MAX_COLOUR_SHIFT = 0.025  # docs/results.md, written out
 
 
 def _png(im: Image.Image) -> bytes:
@@ -165,7 +162,6 @@ def test_edited_copies_show_no_local_or_colour_difference_past_the_limits(edit) 
         assert _local(original, edit(original)) <= MAX_LOCAL_DIFFERENCE
         assert _structure(original, edit(original)) >= MIN_STRUCTURE
         assert _colour(original, edit(original)) <= MAX_COLOUR_DIFFERENCE
-        assert _colour_shift(original, edit(original)) <= MAX_COLOUR_SHIFT
 
 
 def test_one_changed_detail_passes_the_whole_grids_and_fails_the_detail_check() -> None:
@@ -192,52 +188,13 @@ def _structure(x: Image.Image | bytes, y: Image.Image | bytes) -> float:
     return float(structure_agreement(a.grids[None], b.grids[None], **flat)[0])
 
 
-def _colours(x: Image.Image | bytes, y: Image.Image | bytes) -> tuple[np.ndarray, np.ndarray]:
+def _colour(x: Image.Image | bytes, y: Image.Image | bytes) -> float:
     a, b = (
         pixel_signature(_png(s) if isinstance(s, Image.Image) else s, max_pixels=MAX, grid=64, colour=True)
         for s in (x, y)
     )
     assert a.colour is not None and b.colour is not None
-    return a.colour[None], b.colour[None]
-
-
-def _colour(x: Image.Image | bytes, y: Image.Image | bytes) -> float:
-    return float(colour_difference(*_colours(x, y))[0])
-
-
-def _colour_shift(x: Image.Image | bytes, y: Image.Image | bytes) -> float:
-    return float(colour_shift(*_colours(x, y))[0])
-
-
-def test_a_copper_and_a_silver_coin_differ_in_no_one_cell_enough_and_fail_the_colour_shift() -> None:
-    """Every cell's hue moves a little (0.09 at most, under the per-cell limit), so only the mean over all
-    cells tells a copper coin from a silver one of the same design."""
-    for seed in range(3):
-        silver = coin(seed)
-        tinted = copper(silver)
-        assert _score(silver, tinted) >= DEFAULT_THRESHOLD
-        assert _local(silver, tinted) <= MAX_LOCAL_DIFFERENCE
-        assert _colour(silver, tinted) <= MAX_COLOUR_DIFFERENCE
-        assert _colour_shift(silver, tinted) > MAX_COLOUR_SHIFT
-
-
-def test_tux_paints_plaid_and_striped_eggs_fail_the_colour_shift_and_their_copies_pass() -> None:
-    """Two 34 x 45 eggs, plaid and striped, that every other check takes for one picture (the false pairs
-    of planted seeds 2, 3 and 6 in docs/results.md); each egg's planted edits stay under the limit."""
-    plaid, striped = (STAMPS / "seasonal/easter" / f"wrapped_chocolate_easter_egg{s}.png" for s in ("", "_2"))
-    if not plaid.is_file():
-        pytest.skip("needs tuxpaint-stamps-default (apt-get install tuxpaint-stamps-default)")
-    eggs = []
-    for path in (plaid, striped):
-        with Image.open(path) as im:
-            rgba = im.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, "white")
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        eggs.append(flat)
-    assert _colour_shift(*eggs) > MAX_COLOUR_SHIFT
-    for egg in eggs:
-        for edit in (half, crop5, brighter, lambda im: _jpeg(im, 40), lambda im: _jpeg(im, 90)):
-            assert _colour_shift(egg, edit(egg)) <= MAX_COLOUR_SHIFT
+    return float(colour_difference(a.colour[None], b.colour[None])[0])
 
 
 def test_colour_cells_are_chromaticity_per_scale() -> None:

@@ -10,7 +10,6 @@ from pixseek.search.duplicates import (
     Pairs,
     aligned_similarity,
     colour_difference,
-    colour_shift,
     groups_of,
     local_difference,
     neighbour_pairs,
@@ -188,17 +187,6 @@ def test_colour_difference_is_the_largest_cell_difference_at_the_best_alignment(
     assert colour_difference(b, a).tolist() == [0.0]
     shifted = (whole + np.array([0.2, -0.1, -0.1, 0, 0, 0], np.float32))[None, None]
     assert colour_difference(shifted, whole[None, None])[0] == pytest.approx(0.2)
-
-
-def test_colour_shift_is_the_mean_cell_difference_at_the_best_alignment() -> None:
-    whole = np.full(6, 1 / 3, np.float32)  # two grey cells
-    red = np.array([0.6, 0.2, 0.2, 1 / 3, 1 / 3, 1 / 3], np.float32)
-    a = np.stack([red, whole])[None]  # a's scale 1 is b's whole picture
-    b = np.stack([whole, red])[None]
-    assert colour_shift(a, b).tolist() == [0.0]
-    shifted = (whole + np.array([0.2, -0.1, -0.1, 0, 0, 0], np.float32))[None, None]
-    # (0.2 + 0.1 + 0.1 + 0 + 0 + 0) / 6, by hand
-    assert colour_shift(shifted, whole[None, None])[0] == pytest.approx(0.4 / 6)
 
 
 def test_shape_difference_is_the_aspect_change_past_one_pixel_of_rounding() -> None:

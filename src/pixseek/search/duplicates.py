@@ -33,11 +33,6 @@ LOCAL_WINDOW = 4
 # near-duplicate may show, at the best crop alignment: above the most any planted copy showed (0.103,
 # JPEG q40 of a colourful stamp), so only a clearly different hue (a red flag and a green one) is refused
 MAX_COLOUR_DIFFERENCE = 0.15
-# The largest mean chromaticity difference over all colour cells (and channels), at the best crop alignment:
-# an edit shifts a few cells' hue at most, while a different picture of one silhouette in another colour
-# shifts them all (a copper coin and a silver one, a plaid egg and a striped one, 0.031 and over). Planted
-# Tux Paint copies reached 0.027 (JPEG q40 of a crop), brightened photos 0.015 (clipped highlights).
-MAX_COLOUR_SHIFT = 0.025
 # Local structure, as SSIM's contrast-structure term (2 cov + c) / (var x + var y + c) over STRUCTURE_WINDOW
 # cells a side of the aligned detail grids: the 10th percentile over windows with spread (variance at least
 # STRUCTURE_SPREAD, in the grid's standard deviations squared) must reach MIN_STRUCTURE. Two coins of one
@@ -242,22 +237,8 @@ def colour_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     a, b: (P, S, cells * 3) chromaticity per scale, whole image first.
     """
-    return _at_best_alignment(a, b, np.max)
-
-
-def colour_shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per pair, the mean chromaticity difference over the colour cells, at the crop alignment (either
-    picture's scale against the other's whole) that makes it smallest.
-
-    a, b: (P, S, cells * 3) chromaticity per scale, whole image first.
-    """
-    return _at_best_alignment(a, b, np.mean)
-
-
-def _at_best_alignment(a: np.ndarray, b: np.ndarray, over_cells: Callable[..., np.ndarray]) -> np.ndarray:
-    """Per pair, `over_cells` of the cells' absolute differences, at the alignment that makes it smallest."""
-    one_way = over_cells(np.abs(a - b[:, :1]), axis=2).min(axis=1)
-    other_way = over_cells(np.abs(b - a[:, :1]), axis=2).min(axis=1)
+    one_way = np.abs(a - b[:, :1]).max(axis=2).min(axis=1)
+    other_way = np.abs(b - a[:, :1]).max(axis=2).min(axis=1)
     return np.minimum(one_way, other_way).astype(np.float32)
 
 

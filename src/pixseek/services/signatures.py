@@ -23,14 +23,12 @@ from pixseek.models.signature import (
 )
 from pixseek.search.duplicates import (
     MAX_COLOUR_DIFFERENCE,
-    MAX_COLOUR_SHIFT,
     MAX_LOCAL_DIFFERENCE,
     MAX_SHAPE_CHANGE,
     MIN_STRUCTURE,
     Pairs,
     aligned_similarity,
     colour_difference,
-    colour_shift,
     local_difference,
     shape_difference,
     structure_agreement,
@@ -79,8 +77,7 @@ class Signatures:
     def same_details(self, pairs: Pairs) -> np.ndarray:
         """Per pair, whether the two pictures (read at DETAIL_GRID, with colour) show no local difference
         past MAX_LOCAL_DIFFERENCE, local structure agreeing to MIN_STRUCTURE, no colour difference past
-        MAX_COLOUR_DIFFERENCE in any cell nor MAX_COLOUR_SHIFT over all of them, and shapes within
-        MAX_SHAPE_CHANGE; False where one is unreadable."""
+        MAX_COLOUR_DIFFERENCE and shapes within MAX_SHAPE_CHANGE; False where one is unreadable."""
         assert self.colour is not None, "detail signatures are read with colour"
         a, b = self.slot[pairs.first], self.slot[pairs.second]
         same = np.zeros(len(pairs), bool)
@@ -95,12 +92,11 @@ class Signatures:
             )
             local = local_difference(first, second, **flat)
             structure = structure_agreement(first, second, **flat)
-            colour_x, colour_y = self.colour[x], self.colour[y]
+            colour = colour_difference(self.colour[x], self.colour[y])
             same[part] = (
                 (local <= MAX_LOCAL_DIFFERENCE)
                 & (structure >= MIN_STRUCTURE)
-                & (colour_difference(colour_x, colour_y) <= MAX_COLOUR_DIFFERENCE)
-                & (colour_shift(colour_x, colour_y) <= MAX_COLOUR_SHIFT)
+                & (colour <= MAX_COLOUR_DIFFERENCE)
                 & (shape_difference(self.sizes[x], self.sizes[y]) <= MAX_SHAPE_CHANGE)
             )
         return same
