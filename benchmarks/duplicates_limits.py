@@ -7,9 +7,9 @@ counts; the truth is the planting joined with exact copies, never the finder).
     python benchmarks/duplicates_limits.py /tmp/dups --seed 0      # the seed the set was planted with
 
 Features per pair: the whole-grid score (32 cells, the threshold's), the worst local difference on the
-64-cell grids for several window sizes, the local structure agreement on them, the colour difference on
-4 x 4 cells, and the shapes' difference. Prints JSON: the ten best combinations by the smaller of precision
-and recall, and the defaults' row.
+64-cell grids for several window sizes, the local structure agreement on them, the hue difference on
+4 x 4 cells (brightness and one saturation gain set aside), and the shapes' difference. Prints JSON:
+the ten best combinations by the smaller of precision and recall, and the defaults' row.
 """
 
 from __future__ import annotations

@@ -51,6 +51,15 @@ def brighter(im: Image.Image) -> Image.Image:
     return ImageEnhance.Brightness(im).enhance(1.25)
 
 
+def more_contrast(im: Image.Image) -> Image.Image:
+    """Contrast x1.3, away from the picture's mean grey: every colour also gains saturation."""
+    return ImageEnhance.Contrast(im).enhance(1.3)
+
+
+def more_saturated(im: Image.Image) -> Image.Image:
+    return ImageEnhance.Color(im).enhance(1.3)
+
+
 def save_jpeg(im: Image.Image, path: Path, quality: int = 40) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path, quality=quality)
@@ -86,6 +95,19 @@ def flag(colour: tuple[int, int, int]) -> Image.Image:
     draw = ImageDraw.Draw(im)
     draw.rectangle((20, 10, 28, 195), fill=(90, 60, 30))
     draw.rectangle((28, 15, 140, 90), fill=colour, outline="black", width=2)
+    return im
+
+
+def poster(size: tuple[int, int] = (240, 180)) -> Image.Image:
+    """Four strong colours to the edges and a white disc: colour edits move every cell's chromaticity, as
+    in a photo, where a drawing on white keeps most cells white."""
+    w, h = size
+    im = Image.new("RGB", size, (200, 30, 30))
+    draw = ImageDraw.Draw(im)
+    draw.rectangle((w // 2, 0, w, h // 2), fill=(30, 160, 40))
+    draw.rectangle((0, h // 2, w // 2, h), fill=(40, 60, 200))
+    draw.rectangle((w // 2, h // 2, w, h), fill=(230, 200, 20))
+    draw.ellipse((w // 4, h // 4, 3 * w // 4, 3 * h // 4), fill=(250, 250, 250), outline="black", width=4)
     return im
 
 

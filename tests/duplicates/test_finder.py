@@ -20,7 +20,17 @@ from pixseek.services import Index
 from pixseek.settings import Settings
 from pixseek.web import create_app
 from tests.duplicates.conftest import PLANTED
-from tests.duplicates.pictures import coin, drawing, flag, half, save_jpeg, save_png, spinning_top
+from tests.duplicates.pictures import (
+    coin,
+    drawing,
+    flag,
+    half,
+    more_contrast,
+    poster,
+    save_jpeg,
+    save_png,
+    spinning_top,
+)
 from tests.fakes import FakeEmbedder, flipping_adapter
 
 
@@ -103,6 +113,35 @@ def test_an_unreadable_original_is_reported_and_its_pairs_left_out(index: Index,
     report = index.duplicates()
     assert {h.path for g in report.groups for h in g.hits} == (PLANTED[0] - {"edits/a-half.png"}) | PLANTED[1]
     assert report.unreadable == [index.get("edits/a-half.png").id]
+
+
+def test_an_original_unreadable_at_the_second_look_is_reported_not_rejected(
+    index: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read once for the whole-picture check, then gone before the detail check: its pairs are left out
+    and the image is `unreadable`, but no pair counts as turned down by the details."""
+    from pixseek.services import duplicates as service
+
+    gone = index.get("edits/a-half.png")
+    reads: dict[int, int] = {}
+    original_reader = service.original_reader
+
+    def reader(m):
+        read = original_reader(m)
+
+        def once(row: int):
+            reads[row] = reads.get(row, 0) + 1
+            if m.ids[row] == gone.id and reads[row] > 1:
+                raise OSError("gone")
+            return read(row)
+
+        return once
+
+    monkeypatch.setattr(service, "original_reader", reader)
+    report = index.duplicates()
+    assert {h.path for g in report.groups for h in g.hits} == (PLANTED[0] - {"edits/a-half.png"}) | PLANTED[1]
+    assert report.unreadable == [gone.id]
+    assert report.detail_rejected == 0
 
 
 @pytest.mark.parametrize(("threshold", "neighbours"), [(1.5, 10), (-2.0, 10), (0.9, 0), (0.9, 101)])
@@ -209,6 +248,17 @@ def test_the_same_flag_in_another_colour_is_turned_down_by_the_colour_check(tmp_
     report = index.duplicates()
     assert _groups(report) == [{"red.png", "red.jpg"}]
     assert report.detail_rejected == 2
+
+
+def test_a_poster_with_more_contrast_is_still_the_same_poster(tmp_path: Path) -> None:
+    """Contrast x1.3 pushes each colour away from grey: a cell's chromaticity moves by up to 0.19, past
+    the fixed per-cell limit a red and a green flag once needed (0.15), while every hue stays."""
+    root = tmp_path / "posters"
+    save_png(poster(), root / "poster.png")
+    save_png(more_contrast(poster()), root / "poster-contrast.png")
+    index = Index(tmp_path / "db", embedder=FakeEmbedder())
+    index.add(root, workers=0)
+    assert _groups(index.duplicates()) == [{"poster.png", "poster-contrast.png"}]
 
 
 def test_a_drawing_stretched_to_another_shape_is_turned_down_by_the_shape_check(

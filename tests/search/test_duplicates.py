@@ -177,7 +177,7 @@ def test_structure_agreement_counts_only_windows_with_spread() -> None:
     assert structure_agreement(zeros[:0], zeros[:0], a_flat=t[:0], b_flat=t[:0]).shape == (0,)
 
 
-def test_colour_difference_is_the_largest_cell_difference_at_the_best_alignment() -> None:
+def test_colour_difference_is_the_largest_hue_difference_at_the_best_alignment() -> None:
     whole = np.full(6, 1 / 3, np.float32)  # two grey cells
     red = np.array([0.6, 0.2, 0.2, 1 / 3, 1 / 3, 1 / 3], np.float32)
     blue = np.array([0.1, 0.1, 0.8, 1 / 3, 1 / 3, 1 / 3], np.float32)
@@ -185,8 +185,25 @@ def test_colour_difference_is_the_largest_cell_difference_at_the_best_alignment(
     b = np.stack([whole, blue])[None]
     assert colour_difference(a, b).tolist() == [0.0]
     assert colour_difference(b, a).tolist() == [0.0]
-    shifted = (whole + np.array([0.2, -0.1, -0.1, 0, 0, 0], np.float32))[None, None]
-    assert colour_difference(shifted, whole[None, None])[0] == pytest.approx(0.2)
+
+
+def test_colour_difference_sets_brightness_and_saturation_aside_but_not_hue() -> None:
+    """Worked by hand. A cell's hue is its chromaticity less the mean over its three channels; one gain from
+    0.5 to 2 may scale either picture's hues."""
+    grey = np.full(6, 1 / 3, np.float32)
+    tint = np.array([0.2, -0.1, -0.1, 0.2, -0.1, -0.1], np.float32)
+    one = lambda cells: cells[None, None]  # noqa: E731
+    assert colour_difference(one(grey + 0.05), one(grey))[0] == pytest.approx(0.0, abs=1e-6)  # brighter
+    assert colour_difference(one(grey + tint), one(grey + 1.5 * tint))[0] == pytest.approx(0.0, abs=1e-6)
+    # saturated 3x: the tint scaled by 0.5 at most, 1.5 x 0.2 against 0.2, is 0.1 off
+    assert colour_difference(one(grey + tint), one(grey + 3 * tint))[0] == pytest.approx(0.1, abs=1e-6)
+    # a tint over a grey picture: the tint scaled by 0.5 is 0.1 from none
+    assert colour_difference(one(grey + tint), one(grey))[0] == pytest.approx(0.1, abs=1e-6)
+    # red against green: hues (4, -2, -2) / 15 and (-2, 4, -2) / 15 point apart, so the gain stays at 0.5
+    # and the red channel is off by 4 / 15 + 1 / 15
+    red = np.array([0.6, 0.2, 0.2] * 2, np.float32)
+    green = np.array([0.2, 0.6, 0.2] * 2, np.float32)
+    assert colour_difference(one(red), one(green))[0] == pytest.approx(1 / 3, abs=1e-6)
 
 
 def test_shape_difference_is_the_aspect_change_past_one_pixel_of_rounding() -> None:

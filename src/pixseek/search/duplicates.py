@@ -29,10 +29,14 @@ FLAT_MEAN_GAP = 8.0  # grey levels: two flat images closer than this are the sam
 # (the edits stay below it, a different letter on the same drawing does not)
 MAX_LOCAL_DIFFERENCE = 1.3
 LOCAL_WINDOW = 4
-# The largest chromaticity difference (r / (r + g + b), per channel) in any of 4 x 4 colour cells that a
-# near-duplicate may show, at the best crop alignment: above the most any planted copy showed (0.103,
-# JPEG q40 of a colourful stamp), so only a clearly different hue (a red flag and a green one) is refused
-MAX_COLOUR_DIFFERENCE = 0.15
+# The largest difference in hue in any of 4 x 4 colour cells that a near-duplicate may show, at the best crop
+# alignment, once each cell's brightness is set aside (its mean chromaticity, r / (r + g + b), over the three
+# channels) and one saturation gain within SATURATION_GAIN is allowed for the whole picture: brightness,
+# contrast and saturation edits keep each cell's hue and scale how strongly it shows. Planted Tux Paint
+# copies reached 0.071 and photos under colour edits 0.077; a red flag and a green one differ by 0.75, a
+# moon and a tennis ball by 0.12
+MAX_COLOUR_DIFFERENCE = 0.1
+SATURATION_GAIN = (0.5, 2.0)
 # Local structure, as SSIM's contrast-structure term (2 cov + c) / (var x + var y + c) over STRUCTURE_WINDOW
 # cells a side of the aligned detail grids: the 10th percentile over windows with spread (variance at least
 # STRUCTURE_SPREAD, in the grid's standard deviations squared) must reach MIN_STRUCTURE. Two coins of one
@@ -232,14 +236,35 @@ def shape_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def colour_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per pair, the largest chromaticity difference over the colour cells, at the crop alignment (either
-    picture's scale against the other's whole) that makes it smallest.
+    """Per pair, the largest difference in hue over the colour cells: each cell's chromaticity less its mean
+    over the three channels (what brightness moves), one picture's cells scaled by the single saturation
+    gain within SATURATION_GAIN that fits the other's best, at the crop alignment (either picture's scale
+    against the other's whole, either one scaled) that makes it smallest.
 
     a, b: (P, S, cells * 3) chromaticity per scale, whole image first.
     """
-    one_way = np.abs(a - b[:, :1]).max(axis=2).min(axis=1)
-    other_way = np.abs(b - a[:, :1]).max(axis=2).min(axis=1)
-    return np.minimum(one_way, other_way).astype(np.float32)
+    return np.minimum(_hue_difference(a, b), _hue_difference(b, a)).astype(np.float32)
+
+
+def _hue_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`colour_difference` with a's scales aligned on b's whole picture."""
+    x, y = _hue(a), _hue(b[:, :1])  # (P, S, cells, 3) and (P, 1, cells, 3)
+    shared = (x * y).sum(axis=(2, 3))
+    low, high = SATURATION_GAIN
+
+    def fitted(of: np.ndarray, to: np.ndarray, power: np.ndarray) -> np.ndarray:
+        gain = np.clip(np.divide(shared, power, out=np.ones_like(shared), where=power > 1e-12), low, high)
+        return np.abs(to - gain[:, :, None, None] * of).max(axis=(2, 3))
+
+    y_scaled = fitted(y, x, (y * y).sum(axis=(2, 3)))
+    x_scaled = fitted(x, y, (x * x).sum(axis=(2, 3)))
+    return np.minimum(y_scaled, x_scaled).min(axis=1)
+
+
+def _hue(chroma: np.ndarray) -> np.ndarray:
+    """(P, S, cells * 3) chromaticity as (P, S, cells, 3), less each cell's mean over its channels."""
+    cells = chroma.reshape(*chroma.shape[:2], -1, 3)
+    return cells - cells.mean(axis=3, keepdims=True)
 
 
 def groups_of(n: int, pairs: Pairs) -> list[Group]:

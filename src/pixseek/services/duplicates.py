@@ -156,7 +156,7 @@ def find_duplicates(
         len(proposed),
         [m.ids[r] for r in unread],
         time.perf_counter() - start,
-        detail_rejected=len(passed) - len(confirmed),
+        detail_rejected=int(_read_both(details.slot, passed).sum()) - len(confirmed),
         changed=[m.ids[r] for r in stale],
     )
 
@@ -266,6 +266,11 @@ def _object_sources() -> Callable[[str], ObjectStoreSource]:
             return sources.get(root) or sources.setdefault(root, ObjectStoreSource(root))
 
     return source_of
+
+
+def _read_both(slot: np.ndarray, pairs: Pairs) -> np.ndarray:
+    """Per pair, whether both its pictures were read (a pair with an unreadable one is not a rejection)."""
+    return (slot[pairs.first] >= 0) & (slot[pairs.second] >= 0)
 
 
 def _in(n: int, pairs: Pairs) -> np.ndarray:

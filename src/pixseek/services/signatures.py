@@ -77,7 +77,7 @@ class Signatures:
     def same_details(self, pairs: Pairs) -> np.ndarray:
         """Per pair, whether the two pictures (read at DETAIL_GRID, with colour) show no local difference
         past MAX_LOCAL_DIFFERENCE, local structure agreeing to MIN_STRUCTURE, no colour difference past
-        MAX_COLOUR_DIFFERENCE and shapes within MAX_SHAPE_CHANGE; False where one is unreadable."""
+        MAX_COLOUR_DIFFERENCE in hue and shapes within MAX_SHAPE_CHANGE; False where one is unreadable."""
         assert self.colour is not None, "detail signatures are read with colour"
         a, b = self.slot[pairs.first], self.slot[pairs.second]
         same = np.zeros(len(pairs), bool)
