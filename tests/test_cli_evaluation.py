@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -225,6 +226,11 @@ def test_eval_scores_retrieval_through_an_active_adapter_unless_told_not_to(tmp_
     plain = run("eval", "--db", str(db), "--out", str(tmp_path / "r3"), "--no-feedback", "--no-adapter")
     assert "active_adapter" not in plain
     assert plain["retrieval"] == report["retrieval"]  # the main figures stay on the frozen vectors
+    # a folder added since the adapter was trained: its classes are no longer the labels evaluated
+    shutil.copytree(data / next(iter(COLOURS)), data / "added")
+    run("index", str(data), "--db", str(db))
+    later = run("eval", "--db", str(db), "--out", str(tmp_path / "r4"), "--no-feedback")
+    assert later["active_adapter"]["trained_on_these_labels"] is False
 
 
 def _mixed_classes(root: Path, per_class: int = 8) -> Path:
@@ -286,3 +292,13 @@ def test_an_unusable_out_or_too_few_classes_for_adapt_are_refused_before_the_stu
     three = runner.invoke(app, ["eval", str(dataset), "--out", str(tmp_path / "r"), "--adapt"])
     assert three.exit_code == 1
     assert "--adapt needs at least 4 classes of 4+ images" in error_text(three)
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_a_seed_out_of_range_is_refused_before_anything_runs(tmp_path: Path, seed: str) -> None:
+    """scikit-learn takes seeds from 0 to 2**32 - 1; outside that, a usage error, not its traceback."""
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["eval", str(tmp_path / "none"), "--out", str(out), "--seed", seed])
+    assert result.exit_code == 2
+    assert "--seed" in result.output and "Traceback" not in result.output
+    assert not out.exists()

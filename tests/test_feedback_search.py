@@ -63,6 +63,17 @@ def test_marked_images_are_left_out_unless_asked_for(index: Index) -> None:
     assert "r000" not in [h.id for h in shown]  # the like term still excludes itself
 
 
+def test_marked_images_shown_still_obey_the_filters(index: Index) -> None:
+    """r001 is in cluster c1 and r006 in c0 (row i is in c{i % 6}): with a c0 filter, only r006 is shown."""
+    from pixseek.search import SearchFilter
+
+    shown = index.search(
+        like="r000", k=10, positive=["r006", "r001"], include_marked=True, filters=SearchFilter(label="c0")
+    )
+    assert shown[0].id == "r006"
+    assert {h.label for h in shown} == {"c0"}
+
+
 def test_one_relevant_mark_alone_searches_like_it(index: Index) -> None:
     """maxsim with a single anchor and nothing else is plain similarity to that mark."""
     _, vector = index.stored("r042")

@@ -44,6 +44,9 @@ def _bomb_png(width: int, height: int) -> bytes:
         (None, {"like": "no-such-id"}, 404),
         (None, {"like": "../../etc/passwd"}, 404),
         (None, {"positive": "no-such-id"}, 404),  # a mark is looked up as `like` is
+        (None, {"positive": "a" * 300}, 404),  # longer than a file name may be: the OS refuses to look
+        (None, {"text": "cat", "negative": "a" * 300}, 404),
+        (None, {"like": "a/" * 3000}, 404),  # longer than a path may be
         (None, {"text": "cat", "negative": "no-such-id"}, 404),
         (None, {"text": "cat", "k": "0"}, 400),
         (None, {"text": "cat", "k": "-3"}, 400),
@@ -60,6 +63,18 @@ def test_an_unknown_like_and_an_unknown_mark_are_worded_alike(client: TestClient
     like = client.post("/search", data={"like": "nope"}).json()["error"]
     mark = client.post("/search", data={"text": "cat", "positive": "nope"}).json()["error"]
     assert like == mark == "'nope' is neither an id nor an indexed path"  # the CLI says it so too
+
+
+def test_a_long_unknown_id_is_named_in_a_short_error(client: TestClient) -> None:
+    error = client.post("/search", data={"like": "x" * 100_000}).json()["error"]
+    assert error == f"{'x' * 200!r}... (100000 characters) is neither an id nor an indexed path"
+
+
+@pytest.mark.parametrize(
+    "url", ["/image/" + "a" * 300, "/thumbnail/" + "a" * 300, "/image?path=" + "a" * 300]
+)
+def test_image_routes_answer_404_for_names_too_long_for_the_os(client: TestClient, url: str) -> None:
+    _assert_error(client.get(url), 404)
 
 
 def test_upload_over_the_size_limit_is_refused(client: TestClient) -> None:

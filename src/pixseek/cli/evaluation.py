@@ -82,7 +82,9 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
     ] = None,
     model: ModelOption = None,
     out: Annotated[Path, typer.Option("--out", help="Report folder")] = Path("pixseek-report"),
-    seed: Annotated[int, typer.Option(help="Seed for the split, folds and classifiers")] = 42,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**32 - 1, help="Seed for the split, folds and classifiers")
+    ] = 42,
     folds: Annotated[int | None, typer.Option(min=2, help="Also run stratified K-fold")] = None,
     gamma: Annotated[str, typer.Option(help="SVM gamma: scale, auto or a number")] = "scale",
     feedback: Annotated[

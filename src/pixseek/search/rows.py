@@ -123,10 +123,10 @@ class RowTable:
             if len(relative) > 1:
                 raise AmbiguousPathError(text, [join_root(self.roots[i], self.paths[i]) for i in relative])
             found = int(relative[0]) if len(relative) else None
-        if found is None and Path(text).exists():
+        if found is None and _exists(text):
             found = self._full_path_row(str(Path(text).resolve()))
         if found is None:
-            raise NotInIndexError(f"{text!r} is neither an id nor an indexed path")
+            raise NotInIndexError(f"{_shown(text)} is neither an id nor an indexed path")
         return found
 
     def _id_row(self, key: str) -> int | None:
@@ -225,3 +225,17 @@ def _set_body(body: str) -> str:
 
 def _set_char(c: str) -> str:
     return "\\" + c if c in "\\]^-[" else c
+
+
+def _exists(text: str) -> bool:
+    """Whether `text` names something on disk; a name the OS refuses (too long, in an unreadable folder)
+    does not."""
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    """`text` as an error shows it: quoted, and cut after `limit` characters."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"

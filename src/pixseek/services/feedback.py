@@ -33,7 +33,8 @@ def feedback_search(
     adapter: QueryAdapter | None = None,
 ) -> list[SearchHit]:
     """Top-k after the user's marks. Marked images are left out unless `include_marked`, which lists the
-    relevant ones first (they are known to be relevant) and the irrelevant ones where they score.
+    relevant ones first (they are known to be relevant) and the irrelevant ones where they score; either
+    way only those the filters allow.
     An `adapter` that scores both sides (class-posterior) maps the query, marks and candidates before
     they are compared (QueryAdapter.query_side, both_sides around the query, or without one the relevant
     marks' mean); candidates are still found with the plain vectors."""
@@ -53,9 +54,9 @@ def feedback_search(
     hidden = set(exclude_ids) | (set() if include_marked else marked)
     want = k + len(hidden) + _CANDIDATES_PER_HIT * k
     found = m.search(np.stack(probes), k=want, filters=filters, ann_folder=ann_folder)
-    candidates = sorted(
-        {m.row(h.id) for hits in found for h in hits} | (set(pos_rows) if include_marked else set())
-    )
+    allowed = {r for r in pos_rows if filters is None or filters.matches(m.paths[r], m.labels[r])}
+    found_rows = {m.row(h.id) for hits in found for h in hits}
+    candidates = sorted(found_rows | (allowed if include_marked else set()))
     candidates = [r for r in candidates if m.ids[r] not in hidden]
     if not candidates:
         return []
