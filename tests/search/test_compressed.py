@@ -317,6 +317,28 @@ def test_a_batch_counts_a_repeated_candidate_once_and_pads_past_the_candidates(
     assert scores[0, 2] == -np.inf and np.isinf(scores[1, 1:]).all()
 
 
+def test_a_batch_gathers_vectors_only_for_real_candidates(built: tuple[np.ndarray, Path]) -> None:
+    """A deep refine over a small catalog asks FAISS for far more candidates than there are rows; the
+    padding (-1) must not be gathered: 1M padded columns at 64-d would be 256 MB of float32 a query."""
+    import tracemalloc
+
+    data, folder = built
+    index = CompressedIndex.load(folder, 7)
+    assert index is not None
+    queries = _clustered(1, seed=7)
+    candidates = np.full((1, 1_000_000), -1, dtype=np.int64)
+    candidates[0, :3] = [40, 7, 40]
+    tracemalloc.start()
+    try:
+        _, rows = refine.rescore_batch(queries, candidates, 2, index.row_vectors)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    stored = _stored(data)
+    assert rows.tolist() == [sorted([7, 40], key=lambda r: -float(stored[r] @ queries[0]))]
+    assert peak < 64 * 2**20  # the candidates and their sorted copies: 8 MB each
+
+
 def test_the_scan_order_lists_the_rows_as_the_vector_file_holds_them(built: tuple[np.ndarray, Path]) -> None:
     data, folder = built
     index = CompressedIndex.load(folder, 7)

@@ -195,7 +195,8 @@ class CompressedIndex:
             scores, idx = top_k(queries @ self.row_vectors(rows).T, k)
             return scores, (np.where(idx >= 0, rows[np.maximum(idx, 0)], -1) if len(rows) else idx)
         params, _keep = ivf_params(self.nprobe, self._ivf.nlist, len(self), rows, dropped)
-        _, candidates = self._index.search(queries, max(k, self.refine * k), params=params)
+        depth = max(k, min(self.refine * k, len(self)))  # never more candidates than rows
+        _, candidates = self._index.search(queries, depth, params=params)
         if len(queries) != 1:  # a batch (a duplicates self-join): one read per group of queries
             return refine.rescore_batch(queries, candidates, k, self.row_vectors)
         found = refine.sorted_unique(candidates[0][candidates[0] >= 0])

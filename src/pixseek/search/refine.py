@@ -66,6 +66,10 @@ def rescore_batch(
     for start in range(0, len(queries), step):
         found = np.sort(candidates[start : start + step], axis=1)  # -1 (none) first
         found[:, 1:][found[:, 1:] == found[:, :-1]] = -1  # a row twice counts once
+        found = np.sort(found, axis=1)
+        # only as many columns as the fullest query has rows: a deep refine over a small catalog asks for
+        # far more candidates than there are rows, and gathering a vector for each -1 cost gigabytes
+        found = found[:, found.shape[1] - int((found >= 0).sum(axis=1).max()) :]
         valid = found >= 0
         union = np.unique(found[valid])
         if not len(union):

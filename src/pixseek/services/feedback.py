@@ -53,9 +53,9 @@ def feedback_search(
     marked = {m.ids[r] for r in (*pos_rows, *neg_rows)}
     hidden = set(exclude_ids) | (set() if include_marked else marked)
     want = k + len(hidden) + _CANDIDATES_PER_HIT * k
-    found = m.search(np.stack(probes), k=want, filters=filters, ann_folder=ann_folder)
+    found = m.search_rows(np.stack(probes), k=want, filters=filters, ann_folder=ann_folder)
     allowed = {r for r in pos_rows if filters is None or filters.matches(m.paths[r], m.labels[r])}
-    found_rows = {m.row(h.id) for hits in found for h in hits}
+    found_rows = {int(r) for rows, _ in found for r in rows}
     candidates = sorted(found_rows | (allowed if include_marked else set()))
     candidates = [r for r in candidates if m.ids[r] not in hidden]
     if not candidates:
