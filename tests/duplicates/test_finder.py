@@ -106,6 +106,13 @@ def test_exact_copies_of_unchanged_files_group_even_when_unreadable(index: Index
     path.write_bytes(b"x" * (stat.st_size + 1))  # a new size under the old mtime is a change too
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert index.duplicates().changed == [index.get("copies/a.png").id]
+    result = CliRunner().invoke(app, ["duplicates", "--db", str(index.db)])
+    assert result.exit_code == 0, result.output
+    assert f"changed: {path}" in result.stderr.splitlines()
+    assert (
+        "1 image is gone or changed since indexed, so it joins no exact-copy group (run pixseek index)"
+        in result.stderr.splitlines()
+    )
 
 
 def test_an_unreadable_original_is_reported_and_its_pairs_left_out(index: Index, collection: Path) -> None:
@@ -296,5 +303,5 @@ def test_the_cli_names_the_originals_it_could_not_read(index: Index, collection:
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines()[:2] == [
         f"unreadable: {collection / 'edits/a-half.png'}",
-        "1 images could not be read for the pixel check; their pairs are left out",
+        "1 image could not be read for the pixel check; its pairs are left out",
     ]

@@ -97,12 +97,12 @@ def duplicates_command(
 
 def _unreadable_lines(index: Index, ids: list[str]) -> list[str]:
     """The first UNREADABLE_LISTED unreadable images by path (`--json` lists every id), then the count."""
-    what = "could not be read for the pixel check; their pairs are left out"
+    what = "could not be read for the pixel check; {its} pairs are left out"
     return _listed(index, ids, "unreadable", what)
 
 
 def _changed_lines(index: Index, ids: list[str]) -> list[str]:
-    what = "are gone or changed since they were indexed, so they join no exact-copy group (run pixseek index)"
+    what = "{is} gone or changed since indexed, so {it} {joins} no exact-copy group (run pixseek index)"
     return _listed(index, ids, "changed", what)
 
 
@@ -116,4 +116,7 @@ def _listed(index: Index, ids: list[str], label: str, what: str) -> list[str]:
         lines.append(f"{label}: {shown_path(join_root(record.root, record.path))}")
     more = len(ids) - UNREADABLE_LISTED
     tail = f" ({more} more not listed; --json lists them all)" if more > 0 else ""
-    return [*lines, f"{len(ids)} images {what}{tail}"]
+    one = len(ids) == 1
+    words = {"its": "its" if one else "their", "is": "is" if one else "are", "it": "it" if one else "they"}
+    words["joins"] = "joins" if one else "join"
+    return [*lines, f"{len(ids)} image{'' if one else 's'} {what.format(**words)}{tail}"]
