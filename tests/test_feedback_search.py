@@ -178,3 +178,24 @@ def test_cli_more_and_less(db: Path) -> None:
     ids = [r["id"] for r in json.loads(result.stdout)["results"]]
     assert len(ids) == 5 and not {"r000", "r006", "r001"} & set(ids)
     assert math.isfinite(json.loads(result.stdout)["results"][0]["score"])
+
+
+def test_marks_alone_pass_through_a_query_only_adapter(db: Path, tmp_path: Path) -> None:
+    """The marks are the query, so a query-only adapter maps them as it maps a query: this one sends every
+    query q to -q (q + q A, A = -2 I), so one relevant mark alone searches like its opposite."""
+    import shutil
+
+    from pixseek.catalog import AdapterRecord
+
+    copy = tmp_path / "db"
+    shutil.copytree(db, copy)
+    flip = -2 * np.eye(DIM, dtype=np.float32)
+    fingerprint = FakeEmbedder(dim=DIM).fingerprint
+    record = AdapterRecord("query-residual", fingerprint, ("c0", "c1"), N, "2026-12-01T00:00:00+00:00", flip)
+    Catalog.open(copy).set_adapter(record)
+    index = Index(copy)
+    _, vector = index.stored("r042")
+    hits = index.search(k=8, positive=["r042"])
+    assert [h.id for h in hits] == _brute(index, -vector, 8, {"r042"})
+    plain = index.search(k=8, positive=["r042"], use_adapter=False)
+    assert [h.id for h in plain] == _brute(index, vector, 8, {"r042"})

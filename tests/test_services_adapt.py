@@ -200,18 +200,30 @@ def test_the_cli_trains_shows_uses_and_removes_it(index: Index, monkeypatch: pyt
     assert json.loads(runner.invoke(app, ["info", "--db", db, "--json"]).stdout)["adapter"] is None
 
 
-def test_feedback_re_ranks_around_the_adapted_query(index: Index) -> None:
+def test_feedback_re_ranks_around_the_adapted_query_and_marks(index: Index) -> None:
+    """A query-only adapter (class-direction) maps the query and the marks, which act as queries; the
+    candidates keep their frozen vectors. maxsim written out: a soft maximum at temperature 0.05 of the
+    similarities to the mapped query and relevant mark, minus half the one to the mapped irrelevant mark;
+    every row but the marked ones is a candidate (24 images)."""
     index.adapt(method="class-direction")
     record = Catalog.open(index.db).adapter()
     assert record is not None
+    arrays = index.arrays()
+    ids = list(arrays.ids)
+    rows = arrays.vectors / np.linalg.norm(arrays.vectors, axis=1, keepdims=True)
     _, q = index.stored("dogs/7.png")
-    adapted_q = _mapped(q, record)
-    marks = {"positive": ("dogs/1.png",), "negative": ("owls/2.png",), "use_adapter": False}
-    want = [h.id for h in index.search(Query(vectors=((adapted_q, 1.0),), **marks), k=20)]
-    frozen = [h.id for h in index.search(Query(vectors=((q, 1.0),), **marks), k=20)]
-    assert want != frozen
+    pos, neg = ids.index(index.stored("dogs/1.png")[0]), ids.index(index.stored("owls/2.png")[0])
+    q_, p_, n_ = (_mapped(v, record) for v in (q, arrays.vectors[pos], arrays.vectors[neg]))
+    columns = np.column_stack([rows @ q_, rows @ p_])
+    top = columns.max(axis=1)
+    soft = top + 0.05 * np.log(np.exp((columns - top[:, None]) / 0.05).sum(axis=1))
+    score = soft - 0.5 * (rows @ n_)
+    order = [i for i in np.lexsort((np.arange(len(ids)), -score)) if i not in (pos, neg)]
     query = Query(vectors=((q, 1.0),), positive=("dogs/1.png",), negative=("owls/2.png",))
-    assert [h.id for h in index.search(query, k=20)] == want
+    got = [h.id for h in index.search(query, k=20)]
+    assert got == [ids[i] for i in order[:20]]
+    frozen = Query(vectors=((q, 1.0),), positive=("dogs/1.png",), negative=("owls/2.png",), use_adapter=False)
+    assert got != [h.id for h in index.search(frozen, k=20)]
 
 
 def test_feedback_through_class_posterior_compares_the_extended_vectors(index: Index) -> None:

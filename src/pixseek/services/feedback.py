@@ -3,7 +3,7 @@ query and each relevant mark, re-scored by a `search.feedback` method."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -31,19 +31,23 @@ def feedback_search(
     method: str = "maxsim",
     ann_folder: Location | None = None,
     adapter: QueryAdapter | None = None,
+    query_map: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[SearchHit]:
     """Top-k after the user's marks. Marked images are left out unless `include_marked`, which lists the
     relevant ones first (they are known to be relevant) and the irrelevant ones where they score; either
     way only those the filters allow.
     An `adapter` that scores both sides (class-posterior) maps the query, marks and candidates before
     they are compared (QueryAdapter.query_side, both_sides around the query, or without one the relevant
-    marks' mean); candidates are still found with the plain vectors."""
+    marks' mean); candidates are still found with the plain vectors. A query-only adapter's map
+    (`query_map`) maps the marks, which act as queries, as it maps the query."""
     chosen: FeedbackMethod = check_method(method)
     if len(positive) > MAX_MARKS or len(negative) > MAX_MARKS:
         raise QueryError(f"at most {MAX_MARKS} relevant and {MAX_MARKS} irrelevant marks per search")
     pos_rows = _rows(m, positive)
     neg_rows = [r for r in _rows(m, negative) if r not in set(pos_rows)]  # a row marked both ways: relevant
     relevant, irrelevant = _vectors(m, pos_rows), _vectors(m, neg_rows)
+    if query_map is not None:
+        relevant, irrelevant = (query_map(v) if len(v) else v for v in (relevant, irrelevant))
     if query is None and not pos_rows:
         raise QueryError("relevance feedback needs a query or at least one image marked relevant")
     probes = [] if query is None else [np.asarray(query, dtype=np.float32)]

@@ -62,6 +62,7 @@ def search_one(
             exclude_ids=exclude, include_marked=query.include_marked, method=query.feedback,
             ann_folder=ann_folder,
             adapter=active if active is not None and active.reranks else None,
+            query_map=active.apply if active is not None and not active.reranks else None,
         )  # fmt: skip
     vector = query_vector(m, query, embedder)
     if active is not None:
