@@ -128,6 +128,15 @@ def test_errors_exit_1_without_traceback(indexed: tuple[Path, Path], args: list[
     assert "Traceback" not in result.output
 
 
+def test_an_error_naming_a_path_with_a_newline_stays_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["info", "--db", f"{tmp_path}/x\ny"])
+    assert result.exit_code == 1
+    shown = f"{tmp_path}/x\\ny"  # the newline written as Python writes it
+    assert result.stderr.splitlines() == [
+        f"error: no pixseek index at {shown}; create one with `pixseek index FOLDER --db {shown}`"
+    ]
+
+
 def test_db_that_is_a_file(tmp_path: Path) -> None:
     make_tree(tmp_path / "imgs", ["a/1.png"])
     (tmp_path / "db").write_text("mine")

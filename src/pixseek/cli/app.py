@@ -92,7 +92,8 @@ def handle_errors(*, json_out: bool = False) -> Iterator[None]:
         if json_out:
             print_json({"error": message, "detail": detail})
         else:
-            err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+            line = shown_path(message)  # a newline in a path the message names stays on the one line
+            err_console.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         err_console.print("interrupted")
