@@ -58,6 +58,12 @@ def test_a_boolean_weight_is_refused_and_named() -> None:
     [
         ([], [], "a search needs at least one positive term (an image, a text or --like)"),
         (
+            [],
+            [(np.ones(2), 1.0)],
+            "terms to avoid (--minus-*) need a positive term (an image, a text or --like) to subtract from;"
+            " with --more alone, mark what to avoid with --less",
+        ),
+        (
             [(np.ones(2), 1.0)],
             [(np.ones(2), 1.0)],
             "the query terms cancel each other out; change the terms or their weights",

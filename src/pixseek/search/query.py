@@ -31,6 +31,11 @@ def as_terms(value: Any) -> list[tuple[Any, float]]:
 
 def combine_terms(positive: Sequence[WeightedVector], negative: Sequence[WeightedVector] = ()) -> np.ndarray:
     """sum(w * p) - sum(w * n), renormalised; each term vector is normalised first so weights mean weights."""
+    if not positive and negative:
+        raise QueryError(
+            "terms to avoid (--minus-*) need a positive term (an image, a text or --like) to subtract from;"
+            " with --more alone, mark what to avoid with --less"
+        )
     if not positive:
         raise QueryError("a search needs at least one positive term (an image, a text or --like)")
     dim = len(positive[0][0])
