@@ -195,6 +195,8 @@ def test_http_duplicates_same_json_cached_per_version(index: Index, tmp_path: Pa
         assert loose["threshold"] == 0.2
         assert sum(len(g["ids"]) for g in loose["groups"]) >= sum(len(g["ids"]) for g in body["groups"])
         assert client.get("/duplicates", params={"threshold": 1.5}).status_code == 422
+        nan = client.get("/duplicates", params={"threshold": "nan"})
+        assert nan.status_code == 422 and "finite number" in nan.text
         assert client.get("/duplicates", params={"neighbours": 0}).status_code == 422
 
 

@@ -20,7 +20,10 @@ _KEEP = 4  # reports kept per replica: (catalog version, threshold, neighbours, 
 async def duplicates(
     state: State,
     threshold: Annotated[
-        float, Query(ge=-1.0, le=1.0, description="Aligned pixel correlation a pair must reach")
+        float,
+        Query(
+            ge=-1.0, le=1.0, allow_inf_nan=False, description="Aligned pixel correlation a pair must reach"
+        ),
     ] = DEFAULT_THRESHOLD,
     neighbours: Annotated[
         int, Query(ge=1, le=100, description="Nearest neighbours each image proposes")
@@ -29,8 +32,9 @@ async def duplicates(
         bool, Query(description="false: propose neighbours with the frozen vectors, leaving out the adapter")
     ] = True,
 ) -> dict:
-    """Groups of near-duplicates (resized, re-encoded, lightly cropped, brightened or converted copies,
-    and exact copies). Computed once per catalog version and setting, then answered from memory."""
+    """Groups of near-duplicates (resized, re-encoded, lightly cropped, brightened, contrast- or
+    saturation-edited or converted copies, and exact copies). Computed once per catalog version and
+    setting, then answered from memory."""
     report = await run_in_threadpool(_report, state, threshold, neighbours, adapter)
     return report.to_dict()
 
