@@ -47,3 +47,14 @@ def test_fewer_rows_than_k_are_padded() -> None:
     data = _clustered(50, 8, 2)
     scores, idx = IvfIndex.build(data, nprobe=1000).search(data[:1], 80)
     assert (idx[0, 50:] == -1).all() and np.isneginf(scores[0, 50:]).all()
+
+
+def test_a_tiny_catalog_builds_without_faiss_warnings(capfd) -> None:
+    """One to a few dozen rows train fewer points a list than FAISS asks for, which is unavoidable; its
+    C++ warning ("clustering 1 points to 1 centroids") went to stderr raw."""
+    for n in (1, 5, 31, 64):
+        x = np.random.default_rng(n).standard_normal((n, 8)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        index = IvfIndex.build(x)
+        assert index.search(x[:1], 1)[1][0, 0] == 0
+    assert "WARNING" not in capfd.readouterr().err

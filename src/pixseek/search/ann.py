@@ -68,9 +68,11 @@ class IvfIndex:
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = _KMEANS_ITERATIONS
-        index.cp.min_points_per_centroid = min(_TRAIN_PER_LIST, 39)  # we sample deliberately fewer
         index.cp.seed = seed
         train_n = min(n, max(nlist * _TRAIN_PER_LIST, 1))
+        # we sample deliberately fewer than FAISS's 39 a list, and a catalog under 32 rows has fewer still:
+        # no warning of FAISS's own on stderr for either
+        index.cp.min_points_per_centroid = max(1, min(_TRAIN_PER_LIST, train_n // nlist))
         sample = vectors[np.random.default_rng(seed).choice(n, size=train_n, replace=False)]
         index.train(sample)
         index.add(vectors)
