@@ -49,7 +49,8 @@ def test_class_posterior_scores_the_cosine_of_vectors_extended_by_their_posterio
     np.testing.assert_allclose(got, [0.16344, 1.0], atol=1e-4)
     # evaluation scores rows against queries the same way
     rows = adapter.both_sides(np.array([[0.0, 1.0], [1.0, 0.0]]))
-    np.testing.assert_allclose(rows @ adapter.queries(np.array([[1.0, 0.0]]))[0], [0.16344, 1.0], atol=1e-4)
+    query = adapter.query_side(np.array([1.0, 0.0]), np.array([[0.0, 1.0], [1.0, 0.0]]))
+    np.testing.assert_allclose(rows @ query, [0.16344, 1.0], atol=1e-4)
     query_only = QueryAdapter(matrix, "class-direction", ("a", "b"), 10, "", strength=0.4)
     assert not query_only.reranks
     np.testing.assert_allclose(
@@ -58,6 +59,7 @@ def test_class_posterior_scores_the_cosine_of_vectors_extended_by_their_posterio
 
 
 def test_training_learns_the_classes_and_lifts_held_out_retrieval() -> None:
+    from pixseek.evaluation.adaptation import adapted_retrieval
     from pixseek.evaluation.metrics import retrieval_scores
 
     rng = np.random.default_rng(4)
@@ -77,8 +79,7 @@ def test_training_learns_the_classes_and_lifts_held_out_retrieval() -> None:
     assert adapted > frozen + 0.02  # images the regression never saw
     both = as_adapter(train_classes(x[train], [names[i] for i in train]))
     assert both.method == "class-posterior" and both.strength == pytest.approx(0.9)
-    rows = both.both_sides(x[test])
-    assert retrieval_scores(rows, held, k=10, queries=both.queries(x[test])).map_at_10 > frozen + 0.02
+    assert adapted_retrieval(x[test], held, both).map_at_10 > frozen + 0.02
 
 
 def test_two_classes_keep_one_weight_row_each() -> None:
@@ -114,20 +115,25 @@ def test_a_stored_adapter_reads_back_with_its_shape_and_strength() -> None:
 
 def test_a_table_written_before_the_class_direction_method_still_reads() -> None:
     """Such a table has no `rows` or `strength` columns: a square matrix whose side is `dim`."""
-    old = pa.table(
+    back = AdapterRecord.from_table(_older_table("query-residual", 2, [0.5, 0.0, 0.0, 0.5]))
+    assert back is not None and back.strength == 0.0
+    np.testing.assert_array_equal(back.matrix, [[0.5, 0.0], [0.0, 0.5]])
+
+
+def _older_table(method: str, dim: int, matrix: list[float], **columns: pa.Array) -> pa.Table:
+    """An adapter table as an earlier pixseek wrote it: the first columns, and `columns` of later ones."""
+    return pa.table(
         {
-            "method": ["query-residual"],
+            "method": [method],
             "fingerprint": ["fp"],
             "classes": [["a", "b"]],
             "trained_on": [4],
             "created": ["2026-11-01T00:00:00+00:00"],
-            "dim": pa.array([2], pa.int32()),
-            "matrix": pa.array([[0.5, 0.0, 0.0, 0.5]], pa.list_(pa.float32())),
+            "dim": pa.array([dim], pa.int32()),
+            "matrix": pa.array([matrix], pa.list_(pa.float32())),
+            **columns,
         }
     )
-    back = AdapterRecord.from_table(old)
-    assert back is not None and back.strength == 0.0
-    np.testing.assert_array_equal(back.matrix, [[0.5, 0.0], [0.0, 0.5]])
 
 
 def _plain_posterior(x: list[float], matrix: np.ndarray) -> list[float]:
@@ -219,19 +225,10 @@ def test_class_posterior_trains_with_its_measured_smoothing_and_stores_it() -> N
 
 def test_a_table_written_before_smoothing_reads_as_unsmoothed() -> None:
     """Such a table has `rows` and `strength` but no `neighbours` or `mix`: it was trained unsmoothed."""
-    old = pa.table(
-        {
-            "method": ["class-posterior"],
-            "fingerprint": ["fp"],
-            "classes": [["a", "b"]],
-            "trained_on": [4],
-            "created": ["2026-11-20T00:00:00+00:00"],
-            "dim": pa.array([3], pa.int32()),
-            "matrix": pa.array([[1.0, 0.0, 0.0, 0.0, 1.0, 0.5]], pa.list_(pa.float32())),
-            "rows": pa.array([2], pa.int32()),
-            "strength": pa.array([0.5], pa.float32()),
-        }
-    )
+    old = _older_table(
+        "class-posterior", 3, [1.0, 0.0, 0.0, 0.0, 1.0, 0.5],
+        rows=pa.array([2], pa.int32()), strength=pa.array([0.5], pa.float32()),
+    )  # fmt: skip
     back = AdapterRecord.from_table(old)
     assert back is not None and back.strength == 0.5 and (back.neighbours, back.mix) == (0, 0.0)
 

@@ -239,10 +239,6 @@ class QueryAdapter:
         s = self.strength
         return (np.concatenate([x, s * p], axis=-1) / np.sqrt(1.0 + s * s)).astype(np.float32)
 
-    def queries(self, vectors: np.ndarray) -> np.ndarray:
-        """Rows as queries, to be scored against `both_sides` rows (what leave-one-out evaluation needs)."""
-        return self.both_sides(vectors) if self.method == CLASS_POSTERIOR else self.apply(vectors)
-
     def _checked(self, vectors: np.ndarray) -> np.ndarray:
         q = np.asarray(vectors, dtype=np.float32)
         if q.shape[-1] != self.dim:

@@ -35,6 +35,7 @@ from pixseek.search.saved_digest import (
     crc_of_file,
     digest_path,
     intact,
+    matches,
     write_digest,
 )
 from pixseek.search.temporary_files import remove_dead_temporaries, temporary_path
@@ -211,11 +212,11 @@ def _load_or_build_remote(vectors: np.ndarray, uri: str, name: str, nprobe: int)
         expected = None
         if filesystem.get_file_info(digest_key).type == pafs.FileType.File:
             with filesystem.open_input_stream(digest_key) as stream:
-                expected = stream.read().decode(errors="replace").strip()
+                expected = stream.read().decode(errors="replace")
 
         def load() -> IvfIndex:
-            if expected is not None and expected != as_text(crc_of_bytes(data)).strip():
-                raise RuntimeError("its bytes do not match the digest saved with it")
+            if expected is not None and not matches(expected, crc_of_bytes(data)):
+                raise RuntimeError(_MISMATCH)
             return IvfIndex.from_bytes(data, nprobe=nprobe)
 
         ann = _readable(f"{uri}/{name}", load)
@@ -235,9 +236,12 @@ def _load_or_build_remote(vectors: np.ndarray, uri: str, name: str, nprobe: int)
     return ann
 
 
+_MISMATCH = "its bytes do not match the digest saved with it"
+
+
 def _load_intact(path: Path, nprobe: int) -> IvfIndex:
     if not intact(path):
-        raise RuntimeError("its bytes do not match the digest saved with it")
+        raise RuntimeError(_MISMATCH)
     return IvfIndex.load(path, nprobe=nprobe)
 
 

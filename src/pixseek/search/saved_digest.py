@@ -48,10 +48,15 @@ def write_digest(index: Path, crc: int) -> None:
         raise
 
 
+def matches(saved: str, crc: int) -> bool:
+    """Whether a digest as saved (`as_text`) is this CRC."""
+    return saved.strip() == as_text(crc).strip()
+
+
 def intact(index: Path) -> bool:
     """Whether the saved index matches its digest (True where none was written)."""
     try:
-        expected = digest_path(index).read_text().strip()
+        saved = digest_path(index).read_text()
     except FileNotFoundError:
         return True
-    return expected == as_text(crc_of_file(index)).strip()
+    return matches(saved, crc_of_file(index))

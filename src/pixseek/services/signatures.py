@@ -122,9 +122,8 @@ def read_signatures(
     share a pixel budget; a file that cannot be read leaves its row unread (-1), and its pairs unconfirmed."""
     slot = np.full(n, -1, np.int64)
     which = np.zeros((len(rows), len(CROPS)), np.int64)
-    stored = _GridStore(
-        grid * grid, capacity=4 * len(rows)
-    )  # a large picture's shifted crops are its centred ones
+    # room for 4 grids a picture: a large picture's shifted crops are its centred ones
+    stored = _GridStore(grid * grid, capacity=4 * len(rows))
     means = np.zeros(len(rows), np.float32)
     flat = np.zeros(len(rows), bool)
     sizes = np.ones((len(rows), 2), np.int64)
