@@ -63,6 +63,13 @@ def test_marked_images_are_left_out_unless_asked_for(index: Index) -> None:
     assert "r000" not in [h.id for h in shown]  # the like term still excludes itself
 
 
+def test_a_like_term_marked_relevant_is_shown_when_marks_are(index: Index) -> None:
+    marks = {"like": "r000", "k": 10, "positive": ["r000", "r006"]}
+    assert "r000" not in [h.id for h in index.search(**marks)]
+    shown = [h.id for h in index.search(**marks, include_marked=True)]
+    assert sorted(shown[:2]) == ["r000", "r006"]  # both known relevant, so first
+
+
 def test_marked_images_shown_still_obey_the_filters(index: Index) -> None:
     """r001 is in cluster c1 and r006 in c0 (row i is in c{i % 6}): with a c0 filter, only r006 is shown."""
     from pixseek.search import SearchFilter

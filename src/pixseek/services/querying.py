@@ -51,7 +51,9 @@ def search_one(
 ) -> list[SearchHit]:
     """Top-k for one query (see Index.search); `adapter` gives the active one, or None, and is asked once
     the query's likes are known to be in the index."""
-    exclude = [m.ids[m.row(v)] for v, _ in query.likes] + list(query.exclude_ids)
+    shown = {m.row(key) for key in (*query.positive, *query.negative)} if query.include_marked else set()
+    liked = (m.row(key) for key, _ in query.likes)  # the like terms leave themselves out, unless marked
+    exclude = [m.ids[row] for row in liked if row not in shown] + list(query.exclude_ids)
     active = adapter()
     if query.has_marks:
         vector = query_vector(m, query, embedder) if query.has_terms else None
