@@ -112,7 +112,7 @@ def test_adapt_stores_an_adapter_that_every_search_uses_until_removed(index: Ind
     frozen = [h.id for h in index.search(Query(vectors=((q, 1.0),), use_adapter=False), k=24)]
     assert adapted == _expected(index, q, record, 24)
     assert frozen == _expected(index, q, None, 24)
-    assert index.adapt(remove=True) is None
+    assert index.remove_adapter() is True
     assert index.info().adapter is None and Catalog.open(index.db).adapter() is None
     assert [h.id for h in index.search(Query(vectors=((q, 1.0),)), k=24)] == frozen
 
@@ -148,6 +148,10 @@ def test_an_adapter_of_another_model_is_ignored(index: Index, caplog: pytest.Log
     catalog.set_adapter(type(record)(**{**record.__dict__, "fingerprint": "0" * 12}))
     assert Index(index.db, embedder=FakeEmbedder()).adapter() is None
     assert "ignoring the stored adapter" in caplog.text
+    runner, remove = CliRunner(), ["adapt", "--remove", "--db", str(index.db)]
+    assert "adapter removed" in runner.invoke(app, remove).stdout  # ignored, but there, and dropped
+    assert Catalog.open(index.db).adapter() is None
+    assert "no adapter to remove" in runner.invoke(app, remove).stdout
 
 
 def test_adapting_without_two_labelled_folders_is_a_clear_error(tmp_path: Path) -> None:
@@ -319,9 +323,9 @@ def test_an_unknown_method_is_refused_before_waiting_for_the_write_lock(index: I
 def test_adapting_where_there_is_no_index_says_so_and_leaves_nothing(tmp_path: Path) -> None:
     from pixseek.errors import CatalogError
 
-    for remove in (False, True):
+    for call in (Index.adapt, Index.remove_adapter):
         with pytest.raises(CatalogError, match="no pixseek index at"):
-            Index(tmp_path / "nope").adapt(remove=remove)
+            call(Index(tmp_path / "nope"))
     assert not (tmp_path / "nope").exists()  # not even the write lock's folder
 
 
@@ -346,7 +350,7 @@ def test_replaced_adapters_leave_no_files_behind(index: Index) -> None:
     for _ in range(3):
         index.adapt(method="query-residual")
     assert _folder_bytes(folder) < 1.5 * one
-    index.adapt(remove=True)
+    index.remove_adapter()
     assert _folder_bytes(folder) < 0.5 * one and Catalog.open(index.db).adapter() is None
 
 

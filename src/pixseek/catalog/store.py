@@ -271,30 +271,31 @@ class Catalog:
             return None
 
     @writes
-    def set_adapter(self, record: AdapterRecord | None) -> None:
-        """Store an adapter (replacing any), or drop it with None: one commit either way. A table Lance can
-        no longer read (a damaged file, not a full or read-only disk) is dropped whole instead, so neither
-        is stuck behind it."""
+    def set_adapter(self, record: AdapterRecord | None) -> bool:
+        """Store an adapter (replacing any), or drop it with None: one commit either way. True if one was
+        stored before, whatever its model or method. A table Lance can no longer read (a damaged file, not
+        a full or read-only disk) is dropped whole instead, so neither is stuck behind it."""
         try:
-            table = self._replace_adapter(record)
+            table, had = self._replace_adapter(record)
         except (OSError, RuntimeError) as exc:
             if os_errno(exc) is not None or ADAPTER_TABLE not in self._conn.list_tables().tables:
                 raise
             self._conn.drop_table(ADAPTER_TABLE)
-            table = self._replace_adapter(record)
-        if table is None:
-            return
-        with warnings.catch_warnings():  # the replaced adapters' files go: each held a whole matrix
-            warnings.simplefilter("ignore", UserWarning)  # "removes every version except the latest"
-            table.optimize(cleanup_older_than=dt.timedelta(0))
+            (table, _), had = self._replace_adapter(record), True
+        if table is not None:
+            with warnings.catch_warnings():  # the replaced adapters' files go: each held a whole matrix
+                warnings.simplefilter("ignore", UserWarning)  # "removes every version except the latest"
+                table.optimize(cleanup_older_than=dt.timedelta(0))
+        return had
 
-    def _replace_adapter(self, record: AdapterRecord | None) -> lancedb.table.Table | None:
-        if record is None:
-            table = self._adapter_table()
-            if table is not None:
-                table.delete("true")
-            return table
-        return self._conn.create_table(ADAPTER_TABLE, record.to_table(), mode="overwrite")
+    def _replace_adapter(self, record: AdapterRecord | None) -> tuple[lancedb.table.Table | None, bool]:
+        table = self._adapter_table()
+        had = table is not None and table.count_rows() > 0
+        if record is not None:
+            return self._conn.create_table(ADAPTER_TABLE, record.to_table(), mode="overwrite"), had
+        if had:
+            table.delete("true")
+        return table, had
 
     # -- writes (callers hold the write lock) ----------------------------------------------------
     @writes

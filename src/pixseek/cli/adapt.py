@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from pixseek.cli.app import DbOption, JsonOption, app, console, handle_errors, make_settings, print_json
-from pixseek.errors import StorageError
-
-if TYPE_CHECKING:
-    from pixseek.services import Index
 
 
 @app.command("adapt")
@@ -36,14 +32,19 @@ def adapt_command(
     with handle_errors(json_out=json_out):
         settings = make_settings(db=db)
         index = Index(settings.db, settings=settings)
-        had = remove and _stored(index)
-        report = index.adapt(remove=remove, method=method)
-    if json_out:
-        print_json(report.to_dict() if report is not None else {"removed": had})
+        if remove:
+            had = index.remove_adapter()
+        else:
+            report = index.adapt(method=method)
+    if remove:
+        if json_out:
+            print_json({"removed": had})
+        else:
+            said = "adapter removed" if had else "no adapter to remove"
+            console.print(f"{settings.db}: {said}", highlight=False, markup=False)
         return
-    if report is None:
-        said = "adapter removed" if had else "no adapter to remove"
-        console.print(f"{settings.db}: {said}", highlight=False, markup=False)
+    if json_out:
+        print_json(report.to_dict())
         return
     console.print(
         f"{settings.db}: {report.method} adapter trained on {report.trained_on} images in {report.classes} "
@@ -51,11 +52,3 @@ def adapt_command(
         highlight=False,
         markup=False,
     )
-
-
-def _stored(index: Index) -> bool:
-    """Whether the index holds an adapter; one it cannot read (a damaged table) is there, for --remove."""
-    try:
-        return index.adapter() is not None
-    except StorageError:
-        return True

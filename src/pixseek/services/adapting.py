@@ -57,14 +57,9 @@ def check_adapter_method(method: str) -> None:
         raise QueryError(f"unknown adapter method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def adapt_catalog(
-    catalog: Catalog, m: SearchMatrix | None, *, method: str, lease: Lease | None
-) -> AdaptReport | None:
-    """Train a `method` adapter on the labelled rows of `m` and store it in `catalog`, or with no `m`
-    drop the stored one (None). The caller holds the write lock, and checked `method` before taking it."""
-    if m is None:
-        catalog.set_adapter(None)
-        return None
+def adapt_catalog(catalog: Catalog, m: SearchMatrix, *, method: str, lease: Lease | None) -> AdaptReport:
+    """Train a `method` adapter on the labelled rows of `m` and store it in `catalog`. The caller holds
+    the write lock, and checked `method` before taking it."""
     rows = training_rows(m.labels)
     labels = [str(m.labels[int(i)]) for i in rows]
     return train_and_store(catalog, m.row_vectors(rows), labels, method=method, lease=lease)

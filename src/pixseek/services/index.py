@@ -229,18 +229,25 @@ class Index:
         """The query adapter `pixseek adapt` trained for this model, if any (see search.adapter)."""
         return self._adapter.get(self._read_catalog())
 
-    def adapt(
-        self, *, remove: bool = False, method: str = DEFAULT_ADAPTER, lock_timeout: float = 0.0
-    ) -> AdaptReport | None:
+    def adapt(self, *, method: str = DEFAULT_ADAPTER, lock_timeout: float = 0.0) -> AdaptReport:
         """Train an adapter (`method`: class-posterior, class-direction or query-residual) on the folder
-        labels and store it in the catalog (None with `remove`, which drops it). Searches use it from then
-        on unless a query says `use_adapter=False`."""
+        labels and store it in the catalog, replacing any. Searches use it from then on unless a query
+        says `use_adapter=False`."""
         check_adapter_method(method)  # before the lock: a typo waits for no one
         catalog = self._read_catalog()  # no index here: its error, and no lock file left behind
         with write_lock_for(self.db, lock_timeout) as lease, fenced(catalog, lease):
-            report = adapt_catalog(catalog, None if remove else self._matrix(), method=method, lease=lease)
+            report = adapt_catalog(catalog, self._matrix(), method=method, lease=lease)
         self._adapter.forget()
         return report
+
+    def remove_adapter(self, *, lock_timeout: float = 0.0) -> bool:
+        """Drop the stored adapter: True if there was one, even one this pixseek ignores (trained for
+        another model fingerprint, or by a newer pixseek with a method it does not know)."""
+        catalog = self._read_catalog()
+        with write_lock_for(self.db, lock_timeout) as lease, fenced(catalog, lease):
+            had = catalog.set_adapter(None)
+        self._adapter.forget()
+        return had
 
     def readiness(self) -> Readiness:
         """What a load balancer needs: the version being served and whether its ANN index is loaded."""
