@@ -28,7 +28,7 @@ class _GoneTable:
 def test_health_answers_from_memory_and_reads_are_502(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok", "images": 6, "model": "fake"}
     state = client.app.state.pixseek  # type: ignore[attr-defined]
-    state.index._catalog._images = _GoneTable()
+    state.index._served.opened._images = _GoneTable()
     health = client.get("/health")
     assert health.status_code == 200 and health.json() == {"status": "ok", "images": 6, "model": "fake"}
     info = client.get("/info")

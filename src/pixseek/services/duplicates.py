@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pixseek.catalog import Catalog
 from pixseek.errors import QueryError, SourceChangedError
 from pixseek.indexing.sources import ObjectStoreSource
 from pixseek.locations import is_object_store, join_root
@@ -183,7 +184,7 @@ def _current_copies(
 
 def index_duplicates(
     m: SearchMatrix,
-    files: tuple[np.ndarray, np.ndarray, np.ndarray],
+    catalog: Catalog,
     index: VectorIndex,
     *,
     threshold: float,
@@ -194,9 +195,12 @@ def index_duplicates(
 ) -> DuplicateReport:
     """`find_duplicates` as Index.duplicates asks it (limits checked there, before anything is loaded):
     originals read from where each row was indexed, exact copies only while their files are as indexed
-    (`files`: each row's content hash, size and mtime_ns), and past RAM the self-join's own refine depth
-    and visiting order."""
-    hashes, sizes, mtimes = files
+    (each row's content hash, size and mtime_ns, from `catalog` at `m`'s version), and past RAM the
+    self-join's own refine depth and visiting order."""
+    hashes, sizes, mtimes = (
+        column.to_numpy(zero_copy_only=False)
+        for column in catalog.columns(m.version, ["content_hash", "size", "mtime_ns"])
+    )
     index, order = self_join_index(index)
     return find_duplicates(
         m, hashes, index, original_reader(m), threshold=threshold, neighbours=neighbours,

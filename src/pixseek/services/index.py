@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -14,18 +13,15 @@ import numpy as np
 from pixseek.catalog import Catalog, ImageRecord
 from pixseek.catalog.db_path import check_db_path, check_new_db_path
 from pixseek.catalog.lease import Lease
-from pixseek.catalog.version_watch import VersionWatch
-from pixseek.errors import QueryError, SchemaVersionError, StorageError
-from pixseek.indexing import IndexReport, RunOptions, run_index
+from pixseek.errors import QueryError, StorageError
+from pixseek.indexing import IndexReport, run_index
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import ObjectStoreSource, open_source
-from pixseek.locations import Location, as_location, is_object_store
+from pixseek.locations import Location, as_location
 from pixseek.search import SearchFilter, SearchMatrix
 from pixseek.search.adapter import DEFAULT_METHOD as DEFAULT_ADAPTER
 from pixseek.search.adapter import QueryAdapter
-from pixseek.search.ann import remove_saved as remove_saved_ann
-from pixseek.search.ann import saved_for
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS
 from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THRESHOLD
 from pixseek.search.page_cache import FileWarmup
@@ -38,17 +34,18 @@ from pixseek.services.adapting import (
 )
 from pixseek.services.duplicates import DuplicateReport, check_limits, index_duplicates
 from pixseek.services.duplicates import Progress as DuplicateProgress
-from pixseek.services.loading import ann_copy_folder, load_matrix, page_cache_warmup
+from pixseek.services.loading import page_cache_warmup, readiness_of, remove_saved_ann_files
 from pixseek.services.querying import as_query, check_k, query_vector, search_one
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness, arrays_of
+from pixseek.services.served import ServedCatalog
 from pixseek.services.writing import (
     add_ray_info,
     check_model,
-    default_workers,
     fenced,
     model_ref_for,
     open_for_writing,
     ray_stage_for,
+    run_options,
     write_lock_for,
 )
 from pixseek.settings import Settings
@@ -71,23 +68,14 @@ class Index:
         self._model = model
         self._embedder = embedder
         self._injected = embedder is not None
-        self._loaded: SearchMatrix | None = None
-        self._refresh_lock = threading.Lock()
-        self._version_watch = VersionWatch(self.db, interval=self.settings.version_check_seconds)
         self._adapter = ActiveAdapter()
         self._warmup: FileWarmup | None = None
-        self._catalog: Catalog | None = None
-        self._open_error: SchemaVersionError | None = None
         check_db_path(self.db)
-        if Catalog.exists(self.db):
-            try:
-                self._catalog = Catalog.open(self.db)
-            except SchemaVersionError as exc:  # `add` may still migrate it under the write lock
-                self._open_error = exc
-        if self._catalog is not None:
-            meta = self._catalog.meta
-            if embedder is not None or (model is not None and model not in (meta.model, meta.model_ref)):
-                check_model(self.db, self.embedder, meta)
+        self._served = ServedCatalog(self.db, self.settings)
+        meta = self._served.opened.meta if self._served.opened is not None else None
+        asked_another = meta is not None and model is not None and model not in (meta.model, meta.model_ref)
+        if meta is not None and (embedder is not None or asked_another):
+            check_model(self.db, self.embedder, meta)
 
     # -- model -----------------------------------------------------------------------------------
     @property
@@ -96,11 +84,12 @@ class Index:
         if self._embedder is None:
             from pixseek.models.registry import load_embedder
 
-            stored = self._catalog.meta.model_ref if self._catalog else None
+            opened = self._served.opened
+            stored = opened.meta.model_ref if opened is not None else None
             ref = self._model or stored or self.settings.model
             self._embedder = load_embedder(ref, settings=self.settings)
-            if self._catalog is not None:
-                check_model(self.db, self._embedder, self._catalog.meta)
+            if opened is not None:
+                check_model(self.db, self._embedder, opened.meta)
         return self._embedder
 
     # -- writing ---------------------------------------------------------------------------------
@@ -134,28 +123,23 @@ class Index:
             source.check()  # a missing bucket or refused credentials: before the catalog is made
         check_new_db_path(self.db)
         embedder = self.embedder  # loads the model and checks it against the index, writing nothing
-        s = self.settings
-        opts = RunOptions(
-            batch_size=batch_size or s.batch_size,
-            workers=default_workers(workers if workers is not None else s.workers),
-            include_hidden=s.include_hidden if include_hidden is None else include_hidden,
-            **({"commit_rows": commit_rows} if commit_rows else {}),
-        )
+        opts = run_options(
+            self.settings, workers=workers, batch_size=batch_size, include_hidden=include_hidden,
+            commit_rows=commit_rows,
+        )  # fmt: skip
         with write_lock_for(self.db, lock_timeout) as lease:
             catalog = open_for_writing(self.db, embedder, self._model)
-            self._catalog, self._open_error = catalog, None
+            self._served.writing(catalog)
             stage = self._ray_stage(ray_actors, lease) if ray_actors else None
             with fenced(catalog, lease):
                 report = run_index(
                     catalog, embedder, source, opts, progress=progress, stage=stage, on_progress=on_progress
                 )
-        self._version_watch.forget()  # this process committed: its next search reads the new version
+        self._served.committed()
         if ray_actors:
             add_ray_info(report, ray_actors)
         if rebuild_ann:
-            remove_saved_ann(self.db)
-            if is_object_store(self.db):
-                remove_saved_ann(ann_copy_folder(self.db, self.settings))  # this machine's copy too
+            remove_saved_ann_files(self.db, self.settings)
             self._matrix().forget_ann()
         uses_ann = catalog.count() >= min(self.settings.ann_threshold, self.settings.compressed_threshold)
         if uses_ann and (report.changed or rebuild_ann):
@@ -173,38 +157,15 @@ class Index:
 
     # -- reading ---------------------------------------------------------------------------------
     def _read_catalog(self) -> Catalog:
-        if self._open_error is not None:
-            raise self._open_error
-        if self._catalog is None:
-            self._catalog = Catalog.open(self.db)  # created by another process since, or a clear error
-        return self._catalog
+        return self._served.catalog()
 
     def refresh(self) -> bool:
         """Reload the in-memory matrix if the catalog version changed (one cheap version check).
-
-        Thread-safe: web request threads share one Index, and only one of them reloads.
-        """
-        with self._refresh_lock:
-            return self._refresh()
-
-    def _refresh(self) -> bool:
-        catalog = self._read_catalog()
-        loaded = self._loaded
-        if loaded is not None and loaded.ann_delta is None and self._version_watch.unchanged():
-            return False  # one stat said no commit can have happened since the last check
-        self._version_watch.checking()
-        if loaded is not None and loaded.version == catalog.version():
-            if loaded.ann_delta is not None and saved_for(self.db, loaded.version):
-                loaded.forget_ann()  # a rebuild for this very version landed: the next search loads it
-            return False
-        self._loaded = load_matrix(catalog, self.db, self.settings)
-        return True
+        Thread-safe: web request threads share one Index, and only one of them reloads."""
+        return self._served.refresh()
 
     def _matrix(self) -> SearchMatrix:
-        """The current version's matrix; public methods call this once, so once per call is checked."""
-        self.refresh()
-        assert self._loaded is not None
-        return self._loaded
+        return self._served.matrix()
 
     def info(self) -> IndexInfo:
         """What the catalog holds. A stored adapter that cannot be read shows as {"error": why}, so the
@@ -222,7 +183,7 @@ class Index:
 
     def served(self) -> tuple[int, str]:
         """(images, model) of the catalog version in memory, with no read of the store: 0 before any load."""
-        loaded, catalog = self._loaded, self._catalog
+        loaded, catalog = self._served.loaded, self._served.opened
         return (len(loaded) if loaded is not None else 0, catalog.meta.model if catalog is not None else "")
 
     def adapter(self) -> QueryAdapter | None:
@@ -253,12 +214,7 @@ class Index:
         """What a load balancer needs: the version being served and whether its ANN index is loaded."""
         m = self._matrix()
         used = m.compressed or self._ann_folder(m, None) is not None
-        ann = "ready" if m.ann_loaded else ("pending" if used else "unused")
-        delta = m.ann_delta
-        ann_delta = delta.match.changes if delta is not None else 0
-        warmup = self._warmup
-        cached = round(warmup.fraction, 3) if warmup is not None else None
-        return Readiness(m.version, len(m), self._read_catalog().meta.model, ann, ann_delta, cached)
+        return readiness_of(m, self._read_catalog().meta.model, ann_used=used, warmup=self._warmup)
 
     def warm(self) -> None:
         """Load (or build) the ANN index now if searches will use it, so no user request waits for it;
@@ -359,14 +315,9 @@ class Index:
         m = self._matrix()
         folder = self._ann_folder(m, None)
         index = m.ann(folder) if folder is not None or m.compressed else m.exact
-        catalog = self._read_catalog()
-        hashes, sizes, mtimes = (
-            column.to_numpy(zero_copy_only=False)
-            for column in catalog.columns(m.version, ["content_hash", "size", "mtime_ns"])
-        )
         adapter = self.adapter() if use_adapter else None
         return index_duplicates(
-            m, (hashes, sizes, mtimes), index, threshold=threshold, neighbours=neighbours, progress=progress,
+            m, self._read_catalog(), index, threshold=threshold, neighbours=neighbours, progress=progress,
             max_pixels=self.settings.max_image_pixels,
             query_map=adapter.apply if adapter is not None else None,
         )  # fmt: skip
@@ -382,8 +333,7 @@ class Index:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
-        self._loaded = None
-        self._catalog = None
+        self._served.close()
 
     def __enter__(self) -> Index:
         return self

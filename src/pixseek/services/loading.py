@@ -15,13 +15,14 @@ import pyarrow as pa
 from pixseek.catalog import Catalog
 from pixseek.locations import Location, is_object_store
 from pixseek.search import SearchMatrix
-from pixseek.search.ann import IvfIndex
+from pixseek.search.ann import IvfIndex, remove_saved
 from pixseek.search.compressed import CompressedIndex
 from pixseek.search.compressed_remote import load_or_build_remote, local_copy_folder
 from pixseek.search.compressed_saved import load_or_build
 from pixseek.search.delta import DeltaIndex, row_keys
 from pixseek.search.page_cache import FileWarmup, start_warmup
 from pixseek.search.rows import RowTable
+from pixseek.services.results import Readiness
 from pixseek.settings import Settings
 
 
@@ -77,6 +78,21 @@ def page_cache_warmup(
     if current is not None and current.path == path and current.error is None:
         return current
     return start_warmup(path)
+
+
+def remove_saved_ann_files(db: Location, settings: Settings) -> None:
+    """Delete the saved ANN index beside the catalog, and this machine's copy of an object store's."""
+    remove_saved(db)
+    if is_object_store(db):
+        remove_saved(ann_copy_folder(db, settings))
+
+
+def readiness_of(m: SearchMatrix, model: str, *, ann_used: bool, warmup: FileWarmup | None) -> Readiness:
+    """What a load balancer needs to know of the matrix being served (see Index.readiness)."""
+    ann = "ready" if m.ann_loaded else ("pending" if ann_used else "unused")
+    ann_delta = m.ann_delta.match.changes if m.ann_delta is not None else 0
+    cached = round(warmup.fraction, 3) if warmup is not None else None
+    return Readiness(m.version, len(m), model, ann, ann_delta, cached)
 
 
 def ann_copy_folder(db: Location, settings: Settings) -> Path:

@@ -12,7 +12,7 @@ from pixseek.catalog import Catalog, IndexMeta, write_lock
 from pixseek.catalog.lease import Lease, write_lease
 from pixseek.catalog.row_writer import RowWriter
 from pixseek.errors import ModelMismatchError
-from pixseek.indexing import IndexReport
+from pixseek.indexing import IndexReport, RunOptions
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.locations import Location
 from pixseek.settings import Settings
@@ -109,6 +109,23 @@ def ray_stage_for(
         actors=actors,
         writer=writer,
         gpu_factory=partial(load_embedder, model_ref, settings=on_gpu),
+    )
+
+
+def run_options(
+    settings: Settings,
+    *,
+    workers: int | None,
+    batch_size: int | None,
+    include_hidden: bool | None,
+    commit_rows: int | None,
+) -> RunOptions:
+    """An indexing run's options: each one given, else the setting (decode workers: default_workers)."""
+    return RunOptions(
+        batch_size=batch_size or settings.batch_size,
+        workers=default_workers(workers if workers is not None else settings.workers),
+        include_hidden=settings.include_hidden if include_hidden is None else include_hidden,
+        **({"commit_rows": commit_rows} if commit_rows else {}),
     )
 
 
