@@ -5,6 +5,7 @@ serves rows added since through an exact delta, and its answers agree with brute
 from __future__ import annotations
 
 import uuid
+import zlib
 from pathlib import Path
 
 import faiss
@@ -18,6 +19,7 @@ from pixseek.search import compressed as compressed_module
 from pixseek.search.ann import saved_for
 from pixseek.services import Index
 from pixseek.settings import Settings
+from tests.damage import damaged_in_place
 from tests.fakes import FakeEmbedder
 from tests.indexing.images import make_tree
 from tests.s3_server import S3Server
@@ -132,8 +134,33 @@ def test_a_corrupt_saved_index_is_ignored_and_built_anew(
     assert index.search_vectors(query[None, :], k=1)[0][0].id == "id00017"
     codes = client.get_object(Bucket=bucket, Key=f"index/pq-v{version}.faiss")["Body"].read()
     assert faiss.deserialize_index(np.frombuffer(codes, dtype=np.uint8)).ntotal == N  # replaced
+    digest = client.get_object(Bucket=bucket, Key=f"index/pq-v{version}.faiss.crc32")["Body"].read()
+    assert digest.decode().strip() == f"{zlib.crc32(codes):08x}"  # and its digest with it
     head = client.head_object(Bucket=bucket, Key=f"index/vectors-v{version}.lists.f16")
     assert head["ContentLength"] == N * DIM * 2
+
+
+def test_codes_damaged_in_place_under_the_prefix_are_caught_by_their_digest(
+    tmp_path: Path,
+    s3_catalog: tuple[str, np.ndarray],
+    s3_server: S3Server,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same size and still a FAISS file, bytes changed inside: the replica's copy fails its digest,
+    so it is built again rather than searched."""
+    uri, vectors = s3_catalog
+    bucket = uri.removeprefix("s3://").split("/")[0]
+    Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=tmp_path / "writer")).warm()
+    version, client = Catalog.open(uri).version(), s3_server.client()
+    key = f"index/pq-v{version}.faiss"
+    damaged = damaged_in_place(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    client.put_object(Bucket=bucket, Key=key, Body=damaged)
+    replica = Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=tmp_path / "replica"))
+    for row in (17, 2399):
+        assert [h.id for h in replica.search_vectors(vectors[row][None, :], k=5)[0]] == _brute_force(
+            vectors, vectors[row], 5
+        )
+    assert "do not match the digest" in caplog.text
 
 
 def test_rebuild_ann_replaces_the_saved_index_and_this_machines_copy(
@@ -154,6 +181,7 @@ def test_rebuild_ann_replaces_the_saved_index_and_this_machines_copy(
     assert (now.ann, now.ann_delta) == ("ready", 0)
     assert [n for n in _saved_names(s3_server, uri) if n.startswith(("pq-v", "vectors-v"))] == [
         f"pq-v{now.version}.faiss",
+        f"pq-v{now.version}.faiss.crc32",
         f"pq-v{now.version}.keys.npy",
         f"vectors-v{now.version}.lists.f16",
     ]

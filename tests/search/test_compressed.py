@@ -13,6 +13,7 @@ import pytest
 from pixseek.search import compressed, compressed_saved, refine
 from pixseek.search.compressed import CompressedIndex, sub_quantizers
 from pixseek.search.compressed_saved import load_or_build
+from tests.damage import damaged_in_place
 from tests.file_modes import refuse_writes_in
 
 DIM = 64
@@ -67,7 +68,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, Path]:
 
 def test_files_are_named_by_version_and_no_temporary_file_is_left(built: tuple[np.ndarray, Path]) -> None:
     _, folder = built
-    assert sorted(p.name for p in folder.iterdir()) == ["pq-v7.faiss", "vectors-v7.lists.f16"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "pq-v7.faiss",
+        "pq-v7.faiss.crc32",
+        "vectors-v7.lists.f16",
+    ]
     assert (folder / "vectors-v7.lists.f16").stat().st_size == 6000 * DIM * 2  # float16 rows, nothing else
 
 
@@ -152,6 +157,25 @@ def test_missing_or_truncated_files_mean_no_index(tmp_path: Path, built: tuple[n
     assert CompressedIndex.load(tmp_path, 7) is None  # a vector file of the wrong length
 
 
+def test_codes_damaged_in_place_are_caught_by_their_digest_and_built_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """FAISS reads codes whose bytes changed while the file's structure held, and would then refine
+    other rows: the CRC-32 written beside them refuses them instead."""
+    data = _clustered(1500)
+    load_or_build(tmp_path, 3, 1500, DIM, lambda: _batches(data))
+    codes = tmp_path / "pq-v3.faiss"
+    codes.write_bytes(damaged_in_place(codes.read_bytes()))
+    with caplog.at_level(logging.WARNING):
+        assert CompressedIndex.load(tmp_path, 3) is None
+    assert "do not match the digest" in caplog.text
+    rebuilt = load_or_build(tmp_path, 3, 1500, DIM, lambda: _batches(data))
+    queries = _clustered(10, seed=5)
+    _, got = rebuilt.with_params(nprobe=10_000, refine=10_000).search(queries, 5)
+    assert got.tolist() == _brute(data, queries, 5)
+    assert CompressedIndex.load(tmp_path, 3) is not None  # saved over, with a matching digest
+
+
 def test_a_new_version_replaces_the_old_files(tmp_path: Path) -> None:
     data = _clustered(2000)
     CompressedIndex.build(_batches(data), 2000, DIM, tmp_path, version=1)
@@ -160,6 +184,7 @@ def test_a_new_version_replaces_the_old_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "images.lance",
         "pq-v2.faiss",
+        "pq-v2.faiss.crc32",
         "vectors-v2.lists.f16",
     ]
 

@@ -30,6 +30,7 @@ from pixseek.search.delta import (
 )
 from pixseek.search.exact import top_k
 from pixseek.search.row_file import RowFile, list_order, positions_of, write_in_order
+from pixseek.search.saved_digest import crc_of_file, digest_path, intact, write_digest
 from pixseek.search.temporary_files import remove_dead_temporaries, temporary_path
 
 PQ_PREFIX = "pq-v"
@@ -150,6 +151,9 @@ class CompressedIndex:
             vectors_path = folder / catalog_order_name(version)
         if not (codes.is_file() and vectors_path.is_file()):
             return None
+        if not intact(codes):  # built again by the caller, as one FAISS cannot read is
+            log.warning("ignoring %s: its bytes do not match the digest saved with it", codes)
+            return None
         try:
             index = faiss.read_index(str(codes))
         except RuntimeError:  # not a FAISS file (a corrupt or foreign copy): treated as absent
@@ -234,7 +238,8 @@ def remove_other_versions(folder: Path, version: int) -> None:
     """Delete the files of every other version, and temporary files that killed writers left."""
     remove_dead_temporaries(folder)
     codes_name, vectors_name = file_names(version)
-    keep = {codes_name, vectors_name, keys_path(folder / codes_name).name}
+    codes = folder / codes_name
+    keep = {codes_name, vectors_name, keys_path(codes).name, digest_path(codes).name}
     for prefix in (PQ_PREFIX, VECTORS_PREFIX):
         for stale in folder.glob(f"{prefix}*"):
             if stale.name not in keep and not stale.name.startswith("."):
@@ -276,9 +281,12 @@ def _train(vectors: np.ndarray, seed: int) -> faiss.Index:
 
 
 def _write_index(index: faiss.Index, path: Path) -> None:
+    """Atomically, with its digest (saved_digest) written first: the codes decide which rows a search
+    refines, so codes damaged in place would quietly lose the right answers."""
     tmp = temporary_path(path)
     try:
         faiss.write_index(index, str(tmp))
+        write_digest(path, crc_of_file(tmp))
         tmp.replace(path)
     except RuntimeError as exc:  # FAISS reports an unwritable path (read-only, full disk) this way
         raise OSError(f"cannot write {path}: {exc}") from exc

@@ -30,6 +30,7 @@ from pixseek.search.compressed import (
 )
 from pixseek.search.compressed_saved import load_or_build
 from pixseek.search.delta import DeltaIndex, keys_path, newest_saved
+from pixseek.search.saved_digest import digest_path
 from pixseek.search.temporary_files import temporary_path
 
 log = logging.getLogger(__name__)
@@ -119,9 +120,10 @@ def _newest_remote(filesystem: Any, base: str, at_most: int) -> int | None:
 
 
 def _names(version: int, cache: Path) -> list[str]:
-    """A version's objects in the order they are written: keys, codes, then the vector file."""
+    """A version's objects in the order they are written: keys, the codes' digest, the codes, then the
+    vector file. The first two may be missing (an index saved by an earlier pixseek)."""
     codes, vectors = file_names(version)
-    return [keys_path(cache / codes).name, codes, vectors]
+    return [keys_path(cache / codes).name, digest_path(cache / codes).name, codes, vectors]
 
 
 def _download(filesystem: Any, base: str, version: int, cache: Path, dim: int) -> bool:
@@ -131,16 +133,16 @@ def _download(filesystem: Any, base: str, version: int, cache: Path, dim: int) -
 
     names = _names(version, cache)
     infos = filesystem.get_file_info([f"{base}/{name}" for name in names])
-    if any(info.type != pafs.FileType.File for info in infos[1:]):
+    if any(info.type != pafs.FileType.File for info in infos[2:]):
         return False
-    if infos[2].size % (2 * dim):
-        log.warning("ignoring %s: its size is not a whole number of rows", infos[2].path)
+    if infos[3].size % (2 * dim):
+        log.warning("ignoring %s: its size is not a whole number of rows", infos[3].path)
         return False
     copied = []
     try:
         for name, info in zip(names, infos, strict=True):
             if info.type != pafs.FileType.File:
-                continue  # an index saved without keys still serves; it just cannot carry a delta
+                continue  # without keys it serves but carries no delta; without a digest, unchecked
             tmp = temporary_path(cache / name)
             with filesystem.open_input_stream(info.path) as source, tmp.open("wb") as out:
                 while chunk := source.read(_COPY_CHUNK):
