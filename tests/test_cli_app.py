@@ -67,3 +67,7 @@ def test_route_passes_on_the_concurrency_limit(monkeypatch: pytest.MonkeyPatch) 
     )
     assert result.exit_code == 0, result.output
     assert asked["max_concurrent"] == 3
+    route = ["route", "--shard", "http://127.0.0.1:9", "--max-concurrent", "5"]  # as serve takes it
+    result = CliRunner().invoke(app, route, env={"PIXSEEK_MAX_CONCURRENT": "3"})
+    assert result.exit_code == 0, result.output
+    assert asked["max_concurrent"] == 5

@@ -123,6 +123,9 @@ def route_command(
     insecure_public: Annotated[
         bool, typer.Option("--insecure-public", help="Allow a non-loopback --host without a token")
     ] = False,
+    max_concurrent: Annotated[
+        int | None, typer.Option(min=1, help="Requests in flight before answering 503 [default: 64]")
+    ] = None,
 ) -> None:
     """One search API over several shards, each a `pixseek serve` replica over its own catalog.
 
@@ -136,7 +139,7 @@ def route_command(
     from pixseek.web.router import create_router
 
     with handle_errors():
-        settings = make_settings()
+        settings = make_settings(max_concurrent=max_concurrent)
         token = settings.api_token.get_secret_value() if settings.api_token else None
         if token is None and not insecure_public and not is_loopback(host):
             raise QueryError(
