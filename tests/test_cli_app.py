@@ -48,7 +48,7 @@ def _help(*command: str) -> str:
 def test_help_is_plain_text_so_brackets_survive() -> None:
     """Rich markup in --help ate "[torch]" and every "[default: …]" of options whose help it parsed."""
     assert "needs the [torch] or [offline]" in _help("model", "export")
-    assert "Largest upload [default: 20]" in _help("serve")
+    assert "Largest upload, in MiB [default: 20]" in _help("serve")
 
 
 def test_route_passes_on_the_concurrency_limit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -169,6 +169,17 @@ def test_bench_run_refuses_an_existing_db(tmp_path: Path, dataset: Path) -> None
     assert result.exit_code == 1 and "from scratch" in error_text(result)
 
 
+def test_bench_run_checks_out_before_it_indexes(tmp_path: Path, dataset: Path) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    db = tmp_path / "kept.db"
+    result = runner.invoke(
+        app, ["bench", "run", str(dataset), "--db", str(db), "--out", str(tmp_path / "afile"), "--json"]
+    )
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["detail"]["type"] == "StorageError"
+    assert not db.exists()  # nothing was indexed
+
+
 def test_eval_adapt_adds_the_adaptation_block_and_table(tmp_path: Path) -> None:
     data = write_classes(tmp_path / "data", {"red": 8, "green": 8, "blue": 8, "black": 8})
     out = tmp_path / "report"

@@ -46,7 +46,7 @@ def test_strict_exits_3_when_a_file_failed_and_0_without(tmp_path: Path) -> None
 
 
 def test_help_documents_the_exit_codes() -> None:
-    text = runner.invoke(app, ["index", "--help"], terminal_width=200).stdout
+    text = " ".join(runner.invoke(app, ["index", "--help"], terminal_width=200).stdout.split())
     assert "3 --strict and" in text and "130 interrupted" in text
 
 

@@ -241,6 +241,7 @@ def bench_run_command(  # noqa: PLR0917 - Typer maps parameters to options
     import json
 
     from pixseek.evaluation.profile import render_profile_markdown, run_profile
+    from pixseek.evaluation.report_folder import check_report_folder, staged_report
     from pixseek.services import Index
 
     with handle_errors(json_out=json_out):
@@ -248,6 +249,8 @@ def bench_run_command(  # noqa: PLR0917 - Typer maps parameters to options
             raise EvaluationError(f"{folder}: no such folder")
         if db is not None and db.exists():
             raise EvaluationError(f"{db} exists; bench run times indexing from scratch, so give a new --db")
+        if out is not None:
+            check_report_folder(out)  # before minutes of indexing, as eval does
         with tempfile.TemporaryDirectory(prefix="pixseek-bench-") as tmp:
             db_path = db or Path(tmp) / "bench.db"
             settings = make_settings(db=db_path, model=model)
@@ -256,9 +259,9 @@ def bench_run_command(  # noqa: PLR0917 - Typer maps parameters to options
                 result = run_profile(index, folder, queries=queries)
         markdown = render_profile_markdown(result)
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-            (out / "bench.md").write_text(markdown, encoding="utf-8")
+            with staged_report(out) as staging:  # whole files or none, as eval's report
+                (staging / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+                (staging / "bench.md").write_text(markdown, encoding="utf-8")
     if json_out:
         print_json(result)
         return

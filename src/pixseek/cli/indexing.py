@@ -64,7 +64,7 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
     ],
     db: DbOption = None,
     model: ModelOption = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Images per model call")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, max=4096, help="Images per model call")] = None,
     workers: Annotated[int | None, typer.Option(min=0, help="Decode processes (0 = in-process)")] = None,
     hidden: Annotated[bool, typer.Option("--hidden", help="Also index hidden folders and files")] = False,
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for another run's lock")] = 0.0,
@@ -84,9 +84,9 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
 ) -> None:
     """Add a folder to the index, incrementally: only new or changed files are embedded.
 
-    Files that cannot be read are listed on stderr (and in --json's "failed") and skipped; the run
-    still exits 0 unless --strict. Exit codes: 0 done; 1 error; 2 bad command line; 3 --strict and
-    some files failed; 130 interrupted.
+    Files that cannot be read are listed on stderr (with --json, in its "failed" instead) and
+    skipped; the run still exits 0 unless --strict. Exit codes: 0 done; 1 error; 2 bad command line;
+    3 --strict and some files failed; 130 interrupted.
     """
     from pixseek.services import Index, RunProgress
 

@@ -36,7 +36,7 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
     model: Annotated[str | None, typer.Option("--model", help="Model name or folder")] = None,
     max_upload_mb: Annotated[
-        float | None, typer.Option(min=0.001, help="Largest upload [default: 20]")
+        float | None, typer.Option(min=0.001, help="Largest upload, in MiB [default: 20]")
     ] = None,
     quiet: Annotated[
         bool,
@@ -113,7 +113,7 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
 
 
 @app.command("route")
-def route_command(
+def route_command(  # noqa: PLR0917 - Typer maps parameters to options
     shard: Annotated[
         list[str], typer.Option("--shard", help="A shard replica's base URL (pixseek serve); repeat for each")
     ],
