@@ -7,9 +7,9 @@ version its specifier admits. Offline and instant: it reads the two files, it re
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
-import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version

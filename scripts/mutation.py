@@ -25,7 +25,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def _percent(part: int, whole: int) -> str:
 
 def report(rows: list[ModuleScore], equivalents: set[str]) -> int:
     """Print the table and the unexplained survivors; 1 when there are any."""
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     print(f"\nMutation score, {today} (killed: a test failed, or the run timed out; score: killed / run)\n")
     print(
         "| module | mutants | not run | killed | survived | equivalent | score | score without equivalents |"

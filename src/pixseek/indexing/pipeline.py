@@ -251,7 +251,7 @@ def run_index(
 def _sweep(catalog: Catalog, plan: Plan) -> None:
     """Stage 3: remove deleted files' rows, stamp the run, compact (only if rows were written)."""
     catalog.delete([r.id for r in plan.remove])
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     catalog.set_meta(replace(catalog.meta, last_indexed=now))
     catalog.compact(images=bool(plan.reuse or plan.embed or plan.remove))
 
