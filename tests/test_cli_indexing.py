@@ -113,6 +113,7 @@ def test_info(indexed: tuple[Path, Path]) -> None:
         (["search", "--db", "{db}"], "at least one positive"),
         (["search", "--like", "nope", "--db", "{db}"], "neither an id nor an indexed path"),
         (["search", "missing.png", "--db", "{db}"], "does not exist"),
+        (["search", "{tmp}", "--db", "{db}"], "is a folder, not an image"),
         (["search", "--text", "x", "-k", "0", "--db", "{db}"], "k must be"),
         (["index", "{tmp}/missing", "--db", "{db}"], "no such folder"),
         (["index", "{tmp}/imgs", "--db", "{db}", "--model", "other"], "built with model 'fake'"),

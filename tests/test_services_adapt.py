@@ -414,3 +414,32 @@ def test_a_damaged_vector_file_is_one_line_naming_the_index(index: Index) -> Non
         data.write_bytes(data.read_bytes()[:100])
     with pytest.raises(StorageError, match=r"^cannot read the index at .*db: "):
         Index(index.db, embedder=FakeEmbedder()).search(like="dogs/7.png", k=3, use_adapter=False)
+
+
+@pytest.mark.parametrize("remove", [False, True])
+def test_adapt_waits_for_another_writer_with_wait(index: Index, remove: bool) -> None:
+    """Another writer holds the lock for a second: without --wait that is IndexBusyError at once, with
+    --wait 30 the command queues behind it and then does its work."""
+    import threading
+
+    from pixseek.catalog import write_lock
+
+    if remove:
+        index.adapt()
+    command = ["adapt", "--db", str(index.db), "--json", *(["--remove"] if remove else [])]
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with write_lock(Path(index.db), timeout=0.0):
+            held.set()
+            release.wait(1.0)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait()
+    busy = CliRunner().invoke(app, command)
+    assert busy.exit_code == 1 and json.loads(busy.stdout)["detail"]["type"] == "IndexBusyError"
+    waited = CliRunner().invoke(app, [*command, "--wait", "30"])
+    thread.join()
+    assert waited.exit_code == 0, waited.output
+    assert (Catalog.open(index.db).adapter() is None) == remove

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from pixseek.cli.app import DbOption, JsonOption, app, console, handle_errors, make_settings, print_json
+from pixseek.cli.app import (
+    DbOption,
+    JsonOption,
+    WaitOption,
+    app,
+    console,
+    handle_errors,
+    make_settings,
+    print_json,
+)
 
 
 @app.command("adapt")
@@ -22,6 +31,7 @@ def adapt_command(
         ),
     ] = "class-posterior",
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     json_out: JsonOption = False,
 ) -> None:
     """Adapt search to this collection's folder labels: a map over query vectors, trained on the index's
@@ -33,9 +43,9 @@ def adapt_command(
         settings = make_settings(db=db)
         index = Index(settings.db, settings=settings)
         if remove:
-            had = index.remove_adapter()
+            had = index.remove_adapter(lock_timeout=wait)
         else:
-            report = index.adapt(method=method)
+            report = index.adapt(method=method, lock_timeout=wait)
     if remove:
         if json_out:
             print_json({"removed": had})

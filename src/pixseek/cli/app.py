@@ -58,6 +58,7 @@ DbOption = Annotated[
     typer.Option("--db", help="Index folder or s3://B/P URI [default: ./pixseek.db]"),
 ]
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model name or folder")]
+WaitOption = Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait for another writer's lock")]
 
 
 EXIT_CODES_HELP = (

@@ -12,6 +12,7 @@ import typer
 from pixseek.cli.app import (
     JsonOption,
     ModelOption,
+    WaitOption,
     app,
     bench_app,
     console,
@@ -46,10 +47,10 @@ def _skipped_by_extension(folder: Path) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-def _index_folder(index: Index, folder: Path) -> dict[str, Any]:
+def _index_folder(index: Index, folder: Path, wait: float) -> dict[str, Any]:
     """Add `folder` to the index; what was read, failed and never opened, for the report."""
     _say(f"indexing {folder} into {index.db}")
-    indexed = index.add(folder)
+    indexed = index.add(folder, lock_timeout=wait)
     for failure in indexed.failed:
         err_console.print(
             f"skipped: {shown_path(failure['path'])}: {failure['error']}", markup=False, highlight=False
@@ -102,6 +103,7 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
             help="Also score retrieval through the index's active adapter, when it has one",
         ),
     ] = True,
+    wait: WaitOption = 0.0,
     json_out: JsonOption = False,
 ) -> None:
     """Classification study and retrieval metrics on a labelled folder or an existing index.
@@ -135,11 +137,12 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
         settings = make_settings(db=db_path, model=model)
         with Index(db_path, model=model, settings=settings) as index:
             try:
-                extra = {"db": str(db_path)} | (_index_folder(index, folder) if folder is not None else {})
+                indexed = _index_folder(index, folder, wait) if folder is not None else {}
+                extra = {"db": str(db_path)} | indexed
                 embedder = index.embedder
             except ModelNotFoundError as exc:
                 raise ModelNotFoundError(
-                    f"{exc}\nor evaluate embeddings already made: --db INDEX (an index that holds {folder}), "
+                    f"{exc}; or evaluate embeddings already made: --db INDEX (an index that holds {folder}), "
                     "or choose a model with --model (e.g. --model efficientnet-lite0, fully offline)"
                 ) from None
             arrays = index.arrays(root=folder)  # only FOLDER's images, even in a shared --db

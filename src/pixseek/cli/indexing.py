@@ -22,6 +22,7 @@ from pixseek.cli.app import (
     DbOption,
     JsonOption,
     ModelOption,
+    WaitOption,
     app,
     console,
     err_console,
@@ -67,7 +68,7 @@ def index_command(  # noqa: PLR0917 - Typer maps parameters to options
     batch_size: Annotated[int | None, typer.Option(min=1, max=4096, help="Images per model call")] = None,
     workers: Annotated[int | None, typer.Option(min=0, help="Decode processes (0 = in-process)")] = None,
     hidden: Annotated[bool, typer.Option("--hidden", help="Also index hidden folders and files")] = False,
-    wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for another run's lock")] = 0.0,
+    wait: WaitOption = 0.0,
     ray: Annotated[int, typer.Option(min=0, help="Embed on Ray Data with N model replicas")] = 0,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 3 if any file failed to index")] = False,
     rebuild_ann: Annotated[
@@ -220,7 +221,8 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
         image_terms = _terms([str(p) for p in images] if images else None)
         for value, _ in [*(image_terms or []), *(_terms(minus_image) or [])]:
             if not Path(value).is_file():
-                raise QueryError(f"query image {value} does not exist")
+                what = "is a folder, not an image" if Path(value).is_dir() else "does not exist"
+                raise QueryError(f"query image {value} {what}")
         query = Query.of(
             image=image_terms,
             text=_terms(text),
