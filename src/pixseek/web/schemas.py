@@ -66,7 +66,8 @@ class Info(BaseModel):
     max_k: int
     adapter: dict | None = Field(
         default=None,
-        description='the active query adapter, {"method", "trained_on", "classes", "created"}, or null',
+        description='the active query adapter, {"method", "trained_on", "classes", "created", "strength", '
+        '"neighbours", "mix"}, or null; {"error"} when the stored one cannot be read',
     )
 
 
@@ -93,6 +94,23 @@ class Ready(BaseModel):
     error: str | None = None
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 404, 409, 413, 415, 422)
+_MEANINGS = {
+    400: "a bad query",
+    401: "a missing or wrong token (when the server has one)",
+    404: "not in the index",
+    409: "an ambiguous path (detail.matches), or a file changed since it was indexed",
+    413: "an upload or image too large",
+    415: "not an image",
+    422: "a malformed request",
+    429: "over the rate limit (Retry-After)",
+    502: "storage that cannot be read (an object store, the catalog, a damaged adapter)",
+    503: "too many requests in flight (Retry-After)",
 }
+_GUARDED = (401, 429, 503)  # the token, rate and concurrency limits: every route but the open ones
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """The errors a guarded route can answer (its own `codes` and the guards'), all `{"error", "detail"}`."""
+    return {
+        code: {"model": ErrorResponse, "description": _MEANINGS[code]} for code in sorted({*codes, *_GUARDED})
+    }

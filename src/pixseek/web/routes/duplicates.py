@@ -10,13 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS, DEFAULT_THRESHOLD
 from pixseek.services.duplicates import DuplicateReport
 from pixseek.web.deps import AppState, State
-from pixseek.web.schemas import ERROR_RESPONSES, DuplicatesResponse
+from pixseek.web.schemas import DuplicatesResponse, error_responses
 
 router = APIRouter(tags=["duplicates"])
 _KEEP = 4  # reports kept per replica: (catalog version, threshold, neighbours, adapter) -> report
 
 
-@router.get("/duplicates", response_model=DuplicatesResponse, responses=ERROR_RESPONSES)
+@router.get("/duplicates", response_model=DuplicatesResponse, responses=error_responses(400, 422, 502))
 async def duplicates(
     state: State,
     threshold: Annotated[

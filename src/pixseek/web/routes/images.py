@@ -17,19 +17,19 @@ from pixseek.models.imageio import ImageSource
 from pixseek.services import ImageRecord
 from pixseek.web.deps import AppState, State, find_record
 from pixseek.web.errors import error_response
-from pixseek.web.schemas import ERROR_RESPONSES
+from pixseek.web.schemas import error_responses
 
 router = APIRouter(tags=["images"])
 _CACHE = "private, max-age=3600"
 
 
-@router.get("/image/{id}", responses=ERROR_RESPONSES, response_class=FileResponse)
+@router.get("/image/{id}", responses=error_responses(404, 409, 502), response_class=FileResponse)
 def image_by_id(id: str, state: State) -> Response:
     """The original file of an indexed image (fetched from the store for a row indexed from one)."""
     return _serve(state, find_record(state.index, id))
 
 
-@router.get("/image", responses=ERROR_RESPONSES, response_class=FileResponse)
+@router.get("/image", responses=error_responses(404, 409, 422, 502), response_class=FileResponse)
 def image_by_path(
     state: State, path: Annotated[str, Query(description="An indexed path (relative or absolute)")]
 ) -> Response:
@@ -40,7 +40,7 @@ def image_by_path(
     return _serve(state, record)
 
 
-@router.get("/thumbnail/{id}", responses=ERROR_RESPONSES, response_class=Response)
+@router.get("/thumbnail/{id}", responses=error_responses(404, 409, 413, 415, 502), response_class=Response)
 async def thumbnail(id: str, state: State) -> Response:
     """A JPEG at most 320 px on a side, cached."""
     record = await run_in_threadpool(find_record, state.index, id)

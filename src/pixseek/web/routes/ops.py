@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from pixseek.web.deps import State
-from pixseek.web.schemas import Health, Info, Ready
+from pixseek.web.schemas import Health, Info, Ready, error_responses
 
 router = APIRouter(tags=["ops"])
 
@@ -20,7 +20,7 @@ def health(state: State) -> Health:
     return Health(status="ok", images=images, model=model)
 
 
-@router.get("/info", response_model=Info)
+@router.get("/info", response_model=Info, responses=error_responses(502))
 def info(state: State) -> Info:
     """The index's size, model and labels, and whether the model has text search."""
     summary = state.index.info()
@@ -51,6 +51,6 @@ def ready(state: State) -> Response:
     return JSONResponse(body.model_dump(), status_code=code)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses=error_responses())
 def metrics(state: State) -> Response:
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -17,7 +17,7 @@ from pixseek.search.feedback import check_method
 from pixseek.search.query import Query as SearchQuery
 from pixseek.services import SearchFilter
 from pixseek.web.deps import AppState, State, find_stored
-from pixseek.web.schemas import ERROR_RESPONSES, SearchResponse, SearchResult
+from pixseek.web.schemas import SearchResponse, SearchResult, error_responses
 
 router = APIRouter(tags=["search"])
 
@@ -33,9 +33,10 @@ _FILTER_DOC = {
     "path_glob": "Only images whose relative path matches this glob, e.g. *.png",
 }
 _ADAPTER_DOC = "false: search with the frozen vectors, leaving out the index's adapter (default true)"
+_ERRORS = error_responses(400, 404, 409, 413, 415, 422, 502)
 
 
-@router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
+@router.post("/search", response_model=SearchResponse, responses=_ERRORS)
 async def search(
     *,
     state: State,
