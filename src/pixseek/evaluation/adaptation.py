@@ -25,6 +25,7 @@ from pixseek.search.adapter import (
     nearest_in_block,
     pool_scores,
     posteriors,
+    unit_rows,
 )
 
 MIN_PER_CLASS = 4  # two to train on and two to measure among
@@ -94,7 +95,7 @@ def adapted_retrieval(
     and every row is scored; class-posterior ranks each query's pool of its max(k, RERANK_POOL) nearest
     rows (ties by row) with `search.adapter.pool_scores`, the formula `QueryAdapter.scores` applies in a
     search, a chunk of queries at a time."""
-    x = _normalise(np.asarray(vectors, dtype=np.float32))
+    x = unit_rows(np.asarray(vectors, dtype=np.float32))
     if not adapter.reranks:
         return retrieval_scores(x, labels, k=k, queries=adapter.apply(x))
     n = len(x)
@@ -129,10 +130,6 @@ def adapted_retrieval(
         ranked = np.lexsort((pools, -scores), axis=1)[:, :k]
         top[start:stop] = np.take_along_axis(pools, ranked, axis=1)
     return ranking_scores(top, labels)
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def with_active_adapter(vectors: np.ndarray, labels: list[str], adapter: QueryAdapter) -> dict[str, Any]:

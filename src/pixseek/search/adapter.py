@@ -44,13 +44,14 @@ RERANK_POOL = 200
 SMOOTHING_REFERENCE = RERANK_POOL
 
 
-def _normalise(u: np.ndarray) -> np.ndarray:
+def unit_rows(u: np.ndarray) -> np.ndarray:
+    """Each row (last axis) scaled to length 1, float32; an all-zero row stays zero."""
     return (u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def adapt_queries(queries: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """normalise(q + q A) per row, float32: the residual map, for search and its evaluation alike."""
-    return _normalise(queries + queries @ matrix)
+    return unit_rows(queries + queries @ matrix)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -62,14 +63,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def posteriors(vectors: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """normalise(softmax(x W^T + b)) per (normalised) row, float32: the class side of class-posterior.
     By einsum (see QueryAdapter.scores): 0.06 s for 10,000 x 1,280 x 10, and no thread wake-ups."""
-    x = _normalise(np.asarray(vectors, dtype=np.float32))
-    return _normalise(_softmax(np.einsum("...d,cd->...c", x, weights) + bias))
+    x = unit_rows(np.asarray(vectors, dtype=np.float32))
+    return unit_rows(_softmax(np.einsum("...d,cd->...c", x, weights) + bias))
 
 
 def smoothed(own: np.ndarray, neighbours: np.ndarray, mix: float) -> np.ndarray:
     """normalise((1 - mix) p + mix mean(p of the neighbours)) per row; own (..., c), neighbours
     (..., k, c)."""
-    return _normalise((1.0 - mix) * own + mix * neighbours.mean(axis=-2))
+    return unit_rows((1.0 - mix) * own + mix * neighbours.mean(axis=-2))
 
 
 def pool_scores(
@@ -127,9 +128,9 @@ def nearest_references(x: np.ndarray, refs: int, k: int) -> np.ndarray:
 
 def toward_classes(queries: np.ndarray, weights: np.ndarray, bias: np.ndarray, strength: float) -> np.ndarray:
     """normalise(q + strength * normalise(softmax(q W^T + b) W)) per (normalised) row, float32."""
-    q = _normalise(np.asarray(queries, dtype=np.float32))
+    q = unit_rows(np.asarray(queries, dtype=np.float32))
     p = _softmax(q @ weights.T + bias)
-    return _normalise(q + strength * _normalise(p @ weights))
+    return unit_rows(q + strength * unit_rows(p @ weights))
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class QueryAdapter:
         query as it finds the candidates that `scores` re-ranks: normalised, not moved."""
         q = self._checked(queries)
         if self.method == CLASS_POSTERIOR:
-            return _normalise(q)
+            return unit_rows(q)
         if self.method == CLASS_DIRECTION:
             return toward_classes(q, self.matrix[:, :-1], self.matrix[:, -1], self.strength)
         return adapt_queries(q, self.matrix)
@@ -174,12 +175,12 @@ class QueryAdapter:
         or for class-posterior, those of the [x, s p~(x)] vectors (`pool_scores`), the posteriors smoothed
         over the SMOOTHING_REFERENCE candidates nearest the query."""
         q = self._checked(query)
-        x = _normalise(np.asarray(candidates, dtype=np.float32))
+        x = unit_rows(np.asarray(candidates, dtype=np.float32))
         if self.method != CLASS_POSTERIOR:
             return np.einsum("nd,d->n", x, self.apply(q)).astype(np.float32)
         # einsum, not BLAS, for the products with one query: just after the index's OpenMP search,
         # OpenBLAS's threads took 3 ms to wake for 200 rows
-        q = _normalise(q)
+        q = unit_rows(q)
         cosines = np.einsum("nd,d->n", x, q)
         order = np.lexsort((np.arange(len(x)), -cosines))  # best first, ties by position
         x = x[order]
@@ -200,7 +201,7 @@ class QueryAdapter:
         class-posterior, posteriors smoothed over the SMOOTHING_REFERENCE rows nearest `around` (a query;
         None: over all the rows, for small sets), so their dot products are `scores`; the frozen
         (normalised) rows for the query-only methods."""
-        x = _normalise(self._checked(vectors))
+        x = unit_rows(self._checked(vectors))
         if self.method != CLASS_POSTERIOR or not len(x):
             return x
         order, refs = self._reference(x, around)
@@ -216,12 +217,12 @@ class QueryAdapter:
     def query_side(self, query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """The query as `both_sides(vectors, around=query)` rows are scored against: [q, s p~(q)] /
         sqrt(1 + s^2), its posterior mixed with its nearest rows'; the mapped query for the others."""
-        q = _normalise(self._checked(query))
+        q = unit_rows(self._checked(query))
         if self.method != CLASS_POSTERIOR:
             return self.apply(q)
         w, b = self.matrix[:, :-1], self.matrix[:, -1]
         p = posteriors(q, w, b)
-        x = _normalise(self._checked(vectors))
+        x = unit_rows(self._checked(vectors))
         if self.neighbours > 0 and self.mix > 0 and len(x):
             order, _ = self._reference(x, q)
             p = smoothed(p, posteriors(x[order[: self.neighbours]], w, b), self.mix)
@@ -232,7 +233,7 @@ class QueryAdapter:
         first are the smoothing's reference."""
         if around is None:
             return np.arange(len(x)), len(x)
-        cosines = x @ _normalise(np.asarray(around, dtype=np.float32))
+        cosines = x @ unit_rows(np.asarray(around, dtype=np.float32))
         return np.lexsort((np.arange(len(x)), -cosines)), min(SMOOTHING_REFERENCE, len(x))
 
     def _extended(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
