@@ -128,6 +128,35 @@ def test_feedback_past_ram_agrees_with_the_in_memory_path(db: Path, tmp_path: Pa
     assert len(set(want) & set(got)) >= 4
 
 
+def test_many_probes_past_ram_share_one_rescore_budget(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each probe (the query and every relevant mark) searches the compressed index; their refine depth is
+    lowered so that together they re-score about RESCORE_BUDGET rows, where each read its own full refine."""
+    import shutil
+
+    from pixseek.search.compressed import CompressedIndex
+    from pixseek.services import feedback
+
+    copy = tmp_path / "db"
+    shutil.copytree(db, copy)
+    past_ram = Index(copy, settings=Settings(compressed_threshold=1000))
+    past_ram.settings.compressed_threshold = 300
+    marks = {"like": "r000", "k": 5, "positive": ["r006", "r012", "r018"], "negative": ["r001"]}
+    want = [h.id for h in Index(copy).search(**marks)]
+    depths: list[int] = []
+    search = CompressedIndex.search
+    monkeypatch.setattr(
+        CompressedIndex, "search", lambda self, *a, **kw: depths.append(self.refine) or search(self, *a, **kw)
+    )
+    full = [h.id for h in past_ram.search(**marks)]
+    assert depths == [50]  # one batched search: 4 probes x 30 candidates (k 5, 5 hidden, 4 per hit)
+    monkeypatch.setattr(feedback, "RESCORE_BUDGET", 4 * 30 * 3)
+    lowered = [h.id for h in past_ram.search(**marks)]
+    assert depths == [50, 3]
+    assert len(set(want) & set(full)) >= 4 and len(set(want) & set(lowered)) >= 4
+
+
 @pytest.fixture
 def client(db: Path) -> TestClient:
     settings = Settings(db=db)

@@ -176,6 +176,15 @@ def test_codes_damaged_in_place_are_caught_by_their_digest_and_built_again(
     assert CompressedIndex.load(tmp_path, 3) is not None  # saved over, with a matching digest
 
 
+def test_a_rescore_budget_lowers_the_refine_depth_but_never_raises_it(built: tuple[np.ndarray, Path]) -> None:
+    _, folder = built
+    index = CompressedIndex.load(folder, 7)
+    assert index is not None and index.refine == 50
+    assert compressed.within_rescore_budget(index, 10, 100, 1_000_000) is index  # 1,000 per hit: 50 kept
+    assert compressed.within_rescore_budget(index, 10, 100, 5_000).refine == 5
+    assert compressed.within_rescore_budget(index, 10, 100, 10).refine == 1  # at least 1
+
+
 def test_a_new_version_replaces_the_old_files(tmp_path: Path) -> None:
     data = _clustered(2000)
     CompressedIndex.build(_batches(data), 2000, DIM, tmp_path, version=1)

@@ -234,6 +234,19 @@ def with_refine(index: CompressedIndex | DeltaIndex, refine: int) -> CompressedI
     return index
 
 
+def within_rescore_budget(
+    index: CompressedIndex | DeltaIndex, queries: int, k: int, budget: int
+) -> CompressedIndex | DeltaIndex:
+    """The index with its refine depth lowered (to 1 at least, never raised) so that `queries` searches
+    for `k` candidates each re-score about `budget` rows in all: many probes at once (relevance feedback
+    with hundreds of marks) each reading a full refine read millions of rows."""
+    base = index if isinstance(index, CompressedIndex) else index.base
+    if not isinstance(base, CompressedIndex):
+        return index
+    depth = max(1, min(base.refine, budget // max(1, queries * k)))
+    return index if depth == base.refine else with_refine(index, depth)
+
+
 def remove_other_versions(folder: Path, version: int) -> None:
     """Delete the files of every other version, and temporary files that killed writers left."""
     remove_dead_temporaries(folder)

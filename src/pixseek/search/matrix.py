@@ -12,7 +12,7 @@ import numpy as np
 from pixseek.errors import QueryError
 from pixseek.locations import Location
 from pixseek.search.ann import IvfIndex, load_or_build
-from pixseek.search.compressed import CompressedIndex, with_refine
+from pixseek.search.compressed import CompressedIndex, with_refine, within_rescore_budget
 from pixseek.search.delta import READER_SLACK, DeltaIndex
 from pixseek.search.exact import ExactIndex
 from pixseek.search.filters import SearchFilter
@@ -164,10 +164,12 @@ class SearchMatrix:
         exclude_ids: Sequence[str] = (),
         ann_folder: Location | None = None,
         refine: int | None = None,
+        rescore_budget: int | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """`search`'s answer as (rows, scores) per query, for a caller that re-scores rows itself; past RAM,
         re-scoring `refine` candidates per hit (default: the index's own setting; 1 when the caller's own
-        re-score makes a deeper one wasted)."""
+        re-score makes a deeper one wasted), or with `rescore_budget` about that many in all (see
+        compressed.within_rescore_budget)."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if queries.shape[1] != self.dim:
             raise QueryError(f"query vectors have dim {queries.shape[1]}, the index has {self.dim}")
@@ -176,6 +178,8 @@ class SearchMatrix:
         rows = self.rows.matching(filters)
         if self._exact is None:
             compressed = self._compressed() if refine is None else with_refine(self._compressed(), refine)
+            if rescore_budget is not None:
+                compressed = within_rescore_budget(compressed, len(queries), want, rescore_budget)
             scores, idx = compressed.search(queries, want, rows=rows)
         elif rows is None and ann_folder is not None:
             scores, idx = self.ann(ann_folder).search(queries, want)

@@ -16,6 +16,10 @@ from pixseek.types import SearchHit
 
 MAX_MARKS = 200  # per kind, per request: marks travel with every request
 _CANDIDATES_PER_HIT = 4  # candidates fetched around each probe, per hit wanted
+# Past RAM, rows the probes' searches re-score in all: each probe's own refine of a 1M-row catalog made
+# 200 marks of each kind at k = 100 read 9M rows (10 s); within this budget 0.3 s, and no scratch trial
+# lost a result against exact feedback over every row (docs/results.md, "What one feedback search costs").
+RESCORE_BUDGET = 200_000
 
 
 def feedback_search(
@@ -57,7 +61,9 @@ def feedback_search(
     marked = {m.ids[r] for r in (*pos_rows, *neg_rows)}
     hidden = set(exclude_ids) | (set() if include_marked else marked)
     want = k + len(hidden) + _CANDIDATES_PER_HIT * k
-    found = m.search_rows(np.stack(probes), k=want, filters=filters, ann_folder=ann_folder)
+    found = m.search_rows(
+        np.stack(probes), k=want, filters=filters, ann_folder=ann_folder, rescore_budget=RESCORE_BUDGET
+    )
     allowed = {r for r in pos_rows if filters is None or filters.matches(m.paths[r], m.labels[r])}
     found_rows = {int(r) for rows, _ in found for r in rows}
     candidates = sorted(found_rows | (allowed if include_marked else set()))
