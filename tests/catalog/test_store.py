@@ -72,6 +72,28 @@ def test_open_errors(tmp_path: Path) -> None:
     assert a_file.read_text() == "not a db"
 
 
+@pytest.mark.parametrize("table", ["images", "meta"])
+@pytest.mark.parametrize("damage", ["manifest", "folder"])
+def test_a_damaged_or_missing_table_is_one_storage_error(tmp_path: Path, table: str, damage: str) -> None:
+    """Lance's raw error (a page of Rust debug output) or lancedb's ValueError became a traceback."""
+    import shutil
+
+    db = tmp_path / "x.db"
+    Catalog.create(db, META)
+    folder = db / f"{table}.lance"
+    if damage == "manifest":
+        for manifest in (folder / "_versions").glob("*.manifest"):
+            manifest.write_bytes(b"junk\n")
+    else:
+        shutil.rmtree(folder)
+    with pytest.raises((StorageError, CatalogError)) as caught:
+        Catalog.open(db)
+    message = str(caught.value)
+    assert str(db) in message and "\n" not in message
+    if (table, damage) != ("meta", "folder"):  # no metadata table: not a catalog at all
+        assert isinstance(caught.value, StorageError) and message.startswith(f"cannot read the index at {db}")
+
+
 def test_old_schema_is_reported(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     cat = Catalog.create(db, META)

@@ -77,8 +77,9 @@ class Catalog:
             raise CatalogError(
                 f"no pixseek index at {path}; create one with `pixseek index FOLDER --db {path}`"
             )
-        conn = lancedb.connect(str(path))
-        meta = read_meta(conn)
+        with read_errors(path):  # a damaged or missing table file: one line naming the catalog
+            conn = lancedb.connect(str(path))
+            meta = read_meta(conn)
         if needs_migration(meta):
             if not allow_migration:
                 check_migratable(meta)  # newer than us, or no way up: say so, not 'upgrade'
@@ -89,7 +90,8 @@ class Catalog:
             table, meta = migrate(conn.open_table(IMAGES_TABLE).to_arrow(), meta)
             conn.create_table(IMAGES_TABLE, table, mode="overwrite")
             conn.open_table(META_TABLE).add(meta.to_table(), mode="overwrite")
-        return cls(path, conn, meta)
+        with read_errors(path):
+            return cls(path, conn, meta)
 
     @classmethod
     def create(cls, path: Location, meta: IndexMeta) -> Catalog:
