@@ -3,12 +3,14 @@ and a pyarrow filesystem for a URI (credentials and endpoint from the standard A
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
+import stat
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 from pixseek.errors import StorageError
@@ -94,3 +96,21 @@ def object_store_fs(uri: str, storage_options: Mapping[str, str] | None = None) 
         )
     filesystem, base = pafs.FileSystem.from_uri(uri)  # abfs://: pyarrow's own defaults
     return filesystem, base.rstrip("/")
+
+
+NOT_A_REGULAR_FILE = "not a regular file (a pipe, socket or device)"
+
+
+def open_regular_file(path: Path) -> BinaryIO:
+    """A local file opened for reading, or OSError for anything but a regular file: opening a named pipe
+    blocks until a writer comes, and a device (a link to /dev/zero) reads forever. Opened without
+    blocking, then checked on the open descriptor, so a file swapped for a pipe since it was listed is
+    refused too."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, NOT_A_REGULAR_FILE, str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

@@ -54,3 +54,19 @@ def test_two_links_to_one_folder_are_walked_once(tmp_path: Path) -> None:
     _touch(tmp_path / "real" / "z.png")
     (tmp_path / "again").symlink_to(tmp_path / "real")
     assert len(scan(tmp_path).files) == 1
+
+
+def test_pipes_and_devices_named_like_images_are_reported_not_read(tmp_path: Path) -> None:
+    """A named pipe blocked the run forever in its open; a link to /dev/zero read forever."""
+    import os
+
+    (tmp_path / "a").mkdir()
+    _touch(tmp_path / "a" / "real.png")
+    os.mkfifo(tmp_path / "a" / "pipe.png")
+    (tmp_path / "a" / "zero.png").symlink_to("/dev/zero")
+    found = scan(tmp_path)
+    assert [f.path for f in found.files] == ["a/real.png"]
+    assert sorted(found.errors) == [
+        ("a/pipe.png", "not a regular file (a pipe, socket or device)"),
+        ("a/zero.png", "not a regular file (a pipe, socket or device)"),
+    ]

@@ -199,3 +199,26 @@ def test_a_real_170_megapixel_png_loads_when_the_limit_allows(tmp_path: Path) ->
     assert (decoded.width, decoded.height) == (width, height) and decoded.image.mode == "RGB"
     with pytest.raises(ImageTooLargeError):
         read_image(path, max_pixels=100_000_000)
+
+
+def test_a_pipe_or_device_is_refused_at_once_not_read(tmp_path: Path) -> None:
+    """Opening a named pipe for reading blocks until a writer comes, and /dev/zero never ends: a file
+    swapped for either after a scan listed it must fail at once, not hang the run."""
+    import os
+    import threading
+
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    errors: list[str] = []
+
+    def read_both() -> None:
+        for name in ("pipe.png", "zero.png"):
+            with pytest.raises(ImageReadError) as caught:
+                read_image(tmp_path / name, max_pixels=10**6)
+            errors.append(caught.value.reason)
+
+    reader = threading.Thread(target=read_both, daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive(), "the read blocked"
+    assert errors == ["cannot read: not a regular file (a pipe, socket or device)"] * 2

@@ -32,6 +32,7 @@ from pixseek.cli.app import (
     shown_path,
 )
 from pixseek.errors import QueryError
+from pixseek.locations import NOT_A_REGULAR_FILE
 
 TermsOption = list[str] | None
 
@@ -220,9 +221,8 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
         index = Index(settings.db, model=model, settings=settings)
         image_terms = _terms([str(p) for p in images] if images else None)
         for value, _ in [*(image_terms or []), *(_terms(minus_image) or [])]:
-            if not Path(value).is_file():
-                what = "is a folder, not an image" if Path(value).is_dir() else "does not exist"
-                raise QueryError(f"query image {value} {what}")
+            if not value or not Path(value).is_file():
+                raise QueryError(f"query image {value!r} {_not_a_file(Path(value)) if value else 'is empty'}")
         query = Query.of(
             image=image_terms,
             text=_terms(text),
@@ -279,3 +279,9 @@ def info_command(db: DbOption = None, json_out: JsonOption = False) -> None:
             highlight=False,
             markup=False,
         )
+
+
+def _not_a_file(path: Path) -> str:
+    if path.is_dir():
+        return "is a folder, not an image"
+    return NOT_A_REGULAR_FILE if path.exists() else "does not exist"

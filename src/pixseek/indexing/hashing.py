@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pixseek.locations import open_regular_file
+
 _DIGEST_BYTES = 16
 
 
 def content_hash(path: Path) -> str:
     """Hex BLAKE2b-128 of the file's bytes: ~1 GB/s per core, and collisions are not a concern."""
-    with path.open("rb") as fh:
+    with open_regular_file(path) as fh:
         return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=_DIGEST_BYTES)).hexdigest()
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixseek.locations import NOT_A_REGULAR_FILE
 from pixseek.types import IMAGE_EXTENSIONS
 
 NOT_UTF8 = "its name is not valid UTF-8, so it cannot be stored; rename it to index it"
@@ -69,6 +71,9 @@ def scan(root: Path, *, include_hidden: bool = False) -> ScanResult:
                 st = entry.stat(follow_symlinks=True)
             except OSError as exc:
                 result.errors.append((rel, f"cannot stat: {exc.strerror or exc}"))
+                continue
+            if not stat.S_ISREG(st.st_mode):  # a pipe would block the read, a device never end it
+                result.errors.append((rel, NOT_A_REGULAR_FILE))
                 continue
             result.files.append(FileEntry(rel, st.st_size, st.st_mtime_ns))
     result.files.sort(key=lambda f: f.path)

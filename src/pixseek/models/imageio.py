@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import threading
 import warnings
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pixseek.errors import ImageReadError, ImageTooLargeError
+from pixseek.locations import open_regular_file
 
 ImageSource = str | Path | bytes | Image.Image | BinaryIO
 
@@ -148,9 +150,11 @@ def _stream(source: str | Path | bytes | BinaryIO, label: str) -> tuple[BinaryIO
     if path.is_dir():
         raise ImageReadError(label, "is a directory, not an image file")
     try:
-        if path.stat().st_size == 0:
+        fp = open_regular_file(path)
+        if os.fstat(fp.fileno()).st_size == 0:
+            fp.close()
             raise ImageReadError(label, "empty file (0 bytes)")
-        return path.open("rb"), True
+        return fp, True
     except FileNotFoundError as exc:
         raise ImageReadError(label, "no such file") from exc
     except OSError as exc:
