@@ -222,3 +222,30 @@ def test_a_pipe_or_device_is_refused_at_once_not_read(tmp_path: Path) -> None:
     reader.join(timeout=10)
     assert not reader.is_alive(), "the read blocked"
     assert errors == ["cannot read: not a regular file (a pipe, socket or device)"] * 2
+
+
+def _ico_holding(png: bytes) -> bytes:
+    """An ICO file (header and one directory entry) around a PNG: PIL's ICO plugin decodes it at open."""
+    return struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 22) + png
+
+
+def test_only_the_indexed_formats_are_opened(tmp_path: Path) -> None:
+    """An ICO (named .png) holding a 30,000 x 30,000 PNG was decoded whole while opening, past the pixel
+    limit, and ended in PIL's DecompressionBombError traceback; formats outside IMAGE_EXTENSIONS are now
+    not opened at all. A camera's multi-picture JPEG (MPO) still reads."""
+    big = io.BytesIO()
+    Image.new("L", (30_000, 30_000), 200).save(big, "PNG")
+    (tmp_path / "bomb.png").write_bytes(_ico_holding(big.getvalue()))
+    with pytest.raises(ImageReadError, match="not an image, or an unsupported image format"):
+        read_image(tmp_path / "bomb.png", max_pixels=10**6)
+    for fmt in ("ICO", "PPM", "TGA"):
+        other = io.BytesIO()
+        Image.new("RGB", (16, 16), (200, 0, 0)).save(other, fmt)
+        with pytest.raises(ImageReadError, match="unsupported image format"):
+            read_image(other.getvalue(), max_pixels=10**6)
+    mpo = io.BytesIO()
+    first, second = Image.new("RGB", (40, 30), (200, 0, 0)), Image.new("RGB", (40, 30), (0, 200, 0))
+    first.save(mpo, "MPO", save_all=True, append_images=[second])
+    decoded = read_image(mpo.getvalue(), max_pixels=10**6)
+    assert (decoded.width, decoded.height) == (40, 30)
+    assert np.asarray(decoded.image)[15, 20].tolist() == [200, 0, 0]  # the first picture

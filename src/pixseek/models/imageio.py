@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -26,6 +27,19 @@ _EXIF_ORIENTATION = 0x0112
 _WHITE = (255, 255, 255, 255)
 # PIL's pixel limit is one process-wide value; lifting it for one load must not race another.
 _PIL_LIMIT_LOCK = threading.Lock()
+# The only formats PIL may open: those of types.IMAGE_EXTENSIONS (JPEG's opener also returns a camera's
+# multi-picture MPO), and AVIF where this Pillow reads it (content is sniffed, whatever the name says).
+# Other plugins are no use here and some decode at open, before any header check: an ICO holding a
+# 30,000 x 30,000 PNG decoded it whole, past PIXSEEK_MAX_IMAGE_PIXELS.
+_WANTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "AVIF")
+
+
+@functools.cache
+def opened_formats() -> tuple[str, ...]:
+    Image.init()
+    return tuple(fmt for fmt in _WANTED_FORMATS if fmt in Image.OPEN)
+
+
 # Errors PIL and its codecs raise for damaged files.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, IndexError, TypeError)
 
@@ -167,19 +181,20 @@ def _identify(fp: BinaryIO, label: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             try:
-                return Image.open(fp)
+                return Image.open(fp, formats=opened_formats())
             except Image.DecompressionBombError:
                 return _open_without_pil_limit(fp, label)
     except UnidentifiedImageError as exc:
         raise ImageReadError(label, "not an image, or an unsupported image format") from exc
+    except Image.DecompressionBombError as exc:  # a plugin that decodes while opening, past PIL's own limit
+        raise ImageTooLargeError(label, f"too many pixels to open ({exc})") from exc
 
 
 def _open_without_pil_limit(fp: BinaryIO, label: str) -> Image.Image:
     """Identify the format as Image.open does, minus its bomb check (ours runs right after)."""
     fp.seek(0)
     prefix = fp.read(16)
-    Image.init()
-    for fmt in Image.ID:
+    for fmt in opened_formats():
         factory, accept = Image.OPEN[fmt]
         if accept is not None and not accept(prefix):
             continue
