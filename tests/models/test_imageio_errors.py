@@ -6,6 +6,7 @@ import gc
 import io
 import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,11 @@ def test_running_out_of_memory_is_reported_as_too_large() -> None:
 def test_a_file_over_pils_warning_threshold_is_not_mistaken_for_a_non_image() -> None:
     """100 MP is over PIL's bomb *warning* (89.5 MP), under its error and under our limit: the warning
     is silenced while identifying, and the file is then read (and found short), not called 'not an image'."""
-    header = b"qoif" + struct.pack(">II", 10_000, 10_000) + bytes([3, 0]) + b"\x00" * 64
-    error = _error(header)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 10_000, 10_000, 8, 2, 0, 0, 0)  # a PNG claiming 100 MP, with no pixels
+    error = _error(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"") + chunk(b"IEND", b""))
     assert not isinstance(error, ImageTooLargeError)
-    assert error.reason.startswith("corrupt or unreadable image (")
+    assert error.reason.startswith("truncated file (")  # read, and found short

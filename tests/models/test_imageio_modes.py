@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +61,14 @@ def test_draft_size_is_checked_against_the_upright_image(tmp_path: Path) -> None
     assert decoded.image.size == (427, 640)
 
 
-def _qoi_claiming(width: int, height: int) -> bytes:
-    """A QOI header claiming width x height RGB pixels, followed by far too little data."""
-    return b"qoif" + struct.pack(">II", width, height) + bytes([3, 0]) + b"\x00" * 64
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG header claiming width x height RGB pixels, with an empty IDAT: far too little data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
 
 
 def test_draft_size_needs_no_swap_for_an_upright_image() -> None:
@@ -73,14 +79,14 @@ def test_draft_size_needs_no_swap_for_an_upright_image() -> None:
 
 def test_a_file_over_pils_own_guard_is_identified_past_formats_that_reject_it(tmp_path: Path) -> None:
     """179.6 MP is over PIL's bomb error threshold (178,956,970) but within ours, so we identify the
-    format ourselves. Plugins tried before QOI (IM, IMT, IPTC accept any prefix) fail on it, and the
-    search must go on to QOI: the file is then read and found short, not called 'not an image'."""
-    path = tmp_path / "huge.qoi"
-    path.write_bytes(_qoi_claiming(13_400, 13_400))
+    format ourselves. JPEG, tried first, rejects it and the search must go on to PNG: the file is then
+    read and found short, not called 'not an image'."""
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_claiming(13_400, 13_400))
     with pytest.raises(ImageReadError) as info:
         read_image(path, max_pixels=LIMIT)
     assert not isinstance(info.value, ImageTooLargeError)
-    assert info.value.reason.startswith("corrupt or unreadable image (")
+    assert info.value.reason.startswith("truncated file (")  # read, and found short
 
 
 def _tiff_claiming(width: int, height: int) -> bytes:

@@ -126,3 +126,36 @@ def test_preprocessor_pickles_for_worker_processes() -> None:
     clone = pickle.loads(pickle.dumps(pre))
     assert np.array_equal(clone(image), pre(image))
     assert clone.draft_size() == (224, 224)
+
+
+def _reference(image: Image.Image, tower: ImageTower) -> np.ndarray:
+    """transformers' steps written out with plain PIL: the whole image resized, then its centre cropped."""
+    width, height = image.size
+    t = tower.size
+    size = (t, int(t * height / width)) if width <= height else (int(t * width / height), t)
+    pixels = np.asarray(image.convert("RGB").resize(size, resample=Image.Resampling.BICUBIC))
+    top, left = (pixels.shape[0] - t) // 2, (pixels.shape[1] - t) // 2
+    crop = pixels[top : top + t, left : left + t].astype(np.float64) / 255
+    return ((crop.astype(np.float32) - np.float32(tower.mean)) / np.float32(tower.std)).transpose(2, 0, 1)
+
+
+def test_an_extreme_strip_resizes_only_the_centre_it_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1 x 20,000 strip became a 224 x 4,480,000 image before its crop (10 GB, 29 s); a 100,000 x 2 one
+    ran out of memory. Now no resize makes more than MAX_ASPECT crops' widths, and a strip still gives
+    what resizing it whole would, to within a few grey levels."""
+    sizes: list[tuple[int, int]] = []
+    resize = Image.Image.resize
+    monkeypatch.setattr(
+        Image.Image, "resize", lambda self, size, *a, **kw: sizes.append(size) or resize(self, size, *a, **kw)
+    )
+    pre = Preprocessor(CLIP)
+    for strip in (Image.new("L", (1, 20_000), 128), Image.new("L", (100_000, 2), 128)):
+        assert pre(strip).shape == (3, 224, 224)
+    assert max(max(s) for s in sizes) <= 8 * 224
+    ramp = np.tile(np.linspace(0, 255, 3_000), (30, 1)).astype(np.uint8)  # 3,000 x 30: 22,400 px long
+    gradient = Image.fromarray(np.stack([ramp, ramp[::-1], ramp], axis=-1))
+    got, want = pre(gradient), _reference(gradient, CLIP)
+    assert np.abs((got - want) * np.float32(CLIP.std)[:, None, None]).max() <= 3 / 255
+    noise = np.random.default_rng(0).integers(0, 256, (30, 200, 3), dtype=np.uint8)
+    moderate = Image.fromarray(noise)  # 200 x 30: 1,493 px long, within the bound, so resized whole: exact
+    np.testing.assert_array_equal(pre(moderate), _reference(moderate, CLIP))

@@ -3,6 +3,10 @@
 The steps and their rounding follow transformers' PIL backend exactly: shortest side to `size` with
 new_long = int(size * long / short), PIL resize on uint8, center crop with top = (h - size) // 2 (zero
 padding when the image is smaller), rescale in float64 then cast to float32, normalise in float32.
+
+One exception, for memory: an image whose longer side would come out past MAX_ASPECT crops' widths (a
+1 x 20,000 strip would become 224 x 4,480,000, 10 GB) has only the part the crop keeps resized; its pixels
+can then differ from transformers' by a few levels.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
 }
 _RESCALE = 1 / 255
+MAX_ASPECT = 8  # past this ratio of the resized long side to the crop, only the kept centre is resized
 
 
 class Preprocessor:
@@ -44,7 +49,11 @@ class Preprocessor:
     def __call__(self, image: Image.Image) -> np.ndarray:
         if image.mode != "RGB":
             image = image.convert("RGB")
-        resized = image.resize(self._target_size(image.size), resample=_RESAMPLE[self.tower.interpolation])
+        target, resample = self._target_size(image.size), _RESAMPLE[self.tower.interpolation]
+        if self.tower.crop == "center" and max(target) > MAX_ASPECT * self.tower.size:
+            resized = _resized_centre(image, target, self.tower.size, resample)
+        else:
+            resized = image.resize(target, resample=resample)
         pixels = np.asarray(resized)  # (H, W, 3) uint8
         if self.tower.crop == "center":
             pixels = center_crop(pixels, self.tower.size)
@@ -64,6 +73,18 @@ class Preprocessor:
 
     def __setstate__(self, tower: ImageTower) -> None:
         self.__init__(tower)  # type: ignore[misc]
+
+
+def _resized_centre(
+    image: Image.Image, target: tuple[int, int], crop: int, resample: Image.Resampling
+) -> Image.Image:
+    """The `crop` x `crop` centre of `image` resized to `target`, without making the rest: PIL resizes
+    only the source box that maps onto it (the same box center_crop would keep)."""
+    (width, height), (new_w, new_h) = image.size, target
+    left, top = (new_w - crop) // 2, (new_h - crop) // 2
+    sx, sy = width / new_w, height / new_h
+    box = (left * sx, top * sy, (left + crop) * sx, (top + crop) * sy)
+    return image.resize((crop, crop), resample=resample, box=box)
 
 
 def shortest_side_size(size: tuple[int, int], target: int) -> tuple[int, int]:
