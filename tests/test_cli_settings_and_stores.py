@@ -24,6 +24,8 @@ from pixseek.locations import as_location, object_store_fs
         ("PIXSEEK_COMPRESSED_THRESHOLD", "500", "greater than or equal to 1000"),  # its documented floor
         ("PIXSEEK_MAX_K", "abc", "valid integer"),
         ("PIXSEEK_ANN_WARMUP", "bogus", "bogus"),
+        ("PIXSEEK_CORS_ORIGINS", '["https://a.example"', "not a JSON list"),
+        ("PIXSEEK_PROVIDERS", "[CPUExecutionProvider]", "not a JSON list"),
     ],
 )
 def test_a_bad_setting_names_its_variable(
@@ -36,6 +38,31 @@ def test_a_bad_setting_names_its_variable(
         line = result.output.strip()
         assert line.startswith("error: ") and variable in line and said in line, line
         assert "Traceback" not in result.output and len(line.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "origins"),
+    [
+        ("https://a.example", ("https://a.example",)),  # a plain value was a pydantic-settings traceback
+        (" https://a.example , https://b.example ", ("https://a.example", "https://b.example")),
+        ('["https://a.example", "https://b.example"]', ("https://a.example", "https://b.example")),
+    ],
+)
+def test_list_settings_take_a_json_list_or_commas(
+    monkeypatch: pytest.MonkeyPatch, value: str, origins: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("PIXSEEK_CORS_ORIGINS", value)
+    monkeypatch.setenv("PIXSEEK_PROVIDERS", value)
+    settings = make_settings()
+    assert settings.cors_origins == settings.providers == origins
+
+
+def test_no_cors_origins_is_allowed_but_no_providers_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIXSEEK_CORS_ORIGINS", "")
+    assert make_settings().cors_origins == ()
+    monkeypatch.setenv("PIXSEEK_PROVIDERS", " ")
+    with pytest.raises(SettingsError, match=r"^providers \(PIXSEEK_PROVIDERS\): .*at least 1 item"):
+        make_settings()
 
 
 def test_a_bad_value_from_an_option_is_named_as_the_option_s() -> None:

@@ -6,12 +6,30 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pixseek.locations import as_location
 
 DEFAULT_MODEL = "clip-vit-b32"
 DEFAULT_MAX_IMAGE_PIXELS = 200_000_000  # real 170 MP PNGs must index; bombs beyond this are refused
+
+
+def _names(value: object) -> object:
+    """A list setting from the environment: a JSON list, or names separated by commas (the easy mistake)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        import json
+
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON list ({exc.msg})") from None
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+NameList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_names)]
 
 
 class Settings(BaseSettings):
@@ -26,7 +44,7 @@ class Settings(BaseSettings):
     int8: bool = False  # use the quantised image tower when the model has one
     batch_size: int = Field(default=32, ge=1, le=4096)
     threads: int | None = Field(default=None, ge=1)  # ONNX Runtime intra-op threads; None = all cores
-    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    providers: NameList = Field(default=("CPUExecutionProvider",), min_length=1)  # ONNX Runtime's, in order
     workers: int | None = Field(default=None, ge=0)  # decode processes; None = cores // 4, 0 = threads
     max_image_pixels: int = Field(default=DEFAULT_MAX_IMAGE_PIXELS, ge=1)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
@@ -54,4 +72,4 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None  # serve: required as "Authorization: Bearer <token>" when set
     max_concurrent: int = Field(default=64, ge=1)  # serve: requests in flight before 503
     rate_limit: float | None = Field(default=None, gt=0)  # serve: requests per second per client (429)
-    cors_origins: tuple[str, ...] = ()  # serve: origins whose pages may call the API (none by default)
+    cors_origins: NameList = ()  # serve: origins whose pages may call the API (none by default)
