@@ -71,3 +71,10 @@ def test_route_passes_on_the_concurrency_limit(monkeypatch: pytest.MonkeyPatch) 
     result = CliRunner().invoke(app, route, env={"PIXSEEK_MAX_CONCURRENT": "3"})
     assert result.exit_code == 0, result.output
     assert asked["max_concurrent"] == 5
+
+
+def test_an_infinite_upload_limit_is_a_usage_error_not_a_traceback() -> None:
+    """`--max-upload-mb inf` passed the option's minimum and overflowed int() into a traceback."""
+    result = CliRunner().invoke(app, ["serve", "--max-upload-mb", "inf"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "less than or equal to 1048576" in " ".join(result.output.split())

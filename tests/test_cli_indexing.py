@@ -157,3 +157,21 @@ def test_a_newline_in_a_file_name_stays_on_one_human_line(tmp_path: Path) -> Non
     assert result.stdout.splitlines()[-1].endswith(f"  {folder}/odd\\nname.png")
     raw = runner.invoke(app, ["search", "--like", "plain.png", "--db", str(db), "-k", "1", "--json"])
     assert json.loads(raw.stdout)["results"][0]["path"] == "odd\nname.png"
+
+
+def test_a_query_image_click_thinks_unreadable_is_pixseek_s_to_judge(
+    indexed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click's Path type refused an unreadable image as a usage error (exit 2, never --json's shape). Here
+    os.access says 'unreadable' (root reads mode-000 files, so a real permission test needs another
+    user); pixseek opens the file itself and answers, exit 0, where click had stopped it."""
+    import os
+
+    folder, db = indexed
+    image = next(folder.rglob("*.png"))
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode, *a, **kw: Path(path) != image and real(path, mode, *a, **kw)
+    )
+    result = runner.invoke(app, ["search", str(image), "--db", str(db), "--json", "-k", "1"])
+    assert result.exit_code == 0 and "not readable" not in result.output, result.output

@@ -16,7 +16,7 @@ def test_parse_gamma(value: str, parsed: str | float) -> None:
     assert parse_gamma(value) == parsed
 
 
-@pytest.mark.parametrize("value", ["-1", "0", "wide"])
+@pytest.mark.parametrize("value", ["-1", "0", "wide", "nan", "inf", "-inf"])
 def test_parse_gamma_rejects(value: str) -> None:
     with pytest.raises(ValueError):
         parse_gamma(value)

@@ -130,6 +130,17 @@ def test_serve_on_a_port_in_use_is_one_error_line(served: dict[str, Any]) -> Non
     assert "status" not in served  # no server ran
 
 
+def test_serve_on_an_address_not_of_this_machine_names_the_host_not_the_port(served: dict[str, Any]) -> None:
+    """192.0.2.1 (TEST-NET-1, RFC 5737) is no address of this machine; the advice was to free the port."""
+    argv = ["serve", "--db", str(served["db"]), "--host", "192.0.2.1", "--insecure-public", "--port", "8765"]
+    result = CliRunner().invoke(cli_app, argv)
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: cannot listen on 192.0.2.1:8765: ")
+    assert line.endswith("give --host an address of this machine (127.0.0.1, 0.0.0.0, or one of its own)")
+    assert "status" not in served
+
+
 def test_serve_hands_uvicorn_the_port_it_bound(served: dict[str, Any]) -> None:
     with socket.socket() as probe:  # a port free a moment ago
         probe.bind(("127.0.0.1", 0))

@@ -72,7 +72,9 @@ def _default_db(folder: Path | None, out: Path) -> Path:
 
 @app.command("eval")
 def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
-    folder: Annotated[Path | None, typer.Argument(help="Labelled folder: root/<class>/image")] = None,
+    folder: Annotated[
+        Path | None, typer.Argument(help="Labelled folder: root/<class>/image", readable=False)
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option(
@@ -82,7 +84,9 @@ def eval_command(  # noqa: PLR0917 - Typer maps parameters to options
         ),
     ] = None,
     model: ModelOption = None,
-    out: Annotated[Path, typer.Option("--out", help="Report folder")] = Path("pixseek-report"),
+    out: Annotated[Path, typer.Option("--out", help="Report folder", readable=False)] = Path(
+        "pixseek-report"
+    ),
     seed: Annotated[
         int, typer.Option(min=0, max=2**32 - 1, help="Seed for the split, folds and classifiers")
     ] = 42,
@@ -200,8 +204,10 @@ def _extra_blocks(
 
 @app.command("classify")
 def classify_command(
-    image: Annotated[Path, typer.Argument(help="Image to classify")],
-    report: Annotated[Path, typer.Option("--report", help="Report folder written by `pixseek eval`")],
+    image: Annotated[Path, typer.Argument(help="Image to classify", readable=False)],
+    report: Annotated[
+        Path, typer.Option("--report", help="Report folder written by `pixseek eval`", readable=False)
+    ],
     model: ModelOption = None,
     top: Annotated[int, typer.Option(min=1, help="How many labels to list")] = 3,
     json_out: JsonOption = False,
@@ -231,13 +237,16 @@ def classify_command(
 
 @bench_app.command("run")
 def bench_run_command(  # noqa: PLR0917 - Typer maps parameters to options
-    folder: Annotated[Path, typer.Argument(help="Folder of images to index and query")],
+    folder: Annotated[Path, typer.Argument(help="Folder of images to index and query", readable=False)],
     model: ModelOption = None,
     db: Annotated[
-        Path | None, typer.Option("--db", help="New index folder to keep [default: temporary]")
+        Path | None,
+        typer.Option("--db", help="New index folder to keep [default: temporary]", readable=False),
     ] = None,
     queries: Annotated[int, typer.Option(min=1, help="Query images to time")] = 20,
-    out: Annotated[Path | None, typer.Option("--out", help="Also write bench.json and bench.md here")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write bench.json and bench.md here", readable=False)
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """The paper's Table V for FOLDER: indexing time and throughput, query, search and end-to-end ms, size."""

@@ -177,7 +177,7 @@ def _terms(values: TermsOption) -> list[tuple[str, float]] | None:
 
 @app.command("search")
 def search_command(  # noqa: PLR0917 - Typer maps parameters to options
-    images: Annotated[list[Path] | None, typer.Argument(help="Query images")] = None,
+    images: Annotated[list[Path] | None, typer.Argument(help="Query images", readable=False)] = None,
     text: Annotated[TermsOption, typer.Option("--text", help="Text query; repeat for more")] = None,
     like: Annotated[TermsOption, typer.Option("--like", help="An indexed id or path: more like this")] = None,
     minus_text: Annotated[TermsOption, typer.Option("--minus-text", help="Text to avoid")] = None,

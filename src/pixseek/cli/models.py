@@ -23,7 +23,7 @@ from pixseek.types import IMAGE_EXTENSIONS
 EFFICIENTNETS = ("efficientnet-lite0", "efficientnet-lite2")
 CALIBRATION_IMAGES = 64
 
-CacheOption = Annotated[Path | None, typer.Option("--model-cache", help="Model cache folder")]
+CacheOption = Annotated[Path | None, typer.Option("--model-cache", help="Model cache folder", readable=False)]
 
 
 @model_app.command("list")
@@ -48,11 +48,14 @@ def export_command(  # noqa: PLR0917 - Typer maps parameters to options
     source: Annotated[
         str, typer.Argument(help="efficientnet-lite0, efficientnet-lite2, or a transformers CLIP checkpoint")
     ],
-    out: Annotated[Path | None, typer.Option("--out", help="Model folder [default: the model cache]")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Model folder [default: the model cache]", readable=False)
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Model name [default: from SOURCE]")] = None,
     int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write an int8 image tower")] = True,
     calibration: Annotated[
-        Path | None, typer.Option("--calibration", help="Folder of real images to calibrate int8 (CNNs)")
+        Path | None,
+        typer.Option("--calibration", help="Folder of real images to calibrate int8 (CNNs)", readable=False),
     ] = None,
     model_cache: CacheOption = None,
 ) -> None:
@@ -124,12 +127,16 @@ def finetune_command(  # noqa: PLR0917 - Typer maps parameters to options
     source: Annotated[
         str, typer.Argument(help="A transformers CLIP checkpoint, or a model folder fine-tuned before")
     ],
-    folder: Annotated[Path, typer.Argument(help="Images, captioned by .txt files beside them or by folder")],
+    folder: Annotated[
+        Path, typer.Argument(help="Images, captioned by .txt files beside them or by folder", readable=False)
+    ],
     name: Annotated[str, typer.Option("--name", help="The new model's name")],
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the images")] = 1,
     batch_size: Annotated[int, typer.Option(min=2, help="Pairs per contrastive batch")] = 32,
     lr: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate")] = 1e-5,
-    out: Annotated[Path | None, typer.Option("--out", help="Model folder [default: the model cache]")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Model folder [default: the model cache]", readable=False)
+    ] = None,
     model_cache: CacheOption = None,
     json_out: JsonOption = False,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 import tempfile
@@ -36,7 +37,7 @@ def serve_command(  # noqa: PLR0917 - Typer maps parameters to options
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
     model: Annotated[str | None, typer.Option("--model", help="Model name or folder")] = None,
     max_upload_mb: Annotated[
-        float | None, typer.Option(min=0.001, help="Largest upload, in MiB [default: 20]")
+        float | None, typer.Option(min=0.001, max=1_048_576, help="Largest upload, in MiB [default: 20]")
     ] = None,
     quiet: Annotated[
         bool,
@@ -175,9 +176,12 @@ def listen_on(host: str, port: int) -> socket.socket:
         if listening is not None:
             listening.close()
         why = exc.strerror or str(exc)
-        raise PixseekError(
-            f"cannot listen on {host}:{port}: {why}; stop what holds it or choose another --port"
-        ) from None
+        remedy = (
+            "stop what holds it or choose another --port"
+            if exc.errno == errno.EADDRINUSE
+            else "give --host an address of this machine (127.0.0.1, 0.0.0.0, or one of its own)"
+        )
+        raise PixseekError(f"cannot listen on {host}:{port}: {why}; {remedy}") from None
     return listening
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from sklearn.base import ClassifierMixin
@@ -71,6 +72,6 @@ def parse_gamma(value: str) -> str | float:
     if value in ("scale", "auto"):
         return value
     number = float(value)
-    if number <= 0:
+    if not math.isfinite(number) or number <= 0:  # nan slipped past `<= 0` and failed minutes later
         raise ValueError(f"gamma must be 'scale', 'auto' or a positive number, got {value!r}")
     return number
