@@ -6,7 +6,7 @@ padding when the image is smaller), rescale in float64 then cast to float32, nor
 
 One exception, for memory: an image whose longer side would come out past MAX_ASPECT crops' widths (a
 1 x 20,000 strip would become 224 x 4,480,000, 10 GB) has only the part the crop keeps resized; its pixels
-can then differ from transformers' by a few levels.
+can then differ from transformers' by up to 2 grey levels.
 """
 
 from __future__ import annotations
@@ -78,13 +78,15 @@ class Preprocessor:
 def _resized_centre(
     image: Image.Image, target: tuple[int, int], crop: int, resample: Image.Resampling
 ) -> Image.Image:
-    """The `crop` x `crop` centre of `image` resized to `target`, without making the rest: PIL resizes
-    only the source box that maps onto it (the same box center_crop would keep)."""
+    """The `crop` x `crop` centre of `image` resized to `target`, without making the rest: the two passes
+    PIL's whole resize makes (width, then height), each over only the box that maps onto the crop (the
+    box center_crop keeps). One pass with both boxes rounds in the other order, up to 17 grey levels off
+    on noise; these two stay within 2 (PIL takes the box's coordinates as floats)."""
     (width, height), (new_w, new_h) = image.size, target
     left, top = (new_w - crop) // 2, (new_h - crop) // 2
     sx, sy = width / new_w, height / new_h
-    box = (left * sx, top * sy, (left + crop) * sx, (top + crop) * sy)
-    return image.resize((crop, crop), resample=resample, box=box)
+    columns = image.resize((crop, height), resample=resample, box=(left * sx, 0, (left + crop) * sx, height))
+    return columns.resize((crop, crop), resample=resample, box=(0, top * sy, crop, (top + crop) * sy))
 
 
 def shortest_side_size(size: tuple[int, int], target: int) -> tuple[int, int]:
