@@ -105,11 +105,18 @@ def open_regular_file(path: Path) -> BinaryIO:
     """A local file opened for reading, or OSError for anything but a regular file: opening a named pipe
     blocks until a writer comes, and a device (a link to /dev/zero) reads forever. Opened without
     blocking, then checked on the open descriptor, so a file swapped for a pipe since it was listed is
-    refused too."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    refused too; a regular file then reads as any other (blocking), and one that a lease holder (a
+    Samba or NFS server) makes the non-blocking open refuse is opened again, waiting as open() does."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except BlockingIOError:  # EWOULDBLOCK: a lease is held; only a regular file can have one
+        if not stat.S_ISREG(Path(path).stat().st_mode):
+            raise
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, NOT_A_REGULAR_FILE, str(path))
+        os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
