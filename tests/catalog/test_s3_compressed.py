@@ -163,6 +163,49 @@ def test_codes_damaged_in_place_under_the_prefix_are_caught_by_their_digest(
     assert "do not match the digest" in caplog.text
 
 
+def test_damaged_codes_under_the_prefix_are_repaired_even_with_an_older_copy_at_hand(
+    tmp_path: Path, s3_catalog: tuple[str, np.ndarray], s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica holding an older version served it plus a delta when the newest download failed its
+    digest: nothing was uploaded over the damage, so it (and every replica) downloaded the damaged
+    version again at each start. Now it builds that version, serves it and uploads it."""
+    from pixseek.search import compressed_remote
+    from pixseek.search.compressed import CompressedIndex
+
+    uri, _ = s3_catalog
+    bucket = uri.removeprefix("s3://").split("/")[0]
+    replica_settings = Settings(compressed_threshold=1000, ann_cache=tmp_path / "replica")
+    Index(uri, settings=Settings(compressed_threshold=1000, ann_cache=tmp_path / "w1")).warm()
+    Index(uri, settings=replica_settings).warm()  # the replica's copy of the first version
+    Catalog.open(uri).append(rows_table(_records(N, 20), _vectors(20, 3), DIM))
+    writer = Settings(compressed_threshold=1000, ann_cache=tmp_path / "w2", ann_delta_limit=0)
+    Index(uri, settings=writer).warm()  # builds and uploads the second version
+    version, client = Catalog.open(uri).version(), s3_server.client()
+    key = f"index/pq-v{version}.faiss"
+    client.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=damaged_in_place(client.get_object(Bucket=bucket, Key=key)["Body"].read()),
+    )
+    downloads: list[int] = []
+    download = compressed_remote._download
+    monkeypatch.setattr(
+        compressed_remote,
+        "_download",
+        lambda fs, base, v, *a: downloads.append(v) or download(fs, base, v, *a),
+    )
+    replica = Index(uri, settings=replica_settings)
+    assert isinstance(replica._matrix()._compressed(), CompressedIndex)  # this version, not older + delta
+    codes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    digest = client.get_object(Bucket=bucket, Key=f"{key}.crc32")["Body"].read().decode().strip()
+    assert digest == f"{zlib.crc32(codes):08x}"  # repaired under the prefix
+    row = N + 7
+    assert [h.id for h in replica.search_vectors(_vectors(20, 3)[7][None, :], k=1)[0]] == [f"id{row:05d}"]
+    downloads.clear()
+    Index(uri, settings=replica_settings)._matrix()._compressed()  # the next start loads its own copy
+    assert downloads == []
+
+
 def test_rebuild_ann_replaces_the_saved_index_and_this_machines_copy(
     tmp_path: Path, s3_catalog: tuple[str, np.ndarray], s3_server: S3Server
 ) -> None:

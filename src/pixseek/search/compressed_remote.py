@@ -70,14 +70,20 @@ def load_or_build_remote(
     found = CompressedIndex.load(cache, version)
     if found is not None and len(found) == n:
         return found
+    repair = False
     if _download(filesystem, base, version, cache, dim):
         found = CompressedIndex.load(cache, version)
         if found is not None and len(found) == n:
             remove_other_versions(cache, version)  # an open older copy stays readable until closed
             return found
-    older = _newest_remote(filesystem, base, version - 1)
-    if older is not None and older != newest_saved(cache, PQ_PREFIX, version - 1):
-        _download(filesystem, base, older, cache, dim)
+        # The prefix's copy of this version is damaged (its codes fail their digest): build it here and
+        # upload over it. An older copy plus a delta would serve, but leave the damage for every replica
+        # (and this one's next start) to download again.
+        repair = True
+    else:
+        older = _newest_remote(filesystem, base, version - 1)
+        if older is not None and older != newest_saved(cache, PQ_PREFIX, version - 1):
+            _download(filesystem, base, older, cache, dim)
     index = load_or_build(
         cache,
         version,
@@ -85,7 +91,7 @@ def load_or_build_remote(
         dim,
         batches,
         keys=keys,
-        delta_vectors=delta_vectors,
+        delta_vectors=None if repair else delta_vectors,
         delta_limit=delta_limit,
         delta_slack=delta_slack,
     )
