@@ -26,6 +26,7 @@ from pixseek.locations import as_location, object_store_fs
         ("PIXSEEK_ANN_WARMUP", "bogus", "bogus"),
         ("PIXSEEK_CORS_ORIGINS", '["https://a.example"', "not a JSON list"),
         ("PIXSEEK_PROVIDERS", "[CPUExecutionProvider]", "not a JSON list"),
+        ("PIXSEEK_CORS_ORIGINS", "[1, 2]", "not a JSON list of strings"),
     ],
 )
 def test_a_bad_setting_names_its_variable(
@@ -46,6 +47,7 @@ def test_a_bad_setting_names_its_variable(
         ("https://a.example", ("https://a.example",)),  # a plain value was a pydantic-settings traceback
         (" https://a.example , https://b.example ", ("https://a.example", "https://b.example")),
         ('["https://a.example", "https://b.example"]', ("https://a.example", "https://b.example")),
+        ('["", " https://a.example "]', ("https://a.example",)),  # kept as given, it could match no origin
     ],
 )
 def test_list_settings_take_a_json_list_or_commas(

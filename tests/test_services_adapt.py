@@ -443,3 +443,11 @@ def test_adapt_waits_for_another_writer_with_wait(index: Index, remove: bool) ->
     thread.join()
     assert waited.exit_code == 0, waited.output
     assert (Catalog.open(index.db).adapter() is None) == remove
+
+
+def test_a_lock_wait_that_is_not_a_number_is_refused(index: Index) -> None:
+    """filelock and the object-store lease both waited forever on a nan timeout."""
+    with pytest.raises(QueryError, match="must be 0 or more seconds, got nan"):
+        index.adapt(lock_timeout=float("nan"))
+    with pytest.raises(QueryError, match="must be 0 or more seconds, got -1"):
+        index.remove_adapter(lock_timeout=-1)

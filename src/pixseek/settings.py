@@ -23,10 +23,14 @@ def _names(value: object) -> object:
         import json
 
         try:
-            return json.loads(text)
+            parts = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"not a JSON list ({exc.msg})") from None
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+        if not isinstance(parts, list) or not all(isinstance(part, str) for part in parts):
+            raise ValueError("not a JSON list of strings")
+    else:
+        parts = text.split(",")
+    return tuple(part.strip() for part in parts if part.strip())  # either form: no blank or padded entry
 
 
 NameList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_names)]

@@ -14,7 +14,7 @@ from pixseek.locations import join_root
 
 ImageInput = str | Path | Image.Image | bytes
 # File suffixes (any case) read as images: by a folder walk, a listing, fine-tuning, int8 calibration.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ def _touch(path: Path, data: bytes = b"x") -> None:
 
 
 def test_extensions_any_case_and_labels(tmp_path: Path) -> None:
-    names = ["a.jpg", "b.JPEG", "c.Png", "d.webp", "e.BMP", "f.gif", "g.tif", "h.TIFF"]
+    names = ["a.jpg", "b.JPEG", "c.Png", "d.webp", "e.BMP", "f.gif", "g.tif", "h.TIFF", "i.avif"]
     for n in names:
         _touch(tmp_path / "cls" / n)
     for n in ["notes.txt", "x.svg", "noext", "y.jpg.bak"]:

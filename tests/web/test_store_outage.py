@@ -34,6 +34,10 @@ def test_health_answers_from_memory_and_reads_are_502(client: TestClient) -> Non
     info = client.get("/info")
     assert info.status_code == 502, info.text
     assert info.json()["error"] == f"cannot read the index at {state.index.db}: {CAUSE}"
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/info", "/ready", "/search", "/duplicates"):  # each reads the catalog when a check is due
+        operation = paths[path].get("get") or paths[path]["post"]
+        assert "502" in operation["responses"], path
 
 
 def test_a_read_that_keeps_failing_is_a_storage_error_after_its_retries(tmp_path: Any) -> None:

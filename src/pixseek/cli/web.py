@@ -215,7 +215,9 @@ def bench_search_command(  # noqa: PLR0917 - Typer maps parameters to options
     dim: Annotated[int, typer.Option(min=8, help="Vector dimensions")] = 512,
     keep: Annotated[
         Path | None,
-        typer.Option(help="Build the catalog in this new folder and keep it [default: a temp folder]"),
+        typer.Option(
+            help="Build the catalog in this new folder and keep it [default: a temp folder]", readable=False
+        ),
     ] = None,
     json_out: JsonOption = False,
 ) -> None:

@@ -17,8 +17,9 @@ from pixseek.types import SearchHit
 MAX_MARKS = 200  # per kind, per request: marks travel with every request
 _CANDIDATES_PER_HIT = 4  # candidates fetched around each probe, per hit wanted
 # Past RAM, rows the probes' searches re-score in all: each probe's own refine of a 1M-row catalog made
-# 200 marks of each kind at k = 100 read 9M rows (10 s); within this budget 0.3 s, and no scratch trial
-# lost a result against exact feedback over every row (docs/results.md, "What one feedback search costs").
+# 200 marks of each kind at k = 100 read 9M rows: 10 s with marks near the query, 8 s with marks far apart
+# (benchmarks/feedback_recall.py, feedback_cost.py); within this budget 0.3 s and 2.2 s, and no trial lost
+# a result against exact feedback over every row (docs/results.md, "What one feedback search costs").
 RESCORE_BUDGET = 200_000
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from pathlib import Path
 from pixseek.catalog import Catalog, IndexMeta, write_lock
 from pixseek.catalog.lease import Lease, write_lease
 from pixseek.catalog.row_writer import RowWriter
-from pixseek.errors import ModelMismatchError
+from pixseek.errors import ModelMismatchError, QueryError
 from pixseek.indexing import IndexReport, RunOptions
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.locations import Location
@@ -22,7 +23,10 @@ from pixseek.types import Embedder
 @contextmanager
 def write_lock_for(db: Location, timeout: float) -> Iterator[Lease | None]:
     """One writer per catalog: a file lock in a local folder, or a Lance lease in an object store
-    (yielded: renewed before each commit, and it fences the Ray workers' own appends)."""
+    (yielded: renewed before each commit, and it fences the Ray workers' own appends). `timeout` seconds
+    to wait for another writer: 0 not at all, inf for as long as it takes."""
+    if math.isnan(timeout) or timeout < 0:  # nan passed `--wait`'s minimum and then waited forever
+        raise QueryError(f"the time to wait for the write lock must be 0 or more seconds, got {timeout!r}")
     if isinstance(db, str):
         with write_lease(db, timeout=timeout) as lease:
             yield lease

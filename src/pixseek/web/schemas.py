@@ -111,6 +111,9 @@ _GUARDED = (401, 429, 503)  # the token, rate and concurrency limits: every rout
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
     """The errors a guarded route can answer (its own `codes` and the guards'), all `{"error", "detail"}`."""
-    return {
-        code: {"model": ErrorResponse, "description": _MEANINGS[code]} for code in sorted({*codes, *_GUARDED})
-    }
+    return open_errors(*codes, *_GUARDED)
+
+
+def open_errors(*codes: int) -> dict[int | str, dict[str, object]]:
+    """The errors an open route (no token, never throttled) can answer, all `{"error", "detail"}`."""
+    return {code: {"model": ErrorResponse, "description": _MEANINGS[code]} for code in sorted(set(codes))}

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from pixseek.web.deps import State
-from pixseek.web.schemas import Health, Info, Ready, error_responses
+from pixseek.web.schemas import Health, Info, Ready, error_responses, open_errors
 
 router = APIRouter(tags=["ops"])
 
@@ -34,7 +34,10 @@ def info(state: State) -> Info:
     )
 
 
-@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
+_READY_ERRORS = open_errors(502) | {503: {"model": Ready, "description": "not ready yet, or warm-up failed"}}
+
+
+@router.get("/ready", response_model=Ready, responses=_READY_ERRORS)
 def ready(state: State) -> Response:
     """Readiness for a load balancer: 503 until the ANN index (when searches use one) is loaded.
 
