@@ -1,7 +1,9 @@
 """The write lock of a catalog in an object store: a lease table created with Lance's conditional put.
 
 No file lock works across machines. Lance creates a table's first version with a put-if-absent, so of two
-writers creating the lease table at once exactly one succeeds; the other sees the holder and its expiry.
+writers creating the lease table at once exactly one makes version 1; the other sees the holder and its
+expiry, or, when Lance retried its create as an overwrite at version 2, gives up and drops the spoiled
+table, which the first one's next fence then notices: never two writers at once.
 The holder renews the lease as it commits and drops it when done; a lease whose writer died (kill -9)
 expires after `ttl` seconds, or at once when that writer ran on this machine, and the next run takes over.
 """
@@ -93,8 +95,16 @@ def write_lease(uri: str, *, timeout: float = 0.0, ttl: float | None = None) -> 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            conn.create_table(LEASE_TABLE, _row(owner, ttl), mode="create")
-            break
+            created = conn.create_table(LEASE_TABLE, _row(owner, ttl), mode="create")
+            if created.version == 1:
+                break
+            # Lance retried this create as an overwrite of the lease another writer created meanwhile (a
+            # create is an Overwrite transaction, and those are retried at the next version): that writer
+            # holds it. Drop the table this overwrite spoiled, so its holder's next fence stops it too
+            # rather than two writers going on (check_held), and count as refused.
+            with suppress(ValueError, OSError, RuntimeError):
+                conn.drop_table(LEASE_TABLE)
+            raise ValueError("lost the race to create the lease")
         except (ValueError, OSError, RuntimeError):  # it exists: someone holds it, or held it and died
             held = _holder(conn)
             if held is not None and (held[1] < time.time() or _died_here(held[0])):
