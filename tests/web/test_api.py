@@ -101,7 +101,7 @@ def test_page_shows_model_count_and_labels(client: TestClient) -> None:
         assert f'<option value="{label}">' in r.text
     assert client.get("/static/app.js").status_code == 200
     # the file picker offers the formats the server decodes (README), not "image/*", which offers SVG too
-    assert 'accept=".bmp,.gif,.jpeg,.jpg,.png,.tif,.tiff,.webp"' in r.text
+    assert 'accept=".avif,.bmp,.gif,.jpeg,.jpg,.png,.tif,.tiff,.webp"' in r.text
 
 
 def test_docs_openapi_health_metrics(client: TestClient) -> None:
