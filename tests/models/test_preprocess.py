@@ -158,6 +158,6 @@ def test_an_extreme_strip_resizes_only_the_centre_it_keeps(monkeypatch: pytest.M
         got, want = pre(strip), _reference(strip, CLIP)
         levels = np.abs((got - want) * np.float32(CLIP.std)[:, None, None]) * 255
         assert levels.max() <= 2.01 and levels.mean() < 0.05, (shape, levels.max(), levels.mean())
-    noise = np.random.default_rng(0).integers(0, 256, (30, 200, 3), dtype=np.uint8)
-    moderate = Image.fromarray(noise)  # 200 x 30: 1,493 px long, within the bound, so resized whole: exact
-    np.testing.assert_array_equal(pre(moderate), _reference(moderate, CLIP))
+    for shape in ((30, 200, 3), (427, 30, 3), (30, 1_900, 3)):  # up to 14,186 px long: within the bound
+        moderate = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))  # so resized whole: exact
+        np.testing.assert_array_equal(pre(moderate), _reference(moderate, CLIP))
