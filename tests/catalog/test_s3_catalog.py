@@ -119,30 +119,61 @@ def test_of_writers_racing_for_the_lease_exactly_one_wins(s3_db: str) -> None:
     assert sorted(outcomes) == ["busy", "busy", "busy", "held"]
 
 
+def _creates_retried_as_overwrites(patch: pytest.MonkeyPatch, s3_db: str) -> None:
+    import lancedb
+
+    connection = type(lancedb.connect(s3_db))
+    create = connection.create_table
+
+    def retried_as_overwrite(self, name: str, data: object = None, **kwargs: object) -> object:
+        return create(self, name, data, mode="overwrite")  # what Lance's retry commits: version 2
+
+    patch.setattr(connection, "create_table", retried_as_overwrite)
+
+
 def test_a_create_that_lance_retried_as_an_overwrite_holds_nothing(
     s3_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lance commits a create as an Overwrite and retries a conflicting one at the next version, so a
     writer that lost the race to create the lease could 'create' it too, over the winner's row: two
     writers went on (the racing test above failed about one run in three). Emulated here: the loser's
-    create lands as version 2. It must refuse, and leave the winner unable to write on unnoticed."""
+    create lands as version 2. It must refuse and give the lease back, so the winner writes on."""
     import lancedb
 
     from pixseek.catalog.lease import check_held
 
     with write_lease(s3_db) as winner:
-        connection = type(lancedb.connect(s3_db))
-        create = connection.create_table
-
-        def retried_as_overwrite(self, name: str, data: object = None, **kwargs: object) -> object:
-            return create(self, name, data, mode="overwrite")  # what Lance's retry commits: version 2
-
         with monkeypatch.context() as patch:
-            patch.setattr(connection, "create_table", retried_as_overwrite)
+            _creates_retried_as_overwrites(patch, s3_db)
+            with pytest.raises(IndexBusyError, match=winner.owner), write_lease(s3_db):
+                pytest.fail("two writers hold the lease")
+        check_held(lancedb.connect(s3_db), winner.owner)  # its next commit's fence lets it on
+        winner.renew()
+    with pytest.raises(ValueError):  # the winner released it, as a writer does when done
+        lancedb.connect(s3_db).open_table(LEASE_TABLE)
+
+
+def test_a_spoiled_lease_that_cannot_be_restored_stops_its_winner_too(
+    s3_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the loser cannot restore the winner's row, it drops the table: the winner's run stops at its
+    next fence rather than two writers going on."""
+    import lancedb
+    from lancedb.table import LanceTable
+
+    from pixseek.catalog.lease import check_held
+
+    def restore_fails(self: object, version: object = None) -> None:
+        raise OSError("the store refused the restore")
+
+    with write_lease(s3_db) as winner:
+        with monkeypatch.context() as patch:
+            _creates_retried_as_overwrites(patch, s3_db)
+            patch.setattr(LanceTable, "restore", restore_fails)
             with pytest.raises(IndexBusyError), write_lease(s3_db):
                 pytest.fail("two writers hold the lease")
-        with pytest.raises(IndexBusyError, match="lost its write lease"):
-            check_held(lancedb.connect(s3_db), winner.owner)  # its next commit's fence stops it
+        with pytest.raises(IndexBusyError, match=r"lost its write lease \(now held by nobody"):
+            check_held(lancedb.connect(s3_db), winner.owner)  # dropped: nobody is left holding it
 
 
 def test_the_lease_of_a_writer_that_died_expires(folder: Path, s3_db: str) -> None:

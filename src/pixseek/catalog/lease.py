@@ -2,8 +2,8 @@
 
 No file lock works across machines. Lance creates a table's first version with a put-if-absent, so of two
 writers creating the lease table at once exactly one makes version 1; the other sees the holder and its
-expiry, or, when Lance retried its create as an overwrite at version 2, gives up and drops the spoiled
-table, which the first one's next fence then notices: never two writers at once.
+expiry, or, when Lance retried its create as an overwrite at version 2, gives up and restores version 1,
+so the first one goes on (if its fence ran in between, it stops instead: never two writers at once).
 The holder renews the lease as it commits and drops it when done; a lease whose writer died (kill -9)
 expires after `ttl` seconds, or at once when that writer ran on this machine, and the next run takes over.
 """
@@ -68,6 +68,17 @@ def _holder(conn: lancedb.DBConnection) -> tuple[str, float] | None:
     return (latest["owner"] if len(owners) == 1 else "several writers"), latest["expires"]
 
 
+def _give_back(conn: lancedb.DBConnection, spoiled: lancedb.table.Table) -> None:
+    """Undo a create that Lance retried as an overwrite: restore version 1, the row of the writer whose
+    put-if-absent won, so that writer goes on. If the restore fails, drop the table: the winner's next
+    fence then stops it too, which costs its run but never lets two writers on (check_held)."""
+    try:
+        spoiled.restore(1)
+    except (ValueError, OSError, RuntimeError):
+        with suppress(ValueError, OSError, RuntimeError):
+            conn.drop_table(LEASE_TABLE)
+
+
 def _died_here(owner: str) -> bool:
     """A lease held by a process of this machine that no longer runs (killed): no need to wait it out."""
     host, _, rest = owner.partition(":")
@@ -100,10 +111,8 @@ def write_lease(uri: str, *, timeout: float = 0.0, ttl: float | None = None) -> 
                 break
             # Lance retried this create as an overwrite of the lease another writer created meanwhile (a
             # create is an Overwrite transaction, and those are retried at the next version): that writer
-            # holds it. Drop the table this overwrite spoiled, so its holder's next fence stops it too
-            # rather than two writers going on (check_held), and count as refused.
-            with suppress(ValueError, OSError, RuntimeError):
-                conn.drop_table(LEASE_TABLE)
+            # holds it, as version 1 (the put-if-absent) says. Give it back and count as refused.
+            _give_back(conn, created)
             raise ValueError("lost the race to create the lease")
         except (ValueError, OSError, RuntimeError):  # it exists: someone holds it, or held it and died
             held = _holder(conn)
