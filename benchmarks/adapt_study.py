@@ -154,7 +154,9 @@ def fit_classes(x: np.ndarray, y: np.ndarray, method: str, *, c: float, strength
     """A class adapter of `pixseek adapt` at regularisation c and strength: (query map, candidate map).
     Unsmoothed, as the tables in docs/results.md were made; `adapt_variants.py smoothing` studies that."""
     adapter = as_adapter(train_classes(x, list(y), method=method, c=c, strength=strength, neighbours=0))
-    return adapter.queries, adapter.both_sides
+    # Unsmoothed, a class-posterior query is extended exactly as a candidate is; the query-only methods
+    # map the query and leave candidates frozen
+    return (adapter.both_sides if adapter.reranks else adapter.apply), adapter.both_sides
 
 
 def fit_concat_lda(x: np.ndarray, y: np.ndarray, *, weight: float):
