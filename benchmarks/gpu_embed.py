@@ -1,6 +1,7 @@
 """GPU check for the torch backend: ViT-B/32 throughput on CUDA and parity with the ONNX CPU path.
 
 Run on a CUDA machine:  python benchmarks/gpu_embed.py --json OUT.json
+Check it where no GPU is (the parity step only, fp32):  python benchmarks/gpu_embed.py --device cpu
 A random-weight ViT-B/32 has exactly the real model's compute cost, so its speed is the real model's speed.
 """
 
@@ -20,8 +21,10 @@ from transformers import CLIPConfig, CLIPModel
 
 from pixseek.models.embedder import OnnxEmbedder
 from pixseek.models.torch_embedder import TorchClipEmbedder
+from pixseek.types import IMAGE_EXTENSIONS
 
-FIXTURE = Path("tests/fixtures/tiny-clip")
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+FIXTURE = FIXTURES / "tiny-clip"
 
 
 def _timeit(fn, *, repeats: int) -> list[float]:
@@ -101,15 +104,16 @@ def photo_folder(n: int, out_dir: Path) -> list[Path]:
         return list(pool.map(_one_photo, [(src, out_dir, i) for i in range(n)], chunksize=32))
 
 
-def parity() -> dict:
-    """The tiny fixture on CUDA (fp32 and fp16) against ONNX Runtime on the CPU."""
+def parity(device: str = "cuda") -> dict:
+    """The tiny fixture through torch on `device` (fp32, and fp16 on CUDA) against ONNX Runtime on the CPU."""
     onnx = OnnxEmbedder.from_folder(FIXTURE)
-    images = sorted(Path("tests/fixtures/images").glob("*"))[:16]
+    fixtures = sorted((FIXTURES / "images").glob("*"))
+    images = [p for p in fixtures if p.suffix.lower() in IMAGE_EXTENSIONS][:16]  # not the folder's README
     texts = ["a cat", "", "a photo of a dog on the beach", "ünïcödé ☃ text " * 10]
     ref_i, ref_t = onnx.embed_images(images), onnx.embed_texts(texts)
     out = {"n_images": len(images)}
-    for half in (False, True):
-        gpu = TorchClipEmbedder.from_pretrained(FIXTURE / "hf", folder=FIXTURE, device="cuda", half=half)
+    for half in (False, True) if device == "cuda" else (False,):
+        gpu = TorchClipEmbedder.from_pretrained(FIXTURE / "hf", folder=FIXTURE, device=device, half=half)
         cos_i = np.sum(gpu.embed_images(images) * ref_i, axis=1)
         cos_t = np.sum(gpu.embed_texts(texts) * ref_t, axis=1)
         key = "fp16" if half else "fp32"
@@ -134,17 +138,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--photos", type=int, default=0, help="make this many 2 MP JPEGs for a pipeline run")
+    parser.add_argument(
+        "--device", choices=("cuda", "cpu"), default="cuda",
+        help="cpu: only the parity step, to check the script where no GPU is",
+    )  # fmt: skip
     args = parser.parse_args()
     report: dict = {"torch": torch.__version__}
-    report["parity"] = parity()
+    report["parity"] = parity(args.device)
+    if args.device == "cpu":
+        _write(report, args.json)
+        return
     report["speed"] = {str(b): speed(b, repeats=20) for b in (32, 256)}
     if args.photos:
         files = photo_folder(args.photos, Path("/tmp/pixseek-photos"))
         report["pipeline"] = pipeline(files, workers=os.cpu_count() or 1)
+    _write(report, args.json)
+
+
+def _write(report: dict, path: Path | None) -> None:
     text = json.dumps(report, indent=2)
     print(text)
-    if args.json:
-        args.json.write_text(text)
+    if path:
+        path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,11 @@ from pixseek.models.tokenizer import ClipTokenizer
 STAMPS = Path("/usr/share/tuxpaint/stamps")
 
 
+def _tensor(features: object) -> torch.Tensor:
+    """transformers 5 returns a ModelOutput whose pooler_output is the projected embedding."""
+    return features if isinstance(features, torch.Tensor) else features.pooler_output  # type: ignore[attr-defined]
+
+
 def recall_at_10(model: CLIPModel, spec: ModelSpec, folder: Path, pairs: list, device: str) -> float:
     """Each held-out caption as a query among the held-out images: is its own image in the top 10?"""
     assert spec.text is not None
@@ -40,12 +45,12 @@ def recall_at_10(model: CLIPModel, spec: ModelSpec, folder: Path, pairs: list, d
             chunk = pairs[start : start + 64]
             pixels = np.stack([preprocess(read_image(p, max_pixels=200_000_000).image) for p, _, _ in chunk])
             ids, mask = tokenizer.encode([c for _, c, _ in chunk])
-            images.append(model.get_image_features(pixel_values=torch.from_numpy(pixels).to(device)))
+            images.append(_tensor(model.get_image_features(pixel_values=torch.from_numpy(pixels).to(device))))
             tokens = {
                 "input_ids": torch.from_numpy(ids).long(),
                 "attention_mask": torch.from_numpy(mask).long(),
             }
-            texts.append(model.get_text_features(**{k: v.to(device) for k, v in tokens.items()}))
+            texts.append(_tensor(model.get_text_features(**{k: v.to(device) for k, v in tokens.items()})))
     img = torch.nn.functional.normalize(torch.cat(images), dim=1)
     txt = torch.nn.functional.normalize(torch.cat(texts), dim=1)
     top = (txt @ img.T).topk(10, dim=1).indices.cpu().numpy()

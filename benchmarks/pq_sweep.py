@@ -10,6 +10,7 @@ size, and p50/p99 per query with recall@10 against exact search, for each nprobe
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -24,9 +25,15 @@ from pixseek.search.exact import ExactIndex
 
 
 def main() -> None:
-    n, spec = int(sys.argv[1]), sys.argv[2]
-    nprobes = [int(x) for x in sys.argv[3].split(",")]
-    refine = int(sys.argv[4])
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
+    parser.add_argument("n", type=int, help="rows of synthetic clustered 512-d data")
+    parser.add_argument("spec", help="a faiss.index_factory string; {nlist} becomes 2 sqrt(N)")
+    parser.add_argument("nprobes", help="nprobe values, comma-separated")
+    parser.add_argument("refine", type=int, help="candidates re-scored exactly per query (k = 10)")
+    args = parser.parse_args()
+    n, spec, refine = args.n, args.spec, args.refine
+    nprobes = [int(x) for x in args.nprobes.split(",")]
     faiss.omp_set_num_threads(1)
     data = synthetic(n, 512, "clustered")
     queries = queries_for(data, 200)
