@@ -31,10 +31,11 @@ def is_object_store(location: Location) -> bool:
 
 
 def as_location(location: Location) -> Location:
-    """A URI stays a string (without a trailing '/'); anything else becomes a Path. A URI without a bucket
-    (`s3://`) is a StorageError: no store could hold it."""
+    """A URI stays a string (without a trailing '/'); anything else becomes a Path, with `~` expanded as a
+    shell would (LanceDB expands it itself, so a literal `~` folder would split one index between two
+    places). A URI without a bucket (`s3://`) is a StorageError: no store could hold it."""
     if not is_object_store(location):
-        return Path(location)
+        return Path(location).expanduser()
     return check_bucket(str(location)).rstrip("/")
 
 

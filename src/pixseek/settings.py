@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pixseek.errors import SettingsError
 from pixseek.locations import as_location
 
 DEFAULT_MODEL = "clip-vit-b32"
@@ -77,3 +78,17 @@ class Settings(BaseSettings):
     max_concurrent: int = Field(default=64, ge=1)  # serve: requests in flight before 503
     rate_limit: float | None = Field(default=None, gt=0)  # serve: requests per second per client (429)
     cors_origins: NameList = ()  # serve: origins whose pages may call the API (none by default)
+
+
+def load_settings(given_as: str = "its argument", **overrides: object) -> Settings:
+    """Settings from the environment with `overrides` (not None) on top; a bad value is a SettingsError
+    naming the setting and where it came from (`given_as` for an override, else its PIXSEEK_ variable),
+    not pydantic's several-line report."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        where = given_as if name in given else f"PIXSEEK_{name.upper()}"
+        raise SettingsError(f"{name} ({where}): {first['msg']}, got {first.get('input')!r}") from None

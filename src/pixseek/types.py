@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
 
 from pixseek.locations import join_root
 
-ImageInput = str | Path | Image.Image | bytes
+# What a query image may be; models.imageio.read_image decodes each (a uint8 pixel array too)
+ImageInput = str | Path | Image.Image | bytes | bytearray | memoryview | np.ndarray | BinaryIO
 # File suffixes (any case) read as images: by a folder walk, a listing, fine-tuning, int8 calibration.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif"})
 
@@ -45,6 +46,10 @@ class SearchHit:
     def full_path(self) -> str:
         """The image's own location: root joined with the relative path."""
         return join_root(self.root, self.path) if self.root else self.path
+
+    def to_dict(self) -> dict[str, str | float | None]:
+        """A result of `pixseek search --json`: id, root, path, score, label."""
+        return {"id": self.id, "root": self.root, "path": self.path, "score": self.score, "label": self.label}
 
 
 @runtime_checkable

@@ -56,12 +56,13 @@ def test_a_boolean_weight_is_refused_and_named() -> None:
 @pytest.mark.parametrize(
     ("positive", "negative", "message"),
     [
-        ([], [], "a search needs at least one positive term (an image, a text or --like)"),
+        ([], [], "a search needs at least one positive term (an image, a text or a like: --like, like=)"),
         (
             [],
             [(np.ones(2), 1.0)],
-            "terms to avoid (--minus-*) need a positive term (an image, a text or --like) to subtract from;"
-            " with --more alone, mark what to avoid with --less",
+            "terms to avoid (--minus-*, minus_*=) need a positive term (an image, a text or a like) to "
+            "subtract from; with relevant marks alone (--more, positive=), mark what to avoid as irrelevant "
+            "(--less, negative=)",
         ),
         (
             [(np.ones(2), 1.0)],

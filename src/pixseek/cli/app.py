@@ -11,12 +11,11 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from pixseek.errors import AmbiguousPathError, PixseekError, SettingsError
-from pixseek.settings import Settings
+from pixseek.errors import AmbiguousPathError, PixseekError
+from pixseek.settings import Settings, load_settings
 
 app = typer.Typer(
     name="pixseek",
@@ -42,14 +41,7 @@ _COMMAND_MODULES = ("models", "indexing", "web", "evaluation", "duplicates", "ad
 def make_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with CLI options that were given (not None) on top; a bad value is
     a SettingsError naming the setting and its variable (call it inside `handle_errors`)."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings(**given)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "settings"
-        where = "its option" if name in given else f"PIXSEEK_{name.upper()}"
-        raise SettingsError(f"{name} ({where}): {first['msg']}, got {first.get('input')!r}") from None
+    return load_settings("its option", **overrides)
 
 
 # A string, not a Path: a Path folds s3://bucket/index into s3:/bucket/index.

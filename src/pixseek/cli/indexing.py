@@ -240,10 +240,7 @@ def search_command(  # noqa: PLR0917 - Typer maps parameters to options
             query, k=k, filters=SearchFilter(label=label, folder=folder, path_glob=glob), ann=ann
         )
     if json_out:
-        results = [
-            {"id": h.id, "root": h.root, "path": h.path, "score": h.score, "label": h.label} for h in hits
-        ]
-        print_json({"results": results})
+        print_json({"results": [h.to_dict() for h in hits]})
         return
     if not hits:
         err_console.print("no results: the index is empty or no image matches the filters", markup=False)

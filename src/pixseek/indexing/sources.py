@@ -196,7 +196,7 @@ def open_source(location: str | Path, *, storage_options: Mapping[str, str] | No
     """A Source for a local folder or an object-store URI; a missing local folder is a clear error."""
     if is_object_store(location):
         return ObjectStoreSource(check_bucket(str(location)), dict(storage_options or {}))
-    folder = Path(location)
+    folder = Path(location).expanduser()
     if not folder.is_dir():
         what = "a file, not a folder" if folder.exists() else "no such folder"
         raise FolderNotFoundError(f"cannot index {folder}: {what}")

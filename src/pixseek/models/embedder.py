@@ -137,7 +137,8 @@ class OnnxEmbedder:
         return self._finish(parts, self._image)
 
     def embed_images(self, images: Sequence[ImageInput], *, batch_size: int | None = None) -> np.ndarray:
-        """Paths, bytes or PIL images -> (N, D). ImageReadError names the first unreadable input."""
+        """Paths, bytes, file objects, PIL images or uint8 pixel arrays -> (N, D). ImageReadError names the
+        first unreadable input."""
         loader = self.image_loader()
         step = batch_size or self.batch_size
         parts = []

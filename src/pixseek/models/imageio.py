@@ -19,7 +19,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pixseek.errors import ImageReadError, ImageTooLargeError
 from pixseek.locations import open_regular_file
 
-ImageSource = str | Path | bytes | Image.Image | BinaryIO
+# What a query or the loader reads: a path, encoded bytes, a file object, a PIL image, or an (H, W) or
+# (H, W, 3|4) uint8 array of pixels, as numpy and OpenCV users hold a picture (OpenCV's are BGR: flip them)
+ImageSource = str | Path | bytes | bytearray | memoryview | Image.Image | np.ndarray | BinaryIO
+ACCEPTED = "a path, bytes, a binary file object, a PIL image or a uint8 pixel array"
 
 # EXIF orientations 5-8 swap width and height.
 _TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -70,6 +73,7 @@ def read_image(
     says width*height > max_pixels (before any pixel is decoded), ImageReadError for anything unreadable.
     """
     label = _label(source)
+    source = _as_decodable(source, label)
     try:
         if isinstance(source, Image.Image):
             _check_pixels(label, source.size, max_pixels)
@@ -96,10 +100,11 @@ def decoded_pixels(source: ImageSource, *, draft_size: tuple[int, int] | None = 
     """How many pixels `read_image` with this `draft_size` will decode, from the header alone (a JPEG's
     reduced DCT scale included); 0 when the header cannot be read (the decode then fails on its own). For
     sharing a memory budget among threads before they decode."""
-    if isinstance(source, Image.Image):
-        return source.width * source.height
     label = _label(source)
     try:
+        source = _as_decodable(source, label)
+        if isinstance(source, Image.Image):
+            return source.width * source.height
         fp, ours = _stream(source, label)
     except ImageReadError:
         return 0
@@ -142,13 +147,38 @@ def _load_within(im: Image.Image, max_pixels: int) -> None:
                 Image.MAX_IMAGE_PIXELS = saved
 
 
-def _label(source: ImageSource) -> str:
+def _as_decodable(source: object, label: str) -> str | Path | bytes | Image.Image | BinaryIO:
+    """Byte buffers as bytes and pixel arrays as PIL images; anything unreadable is an ImageReadError
+    naming what is accepted, not an AttributeError from deep inside PIL."""
+    if isinstance(source, bytearray | memoryview):
+        return bytes(source)
+    if isinstance(source, np.ndarray):
+        if (
+            source.dtype != np.uint8
+            or source.ndim not in (2, 3)
+            or (source.ndim == 3 and source.shape[2] not in (3, 4))
+        ):
+            raise ImageReadError(
+                label,
+                f"a pixel array must be uint8, (H, W) or (H, W, 3|4); got {source.dtype} {source.shape}",
+            )
+        return Image.fromarray(np.ascontiguousarray(source))
+    if isinstance(source, str | Path | bytes | Image.Image) or callable(getattr(source, "read", None)):
+        return source  # type: ignore[return-value]
+    raise ImageReadError(label, f"is not an image: give {ACCEPTED} (got {type(source).__name__})")
+
+
+def _label(source: object) -> str:
     if isinstance(source, str | Path):
         return str(source)
-    if isinstance(source, bytes):
+    if isinstance(source, bytes | bytearray | memoryview):
         return "<bytes>"
+    if isinstance(source, np.ndarray):
+        return "<array>"
     if isinstance(source, Image.Image):
         return getattr(source, "filename", "") or "<image>"
+    if not callable(getattr(source, "read", None)):
+        return f"<{type(source).__name__}>"
     return str(getattr(source, "name", "") or "<stream>")
 
 

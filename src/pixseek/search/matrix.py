@@ -20,6 +20,22 @@ from pixseek.search.rows import RowTable
 from pixseek.types import SearchHit
 
 
+def query_rows(vectors: object, dim: int) -> np.ndarray:
+    """Query vectors as a float32 (n, dim) array: one vector or a 2-d array of them, finite numbers, else a
+    QueryError (numpy's own errors name no query, and a NaN row matched nothing and broke the answer)."""
+    try:
+        rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    except (TypeError, ValueError):
+        raise QueryError("query vectors must be numbers: one vector or an (n, dim) array") from None
+    if rows.ndim != 2:
+        raise QueryError(f"query vectors must be one vector or an (n, dim) array, not {rows.ndim}-d")
+    if rows.shape[1] != dim:
+        raise QueryError(f"query vectors have dim {rows.shape[1]}, the index has {dim}")
+    if not np.isfinite(rows).all():
+        raise QueryError("query vectors must be finite numbers (a NaN or infinity was given)")
+    return rows
+
+
 class SearchMatrix:
     """Loaded once per catalog version; everything a query needs, with no I/O except the ANN files.
 
@@ -170,9 +186,7 @@ class SearchMatrix:
         re-scoring `refine` candidates per hit (default: the index's own setting; 1 when the caller's own
         re-score makes a deeper one wasted), or with `rescore_budget` about that many in all (see
         compressed.within_rescore_budget)."""
-        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        if queries.shape[1] != self.dim:
-            raise QueryError(f"query vectors have dim {queries.shape[1]}, the index has {self.dim}")
+        queries = query_rows(queries, self.dim)
         excluded = set(exclude_ids)
         want = k + len(excluded)
         rows = self.rows.matching(filters)

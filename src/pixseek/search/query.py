@@ -29,15 +29,29 @@ def as_terms(value: Any) -> list[tuple[Any, float]]:
     return [(value, 1.0)]
 
 
+def as_marks(value: str | Sequence[str] | None, name: str) -> tuple[str, ...]:
+    """Marks as a tuple of ids or paths; one string is one mark (tuple("a/b.png") would be its letters)."""
+    if value is None:
+        return ()
+    marks = (value,) if isinstance(value, str) else tuple(value)
+    for mark in marks:
+        if not isinstance(mark, str):
+            raise QueryError(f"{name} marks are ids or indexed paths (strings), got {mark!r}")
+    return marks
+
+
 def combine_terms(positive: Sequence[WeightedVector], negative: Sequence[WeightedVector] = ()) -> np.ndarray:
     """sum(w * p) - sum(w * n), renormalised; each term vector is normalised first so weights mean weights."""
     if not positive and negative:
         raise QueryError(
-            "terms to avoid (--minus-*) need a positive term (an image, a text or --like) to subtract from;"
-            " with --more alone, mark what to avoid with --less"
+            "terms to avoid (--minus-*, minus_*=) need a positive term (an image, a text or a like) to "
+            "subtract from; with relevant marks alone (--more, positive=), mark what to avoid as irrelevant "
+            "(--less, negative=)"
         )
     if not positive:
-        raise QueryError("a search needs at least one positive term (an image, a text or --like)")
+        raise QueryError(
+            "a search needs at least one positive term (an image, a text or a like: --like, like=)"
+        )
     dim = len(positive[0][0])
     total = np.zeros(dim, dtype=np.float64)
     for sign, terms in ((1.0, positive), (-1.0, negative)):
@@ -83,6 +97,18 @@ class Query:
     exclude_ids: tuple[str, ...] = ()
     use_adapter: bool = True  # pass the query through the catalog's adapter, when it has one
 
+    def __post_init__(self) -> None:
+        for name in ("images", "texts", "likes", "vectors", "minus_images", "minus_texts", "minus_likes"):
+            terms = getattr(self, name)
+            if not all(isinstance(t, tuple) and len(t) == 2 for t in terms):
+                raise QueryError(
+                    f"Query.{name} holds (value, weight) pairs; Query.of(image=..., text=..., like=...) "
+                    "takes the loose forms (one value, (value, weight), or a list)"
+                )
+        for name in ("positive", "negative", "exclude_ids"):
+            if isinstance(getattr(self, name), str):
+                raise QueryError(f"Query.{name} is a tuple of ids or paths, not one string")
+
     @classmethod
     def of(
         cls,
@@ -107,8 +133,8 @@ class Query:
             minus_images=tuple(as_terms(minus_image)),
             minus_texts=tuple(as_terms(minus_text)),
             minus_likes=tuple(as_terms(minus_like)),
-            positive=tuple(positive),
-            negative=tuple(negative),
+            positive=as_marks(positive, "positive"),
+            negative=as_marks(negative, "negative"),
             include_marked=include_marked,
             feedback=check_method(feedback),
             use_adapter=use_adapter,

@@ -6,11 +6,13 @@ from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import ObjectStoreSource
 from pixseek.search import SearchFilter
 from pixseek.search.query import Query
+from pixseek.services.adapting import AdaptReport
+from pixseek.services.duplicates import DuplicateGroup, DuplicateReport
 from pixseek.services.index import Index
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness
 from pixseek.types import SearchHit
 
 __all__ = [
-    "ImageRecord", "Index", "IndexArrays", "IndexInfo", "IndexReport", "ObjectStoreSource", "Query",
-    "Readiness", "RunProgress", "SearchFilter", "SearchHit",
+    "AdaptReport", "DuplicateGroup", "DuplicateReport", "ImageRecord", "Index", "IndexArrays", "IndexInfo",
+    "IndexReport", "ObjectStoreSource", "Query", "Readiness", "RunProgress", "SearchFilter", "SearchHit",
 ]  # fmt: skip

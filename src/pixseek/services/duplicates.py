@@ -53,6 +53,15 @@ class DuplicateGroup:
     def ids(self) -> list[str]:
         return [h.id for h in self.hits]
 
+    def to_dict(self) -> dict[str, Any]:
+        """One group of `pixseek duplicates --json`: ids, roots and relative paths side by side."""
+        return {
+            "ids": self.ids,
+            "roots": [h.root for h in self.hits],
+            "paths": [h.path for h in self.hits],
+            "min_score": self.min_score,
+        }
+
 
 @dataclass(frozen=True)
 class DuplicateReport:
@@ -69,15 +78,7 @@ class DuplicateReport:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `pixseek duplicates --json` and GET /duplicates: per group, ids, roots and
         relative paths side by side (the path shape of search results)."""
-        groups = [
-            {
-                "ids": g.ids,
-                "roots": [h.root for h in g.hits],
-                "paths": [h.path for h in g.hits],
-                "min_score": g.min_score,
-            }
-            for g in self.groups
-        ]
+        groups = [g.to_dict() for g in self.groups]
         return {
             "threshold": self.threshold,
             "groups": groups,

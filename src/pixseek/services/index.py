@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from pixseek.search.adapter import QueryAdapter
 from pixseek.search.duplicates import DEFAULT_NEIGHBOURS
 from pixseek.search.duplicates import DEFAULT_THRESHOLD as DEFAULT_DUPLICATE_THRESHOLD
 from pixseek.search.page_cache import FileWarmup
-from pixseek.search.query import Query
+from pixseek.search.query import Query, as_marks
 from pixseek.services.adapting import (
     ActiveAdapter,
     AdaptReport,
@@ -35,7 +36,7 @@ from pixseek.services.adapting import (
 from pixseek.services.duplicates import DuplicateReport, check_limits, index_duplicates
 from pixseek.services.duplicates import Progress as DuplicateProgress
 from pixseek.services.loading import page_cache_warmup, readiness_of, remove_saved_ann_files
-from pixseek.services.querying import as_query, check_k, query_vector, search_one
+from pixseek.services.querying import as_filter, as_query, check_k, query_vector, search_one, unit_query_rows
 from pixseek.services.results import IndexArrays, IndexInfo, Readiness, arrays_of
 from pixseek.services.served import ServedCatalog
 from pixseek.services.writing import (
@@ -48,7 +49,7 @@ from pixseek.services.writing import (
     run_options,
     write_lock_for,
 )
-from pixseek.settings import Settings
+from pixseek.settings import Settings, load_settings
 from pixseek.types import Embedder, SearchHit
 
 
@@ -64,9 +65,10 @@ class Index:
         embedder: Embedder | None = None,
     ) -> None:
         self.db = as_location(db)  # a folder, or an object-store URI (s3://bucket/index)
-        self.settings = settings or Settings()
+        self.settings = settings or load_settings()
         self._model = model
         self._embedder = embedder
+        self._loading = threading.Lock()
         self._injected = embedder is not None
         self._adapter = ActiveAdapter()
         self._warmup: FileWarmup | None = None
@@ -80,17 +82,23 @@ class Index:
     # -- model -----------------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
-        """The model, loaded on first use: the one asked for, else the index's own, else the default."""
+        """The model, loaded on first use: the one asked for, else the index's own, else the default.
+        Threads that ask at once wait for one load (each used to load its own copy)."""
         if self._embedder is None:
-            from pixseek.models.registry import load_embedder
-
-            opened = self._served.opened
-            stored = opened.meta.model_ref if opened is not None else None
-            ref = self._model or stored or self.settings.model
-            self._embedder = load_embedder(ref, settings=self.settings)
-            if opened is not None:
-                check_model(self.db, self._embedder, opened.meta)
+            with self._loading:
+                if self._embedder is None:
+                    self._embedder = self._load_embedder()
         return self._embedder
+
+    def _load_embedder(self) -> Embedder:
+        from pixseek.models.registry import load_embedder
+
+        opened = self._served.opened
+        stored = opened.meta.model_ref if opened is not None else None
+        embedder = load_embedder(self._model or stored or self.settings.model, settings=self.settings)
+        if opened is not None:
+            check_model(self.db, embedder, opened.meta)
+        return embedder
 
     # -- writing ---------------------------------------------------------------------------------
     def add(
@@ -276,6 +284,7 @@ class Index:
         """
         query = as_query(query, terms)
         self._check_k(k)
+        filters = as_filter(filters)
         m = self._matrix()
         return search_one(
             m, query, lambda: self.embedder, k=k, filters=filters,
@@ -292,13 +301,15 @@ class Index:
         exclude_ids: Sequence[str] = (),
         ann: bool | None = None,
     ) -> list[list[SearchHit]]:
-        """Batched top-k. ANN is used from settings.ann_threshold rows (or when ann=True) unless a
-        filter is given: filtered searches are exact over the rows the filter allows."""
+        """Batched top-k of one vector or an (n, dim) array, each scaled to length 1 (scores are cosines);
+        `exclude_ids` are row ids to leave out. ANN is used from settings.ann_threshold rows (or when
+        ann=True) unless a filter is given: filtered searches are exact over the rows the filter allows."""
         self._check_k(k)
+        filters = as_filter(filters)
+        excluded = as_marks(exclude_ids, "exclude_ids")
         m = self._matrix()
-        return m.search(
-            vectors, k=k, filters=filters, exclude_ids=exclude_ids, ann_folder=self._ann_folder(m, ann)
-        )
+        rows = unit_query_rows(vectors, m.dim)
+        return m.search(rows, k=k, filters=filters, exclude_ids=excluded, ann_folder=self._ann_folder(m, ann))
 
     def duplicates(
         self,
@@ -333,6 +344,8 @@ class Index:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
+        """Drop the catalog and vectors held in memory (the model stays loaded). Nothing needs closing for
+        safety: every write commits before it returns. A later call opens the catalog again."""
         self._served.close()
 
     def __enter__(self) -> Index:

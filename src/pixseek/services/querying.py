@@ -4,7 +4,7 @@ adapter re-ranks, or the plain index answers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
@@ -14,6 +14,7 @@ from pixseek.errors import QueryError
 from pixseek.locations import Location
 from pixseek.search import SearchFilter, SearchMatrix, combine_terms
 from pixseek.search.adapter import QueryAdapter
+from pixseek.search.matrix import query_rows
 from pixseek.search.query import Query, Term
 from pixseek.services.adapting import adapted_search
 from pixseek.services.feedback import feedback_search
@@ -25,6 +26,11 @@ def as_query(query: Query | None, terms: dict[str, Any]) -> Query:
     if query is not None and terms:
         raise QueryError(f"give a Query or keyword terms, not both (got {', '.join(sorted(terms))})")
     if query is not None:
+        if not isinstance(query, Query):
+            raise QueryError(
+                f"search takes a pixseek.Query or keywords, not {type(query).__name__}: "
+                "search(image=PATH) for a picture, search(like=ID_OR_PATH) for an indexed one"
+            )
         return query
     try:
         return Query.of(**terms)
@@ -72,6 +78,31 @@ def search_one(
             m, active, vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=ann_folder
         )
     return m.search(vector, k=k, filters=filters, exclude_ids=exclude, ann_folder=ann_folder)[0]
+
+
+def as_filter(filters: object) -> SearchFilter | None:
+    """A SearchFilter, None, or its fields as a mapping ({"label": "birds"})."""
+    if filters is None or isinstance(filters, SearchFilter):
+        return filters
+    if isinstance(filters, Mapping):
+        try:
+            return SearchFilter(**filters)
+        except TypeError:
+            pass
+    raise QueryError(
+        "filters takes a pixseek.SearchFilter(label=, folder=, path_glob=) or a dict of those, "
+        f"got {filters!r}"
+    )
+
+
+def unit_query_rows(vectors: object, dim: int) -> np.ndarray:
+    """Query vectors checked (`query_rows`) and scaled to length 1, as every stored vector is, so that
+    scores are cosines whatever scale the caller's vectors came in."""
+    rows = query_rows(vectors, dim)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    if not norms.all():
+        raise QueryError("a query vector is all zeros: it points nowhere")
+    return (rows / norms).astype(np.float32)
 
 
 def check_k(k: object, max_k: int) -> None:

@@ -35,7 +35,9 @@ class IndexInfo:
     dim: int
     bytes_on_disk: int
     last_indexed: str | None  # ISO 8601 UTC
-    adapter: dict | None = None  # {"method", "trained_on", "classes", "created"} when one is active
+    # {"method", "trained_on", "classes" (their names), "created", "strength", "neighbours", "mix"} when one
+    # is active (QueryAdapter.info)
+    adapter: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,7 +12,7 @@ from pathlib import Path
 from pixseek.catalog import Catalog, IndexMeta, write_lock
 from pixseek.catalog.lease import Lease, write_lease
 from pixseek.catalog.row_writer import RowWriter
-from pixseek.errors import ModelMismatchError, QueryError
+from pixseek.errors import ModelMismatchError, QueryError, StorageError
 from pixseek.indexing import IndexReport, RunOptions
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.locations import Location
@@ -31,7 +31,10 @@ def write_lock_for(db: Location, timeout: float) -> Iterator[Lease | None]:
         with write_lease(db, timeout=timeout) as lease:
             yield lease
         return
-    Path(db).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(db).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only parent, a path under /proc, a full disk
+        raise StorageError(f"cannot create the index folder {db}: {exc.strerror or exc}") from None
     with write_lock(Path(db), timeout=timeout):
         yield None
 
@@ -53,7 +56,8 @@ def check_model(db: Location, embedder: Embedder, meta: IndexMeta) -> None:
         raise ModelMismatchError(
             f"the index at {db} was built with model {meta.model!r} (fingerprint "
             f"{meta.fingerprint}, dim {meta.dim}), not {embedder.name!r} (fingerprint "
-            f"{embedder.fingerprint}, dim {embedder.dim}); use --model {meta.model_ref} or another --db"
+            f"{embedder.fingerprint}, dim {embedder.dim}); use --model {meta.model_ref} (Python: model=) "
+            "or another --db"
         )
 
 
