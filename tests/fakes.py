@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -14,6 +14,9 @@ from pixseek.errors import TextNotSupportedError
 from pixseek.models.imageio import read_image
 from pixseek.settings import DEFAULT_MAX_IMAGE_PIXELS
 from pixseek.types import ImageInput, LoadedImage
+
+if TYPE_CHECKING:
+    from pixseek.services import Index
 
 _SIDE = 8
 
@@ -122,3 +125,14 @@ def flipping_adapter(db: Path | str, classes: tuple[str, ...] = ("art",)) -> Non
         -2 * np.eye(dim, dtype=np.float32),
     )  # fmt: skip
     Catalog.open(db).set_adapter(record)
+
+
+def fake_index(root: Path, paths: list[str]) -> Index:
+    """An index at root/db of one generated image per relative path under root/imgs, by FakeEmbedder."""
+    from pixseek.services import Index
+    from tests.indexing.images import make_tree
+
+    make_tree(root / "imgs", paths)
+    index = Index(root / "db", embedder=FakeEmbedder())
+    index.add(root / "imgs", workers=0)
+    return index

@@ -17,7 +17,7 @@ import pixseek
 from pixseek.errors import ImageReadError, QueryError, SettingsError, StorageError
 from pixseek.models.embedder import OnnxEmbedder
 from pixseek.services import Index, SearchFilter
-from tests.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder, fake_index
 from tests.indexing.images import make_tree
 
 PATHS = [f"{label}/{i}.png" for label in ("cats", "dogs") for i in range(4)]
@@ -26,10 +26,7 @@ TINY_CLIP = Path(__file__).parent / "fixtures" / "tiny-clip"
 
 @pytest.fixture
 def index(tmp_path: Path) -> Index:
-    make_tree(tmp_path / "imgs", PATHS)
-    idx = Index(tmp_path / "db", embedder=FakeEmbedder())
-    idx.add(tmp_path / "imgs", workers=0)
-    return idx
+    return fake_index(tmp_path, PATHS)
 
 
 def test_a_home_relative_db_and_folder_land_in_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

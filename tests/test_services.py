@@ -19,7 +19,7 @@ from pixseek.errors import (
 )
 from pixseek.services import Index, IndexArrays, IndexInfo, SearchFilter
 from pixseek.settings import Settings
-from tests.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder, fake_index
 from tests.indexing.images import make_tree
 
 PATHS = [f"{label}/{i}.png" for label in ("cats", "dogs", "owls") for i in range(6)]
@@ -29,10 +29,7 @@ OWLS_0_TO_2 = {"owls/0.png", "owls/1.png", "owls/2.png"}
 
 @pytest.fixture
 def index(tmp_path: Path) -> Index:
-    make_tree(tmp_path / "imgs", PATHS)
-    idx = Index(tmp_path / "db", embedder=FakeEmbedder())
-    idx.add(tmp_path / "imgs", workers=0)
-    return idx
+    return fake_index(tmp_path, PATHS)
 
 
 def _brute(index: Index, query: np.ndarray, k: int, keep=lambda p, lab: True) -> list[str]:

@@ -17,7 +17,7 @@ from pixseek.catalog import AdapterRecord, Catalog
 from pixseek.cli import app
 from pixseek.errors import QueryError, StorageError
 from pixseek.services import Index
-from tests.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder, fake_index
 from tests.indexing.images import make_tree
 
 PATHS = [f"{label}/{i}.png" for label in ("cats", "dogs", "owls") for i in range(8)]
@@ -25,10 +25,7 @@ PATHS = [f"{label}/{i}.png" for label in ("cats", "dogs", "owls") for i in range
 
 @pytest.fixture
 def index(tmp_path: Path) -> Index:
-    make_tree(tmp_path / "imgs", PATHS)
-    idx = Index(tmp_path / "db", embedder=FakeEmbedder())
-    idx.add(tmp_path / "imgs", workers=0)
-    return idx
+    return fake_index(tmp_path, PATHS)
 
 
 def _mapped(query: np.ndarray, record: AdapterRecord | None) -> np.ndarray:
