@@ -46,6 +46,12 @@ def check_bucket(uri: str) -> str:
     return uri
 
 
+def root_key(root: str | Path) -> str:
+    """How the catalog names an indexed root: a URI without its trailing '/', or the folder's absolute
+    path (`~` expanded; the folder itself need not exist any more)."""
+    return str(root).rstrip("/") if is_object_store(root) else str(Path(root).expanduser().resolve())
+
+
 def join_root(root: str, path: str) -> str:
     """A row's full location: '/photos' + 'a/b.png', or 's3://bucket/set' + 'a/b.png' (kept a URI)."""
     return f"{root.rstrip('/')}/{path}" if is_object_store(root) else str(Path(root) / path)

@@ -35,7 +35,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 
 # Each module adds its commands to `app`, `model_app` or `bench_app` on import.
-_COMMAND_MODULES = ("models", "indexing", "web", "evaluation", "duplicates", "adapt")
+_COMMAND_MODULES = ("models", "indexing", "forget", "web", "evaluation", "duplicates", "adapt")
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -14,12 +14,12 @@ import numpy as np
 from pixseek.catalog import Catalog, ImageRecord
 from pixseek.catalog.db_path import check_db_path, check_new_db_path
 from pixseek.catalog.lease import Lease
-from pixseek.errors import QueryError, StorageError
+from pixseek.errors import FolderNotFoundError, QueryError, StorageError
 from pixseek.indexing import IndexReport, run_index
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.indexing.report import RunProgress
 from pixseek.indexing.sources import ObjectStoreSource, open_source
-from pixseek.locations import Location, as_location
+from pixseek.locations import Location, as_location, root_key
 from pixseek.search import SearchFilter, SearchMatrix
 from pixseek.search.adapter import DEFAULT_METHOD as DEFAULT_ADAPTER
 from pixseek.search.adapter import QueryAdapter
@@ -43,6 +43,7 @@ from pixseek.services.writing import (
     add_ray_info,
     check_model,
     fenced,
+    forget_root,
     model_ref_for,
     open_for_writing,
     ray_stage_for,
@@ -126,7 +127,13 @@ class Index:
         `progress(done, to_embed)` follows the model stage, `on_progress(RunProgress)` every count;
         `rebuild_ann` deletes the saved ANN files and builds the one this size uses afresh.
         """
-        source = open_source(folder, storage_options=storage_options)
+        try:
+            source = open_source(folder, storage_options=storage_options)
+        except FolderNotFoundError as exc:
+            if Catalog.exists(self.db) and self._read_catalog().holds_root(root_key(folder)):
+                raise FolderNotFoundError(f"{exc}; its images are still indexed: `pixseek forget {folder}` "
+                                          "(Python: Index.forget) drops them") from None  # fmt: skip
+            raise
         if isinstance(source, ObjectStoreSource):
             source.check()  # a missing bucket or refused credentials: before the catalog is made
         check_new_db_path(self.db)
@@ -149,13 +156,29 @@ class Index:
         if rebuild_ann:
             remove_saved_ann_files(self.db, self.settings)
             self._matrix().forget_ann()
-        uses_ann = catalog.count() >= min(self.settings.ann_threshold, self.settings.compressed_threshold)
-        if uses_ann and (report.changed or rebuild_ann):
-            # load it now, or build it (IVF-Flat or compressed) past the delta bound: the first search is fast
-            started = time.perf_counter()
-            self._matrix().ann(self.db, writer=True)
-            report.ann_seconds = time.perf_counter() - started
+        report.ann_seconds = self._ready_ann(catalog, changed=report.changed or rebuild_ann)
         return report
+
+    def forget(self, root: str | Path, *, lock_timeout: float = 0.0) -> int:
+        """Remove every image indexed from `root` (a folder, which need not exist any more, or a prefix
+        URI) and return how many; NotInIndexError, naming the indexed ones, when `root` is not one."""
+        catalog = self._read_catalog()
+        indexed = self._matrix().rows.distinct_roots()
+        with write_lock_for(self.db, lock_timeout) as lease, fenced(catalog, lease):
+            removed = forget_root(catalog, root_key(root), indexed)
+        self._served.committed()
+        self._ready_ann(catalog, changed=True)
+        return removed
+
+    def _ready_ann(self, catalog: Catalog, *, changed: bool) -> float:
+        """After a commit, load the ANN index now, or build it (IVF-Flat or compressed) past the delta
+        bound, so the first search is fast; the seconds it took (0 when searches use none)."""
+        uses_ann = catalog.count() >= min(self.settings.ann_threshold, self.settings.compressed_threshold)
+        if not (uses_ann and changed):
+            return 0.0
+        started = time.perf_counter()
+        self._matrix().ann(self.db, writer=True)
+        return time.perf_counter() - started
 
     def _ray_stage(self, actors: int, lease: Lease | None) -> EmbedStage:
         model_ref = None if self._injected else model_ref_for(self._model, self.embedder)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek.locations import is_object_store
+from pixseek.locations import root_key
 from pixseek.search import SearchMatrix
 
 
@@ -58,7 +58,7 @@ def arrays_of(m: SearchMatrix, root: str | Path | None) -> IndexArrays:
     if root is None:
         every = m.vectors if m.vectors is not None else m.row_vectors(np.arange(len(m)))
         return IndexArrays(list(m.ids), list(m.paths), list(m.labels), every)
-    wanted = str(root).rstrip("/") if is_object_store(root) else str(Path(root).resolve())
+    wanted = root_key(root)
     rows = [i for i, r in enumerate(m.roots) if r == wanted]
     vectors = m.row_vectors(np.array(rows, dtype=np.int64))
     picked = ([m.ids[i] for i in rows], [m.paths[i] for i in rows], [m.labels[i] for i in rows])

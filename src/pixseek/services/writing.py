@@ -12,7 +12,7 @@ from pathlib import Path
 from pixseek.catalog import Catalog, IndexMeta, write_lock
 from pixseek.catalog.lease import Lease, write_lease
 from pixseek.catalog.row_writer import RowWriter
-from pixseek.errors import ModelMismatchError, QueryError, StorageError
+from pixseek.errors import ModelMismatchError, NotInIndexError, QueryError, StorageError
 from pixseek.indexing import IndexReport, RunOptions
 from pixseek.indexing.pipeline import EmbedStage
 from pixseek.locations import Location
@@ -146,3 +146,15 @@ def default_workers(workers: int | None) -> int:
     if workers is not None:
         return workers
     return (os.cpu_count() or 1) // 4
+
+
+def forget_root(catalog: Catalog, key: str, indexed: list[str]) -> int:
+    """Delete every row indexed from `key` (see locations.root_key) and compact; how many there were.
+    Under the write lock. `indexed` (the roots the index holds) names the choices when `key` is not one."""
+    ids = [r.id for r in catalog.records(root=key)]
+    if not ids:
+        shown = ", ".join(indexed[:5]) + (f" and {len(indexed) - 5} more" if len(indexed) > 5 else "")
+        raise NotInIndexError(f"{key} is not an indexed folder of this index; it holds {shown or 'none'}")
+    catalog.delete(ids)
+    catalog.compact()
+    return len(ids)
