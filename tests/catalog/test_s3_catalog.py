@@ -334,3 +334,18 @@ def test_a_catalog_in_a_bucket_that_does_not_exist_is_one_line(
             f"cannot write the index at {missing}: NoSuchBucket: The specified bucket does not exist"
         ), said
         assert "Traceback" not in result.output
+
+
+def test_a_folder_forgotten_from_an_object_store_catalog(folder: Path, s3_db: str, tmp_path: Path) -> None:
+    """`forget` writes under the lease as `index` does; the lease is released after."""
+    import lancedb
+
+    other = tmp_path / "other"
+    make_tree(other, ["x/1.png", "x/2.png"], first_seed=90)
+    index = Index(s3_db, embedder=FakeEmbedder())
+    index.add(folder, workers=0)
+    index.add(other, workers=0)
+    assert index.forget(other) == 2
+    assert Index(s3_db, embedder=FakeEmbedder()).info().images == len(TREE)
+    with pytest.raises(ValueError):  # no lease left behind
+        lancedb.connect(s3_db).open_table(LEASE_TABLE)
