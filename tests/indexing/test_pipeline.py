@@ -144,3 +144,32 @@ def test_progress_is_reported(tmp_path: Path, tree: Path) -> None:
     )
     assert seen[0] == (0, 5) and seen[-1] == (5, 5)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_a_compaction_that_fails_after_the_commit_warns_and_the_run_succeeds(
+    tmp_path: Path, tree: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A disk that fills up during the tidy-up after the last commit: the rows are all there, so the run
+    reports them (it used to exit 1 with "No space left on device"); a lost lease still stops it."""
+    from pixseek.catalog import Catalog
+    from pixseek.errors import IndexBusyError, StorageError
+
+    def disk_full(self: Catalog, *, images: bool = True) -> None:
+        raise StorageError(f"cannot write the index at {self.path}: No space left on device")
+
+    monkeypatch.setattr(Catalog, "compact", disk_full)
+    index = Index(tmp_path / "db", embedder=FakeEmbedder())
+    with caplog.at_level("WARNING"):
+        assert index.add(tree, workers=0).added == 5
+    assert "compacting the index failed" in caplog.text and "No space left" in caplog.text
+    assert _paths(Index(tmp_path / "db", embedder=FakeEmbedder())) == {
+        "cats/a.png", "cats/b.jpg", "dogs/c.png", "dogs/d.png", "e.png"
+    }  # fmt: skip
+
+    def lease_lost(self: Catalog, *, images: bool = True) -> None:
+        raise IndexBusyError("this run lost its write lease")
+
+    monkeypatch.setattr(Catalog, "compact", lease_lost)
+    write_image(tree / "new.png", 99)
+    with pytest.raises(IndexBusyError):
+        index.add(tree, workers=0)

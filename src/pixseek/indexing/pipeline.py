@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -13,13 +14,15 @@ import numpy as np
 from pixseek.catalog import Catalog, ImageRecord
 from pixseek.catalog.lease import RENEW_EVERY
 from pixseek.catalog.schema import rows_table
-from pixseek.errors import ImageReadError, PixseekError
+from pixseek.errors import ImageReadError, PixseekError, StorageError
 from pixseek.indexing.decode import decode_stream
 from pixseek.indexing.plan import DEFERRED_HASH, Plan, Target, defer_by_etag, diff, resolve
 from pixseek.indexing.report import IndexReport, RunProgress
 from pixseek.indexing.scan import FileEntry
 from pixseek.indexing.sources import LocalSource, ObjectFile, Source, decode_items, hash_source_files
 from pixseek.types import Embedder, LoadedImage
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (files done, files to embed)
 OnProgress = Callable[[RunProgress], None]
@@ -249,11 +252,18 @@ def run_index(
 
 
 def _sweep(catalog: Catalog, plan: Plan) -> None:
-    """Stage 3: remove deleted files' rows, stamp the run, compact (only if rows were written)."""
+    """Stage 3: remove deleted files' rows, stamp the run, compact (only if rows were written).
+
+    Compacting only tidies what is committed, so its failure (a disk that filled up meanwhile) is a
+    warning: the run is complete, and a script retrying a failed exit would redo it for nothing."""
     catalog.delete([r.id for r in plan.remove])
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     catalog.set_meta(replace(catalog.meta, last_indexed=now))
-    catalog.compact(images=bool(plan.reuse or plan.embed or plan.remove))
+    try:
+        catalog.compact(images=bool(plan.reuse or plan.embed or plan.remove))
+    except StorageError as exc:  # not IndexBusyError: a writer that lost its lease still stops
+        log.warning("every row is committed, but compacting the index failed (%s); the next run that "
+                    "changes rows compacts it", exc)  # fmt: skip
 
 
 def _changed_since_listed(source: Source, entry: FileEntry) -> bool:
