@@ -74,7 +74,7 @@ def test_one_string_is_one_mark_or_one_excluded_id(index: Index) -> None:
     assert [h.id for h in one] == [h.id for h in listed] and marked not in [h.path for h in one]
     [hits] = index.search_vectors(arrays.vectors[1], k=len(PATHS), exclude_ids=arrays.ids[1])
     assert arrays.ids[1] not in [h.id for h in hits] and len(hits) == len(PATHS) - 1
-    with pytest.raises(QueryError, match="strings"):
+    with pytest.raises(QueryError, match="marks are ids or indexed paths"):
         index.search(positive=[3], k=3)
 
 
@@ -159,3 +159,60 @@ def test_a_hit_serialises_as_the_cli_prints_it(index: Index) -> None:
     hit = index.search(like="cats/0.png", k=1)[0]
     assert hit.to_dict() == {"id": hit.id, "root": hit.root, "path": hit.path, "score": hit.score,
                              "label": hit.label}  # fmt: skip
+
+
+def test_a_literal_tilde_name_stays_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only `~` and `~/` are the home folder; `~x` was, and stays, a folder named ~x (Path.expanduser read
+    it as user x's home, and raised for a user that does not exist)."""
+    monkeypatch.chdir(tmp_path)
+    make_tree(tmp_path / "~x", PATHS[:2])
+    index = Index("~nosuchuser.db", embedder=FakeEmbedder())
+    assert index.add("~x", workers=0).added == 2
+    assert (tmp_path / "~nosuchuser.db").is_dir()
+    assert {h.root for h in index.search(like="cats/0.png", k=1)} == {str(tmp_path / "~x")}
+
+
+def test_a_home_relative_query_image_is_read(
+    index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    by_home = index.search(image="~/imgs/cats/0.png", k=3)
+    assert [h.id for h in by_home] == [h.id for h in index.search(image=tmp_path / "imgs/cats/0.png", k=3)]
+
+
+def test_terms_and_marks_in_any_sequence_and_paths_as_marks(index: Index, tmp_path: Path) -> None:
+    vector = index.arrays().vectors[2]
+    from_generator = index.search(pixseek.Query(vectors=((v, 1.0) for v in [vector])), k=3)
+    from_lists = index.search(pixseek.Query(vectors=[[vector, 1.0]]), k=3)
+    assert [h.id for h in from_generator] == [h.id for h in from_lists] != []
+    marked = tmp_path / "imgs" / "dogs/1.png"
+    by_path = index.search(text="x", positive=[marked], k=3)
+    assert [h.id for h in by_path] == [h.id for h in index.search(text="x", positive=[str(marked)], k=3)]
+
+
+def test_huge_and_tiny_vectors_rank_as_their_directions_do(index: Index) -> None:
+    arrays = index.arrays()
+    [unit] = index.search_vectors(arrays.vectors[3], k=4)
+    for scale in (1e20, 1e-30, 1e39, 1e300):  # float32 squares overflow or underflow; past float32 itself
+        [scaled] = index.search_vectors(arrays.vectors[3].astype(np.float64) * scale, k=4)
+        assert [h.id for h in scaled] == [h.id for h in unit]
+        assert [h.score for h in scaled] == pytest.approx([h.score for h in unit], abs=1e-5)
+
+
+def test_vectors_past_float32_are_refused_where_they_are_not_scaled() -> None:
+    from pixseek.search.matrix import query_rows
+
+    with pytest.raises(QueryError, match="float32's range"):
+        query_rows(np.full(4, 1e39), 4)  # finite, but not as float32
+
+
+def test_empty_pictures_are_image_read_errors(tmp_path: Path) -> None:
+    embedder = OnnxEmbedder.from_folder(TINY_CLIP)
+    for empty in (np.zeros((0, 0, 3), np.uint8), Image.new("RGB", (0, 5))):
+        with pytest.raises(ImageReadError, match="no pixels"):
+            embedder.embed_images([empty])
+
+
+def test_a_filter_field_that_is_not_a_string_is_a_query_error(index: Index) -> None:
+    with pytest.raises(QueryError, match="label filter is a string"):
+        index.search(like="cats/0.png", filters={"label": 3})

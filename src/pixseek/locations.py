@@ -30,12 +30,19 @@ def is_object_store(location: Location) -> bool:
     return urlparse(str(location)).scheme in OBJECT_STORE_SCHEMES
 
 
+def expand_home(path: str | os.PathLike[str]) -> Path:
+    """`~` and `~/...` as the shell expands them (LanceDB expands them itself, so a literal `~` folder would
+    split one index between two places); `~name...` stays a literal relative path, as it always was
+    (Path.expanduser would read it as user name's home, or raise when there is no such user)."""
+    text = os.fspath(path)
+    return Path(text).expanduser() if text == "~" or text.startswith("~/") else Path(text)
+
+
 def as_location(location: Location) -> Location:
-    """A URI stays a string (without a trailing '/'); anything else becomes a Path, with `~` expanded as a
-    shell would (LanceDB expands it itself, so a literal `~` folder would split one index between two
-    places). A URI without a bucket (`s3://`) is a StorageError: no store could hold it."""
+    """A URI stays a string (without a trailing '/'); anything else becomes a Path, `~/` expanded
+    (`expand_home`). A URI without a bucket (`s3://`) is a StorageError: no store could hold it."""
     if not is_object_store(location):
-        return Path(location).expanduser()
+        return expand_home(location)
     return check_bucket(str(location)).rstrip("/")
 
 
@@ -49,7 +56,7 @@ def check_bucket(uri: str) -> str:
 def root_key(root: str | Path) -> str:
     """How the catalog names an indexed root: a URI without its trailing '/', or the folder's absolute
     path (`~` expanded; the folder itself need not exist any more)."""
-    return str(root).rstrip("/") if is_object_store(root) else str(Path(root).expanduser().resolve())
+    return str(root).rstrip("/") if is_object_store(root) else str(expand_home(root).resolve())
 
 
 def join_root(root: str, path: str) -> str:

@@ -349,3 +349,28 @@ def test_a_folder_forgotten_from_an_object_store_catalog(folder: Path, s3_db: st
     assert Index(s3_db, embedder=FakeEmbedder()).info().images == len(TREE)
     with pytest.raises(ValueError):  # no lease left behind
         lancedb.connect(s3_db).open_table(LEASE_TABLE)
+
+
+def test_a_fence_in_the_window_before_the_loser_gives_the_lease_back_waits_for_it(s3_db: str) -> None:
+    """The loser's overwrite shows its own row for a moment before it restores the winner's. A fence that
+    reads in that moment re-reads after RESTORE_SETTLE: the winner goes on, and no lease is left naming
+    a writer that stopped (which made every other writer wait out its time)."""
+    import lancedb
+
+    from pixseek.catalog.lease import _give_back, check_held
+
+    conn = lancedb.connect(s3_db)
+    with write_lease(s3_db) as winner:
+        loser = pa.table({"owner": ["loser"], "expires": [time.time() + 60]})
+        spoiled = conn.create_table(LEASE_TABLE, loser, mode="overwrite")
+        restorer = threading.Timer(0.3, _give_back, args=(conn, spoiled))
+        restorer.start()
+        check_held(lancedb.connect(s3_db), winner.owner, settle=1.0)  # read at once: "loser"; then ours
+        restorer.join()
+    with pytest.raises(ValueError):  # released by the winner when done
+        conn.open_table(LEASE_TABLE)
+    with write_lease(s3_db) as winner:  # a loser that never gives it back: the fence stops its holder
+        usurper = pa.table({"owner": ["usurper"], "expires": [time.time() + 60]})
+        conn.create_table(LEASE_TABLE, usurper, mode="overwrite")
+        with pytest.raises(IndexBusyError, match="usurper"):
+            check_held(lancedb.connect(s3_db), winner.owner, settle=0.1)

@@ -27,6 +27,7 @@ from pixseek.errors import IndexBusyError, StorageError
 LEASE_TABLE = "write-lease"
 DEFAULT_TTL = 60.0  # seconds without a renewal before another writer may take over
 RENEW_EVERY = 10.0  # seconds between renewals while a writer works without committing its own rows
+RESTORE_SETTLE = 1.0  # seconds a fence waits for a racing creator to give the lease back (check_held)
 
 
 class Lease:
@@ -41,9 +42,16 @@ class Lease:
         self._conn.open_table(LEASE_TABLE).add(_row(self.owner, self._ttl))
 
 
-def check_held(conn: lancedb.DBConnection, owner: str) -> None:
-    """IndexBusyError unless `owner` still holds the catalog's lease (the fence before every write)."""
+def check_held(conn: lancedb.DBConnection, owner: str, *, settle: float = RESTORE_SETTLE) -> None:
+    """IndexBusyError unless `owner` still holds the catalog's lease (the fence before every write).
+
+    Another name on the lease is read again after `settle` seconds: a writer that lost the race to create
+    it shows its own row until it restores ours (`_give_back`, milliseconds later). Stopping on the first
+    read left the lease naming a writer that had already stopped, so others waited out its time."""
     held = _holder(conn)
+    if held is not None and held[0] != owner:
+        time.sleep(settle)
+        held = _holder(conn)
     if held is None or held[0] != owner:
         raise IndexBusyError(
             f"this run lost its write lease (now held by {held[0] if held else 'nobody'}); "

@@ -78,7 +78,7 @@ class Catalog:
                 f"no pixseek index at {path}; create one with `pixseek index FOLDER --db {path}`"
             )
         with read_errors(path):  # a damaged or missing table file: one line naming the catalog
-            conn = lancedb.connect(str(path))
+            conn = _connect(path)
             meta = read_meta(conn)
         if needs_migration(meta):
             if not allow_migration:
@@ -99,12 +99,12 @@ class Catalog:
         check_db_path(path)
         with storage_errors(path):
             if isinstance(path, str):  # object store: the metadata table's first manifest marks it complete
-                conn = lancedb.connect(path)
+                conn = _connect(path)
                 conn.create_table(IMAGES_TABLE, schema=image_schema(meta.dim), mode="overwrite")
                 conn.create_table(META_TABLE, meta.to_table(), mode="overwrite")
                 return cls(path, conn, meta)
             path.mkdir(parents=True, exist_ok=True)
-            conn = lancedb.connect(path)
+            conn = _connect(path)
             conn.create_table(IMAGES_TABLE, schema=image_schema(meta.dim), mode="overwrite")
             # The metadata table marks the catalog complete, so readers must never see it half-written:
             # build it under another name, then rename its folder into place (atomic on one filesystem).
@@ -112,7 +112,7 @@ class Catalog:
             shutil.rmtree(staging, ignore_errors=True)  # left by a run killed at this very step
             conn.create_table(META_STAGING, meta.to_table())
             staging.rename(path / f"{META_TABLE}.lance")
-        return cls(path, lancedb.connect(path), meta)
+        return cls(path, _connect(path), meta)
 
     # -- metadata --------------------------------------------------------------------------------
     @property
@@ -334,3 +334,9 @@ class Catalog:
             warnings.simplefilter("ignore", UserWarning)  # "removes every version except the latest"
             for table in tables:
                 table.optimize(cleanup_older_than=dt.timedelta(0))
+
+
+def _connect(path: Location) -> lancedb.DBConnection:
+    """A connection to the catalog at `path`. A local folder goes as its absolute path: LanceDB expands a
+    leading ~ itself, so a folder literally named ~x would be user x's home (or an error)."""
+    return lancedb.connect(path if isinstance(path, str) else str(Path(path).absolute()))

@@ -22,7 +22,7 @@ from pixseek.errors import FolderNotFoundError, SourceChangedError
 from pixseek.indexing.hashing import content_hash_bytes, hash_files
 from pixseek.indexing.object_listing import can_list_etags, list_s3
 from pixseek.indexing.scan import IMAGE_EXTENSIONS, FileEntry, ScanResult, scan
-from pixseek.locations import check_bucket, is_object_store, object_store_fs
+from pixseek.locations import check_bucket, expand_home, is_object_store, object_store_fs
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def open_source(location: str | Path, *, storage_options: Mapping[str, str] | No
     """A Source for a local folder or an object-store URI; a missing local folder is a clear error."""
     if is_object_store(location):
         return ObjectStoreSource(check_bucket(str(location)), dict(storage_options or {}))
-    folder = Path(location).expanduser()
+    folder = expand_home(location)
     if not folder.is_dir():
         what = "a file, not a folder" if folder.exists() else "no such folder"
         raise FolderNotFoundError(f"cannot index {folder}: {what}")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pixseek.errors import ModelFileError, TextNotSupportedError
+from pixseek.errors import ImageReadError, ModelFileError, TextNotSupportedError
 from pixseek.models.imageio import read_image
 from pixseek.models.preprocess import Preprocessor
 from pixseek.models.session import OnnxSession
@@ -32,6 +32,8 @@ class ImageLoader:
 
     def __call__(self, source: Path | ImageInput) -> LoadedImage:
         decoded = read_image(source, max_pixels=self.max_pixels, draft_size=self.preprocessor.draft_size())
+        if 0 in decoded.image.size:  # a PIL image made empty: no crop of it can be taken
+            raise ImageReadError(str(getattr(source, "filename", "") or "<image>"), "an image with no pixels")
         return LoadedImage(self.preprocessor(decoded.image), decoded.width, decoded.height)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pixseek.errors import ImageReadError, ImageTooLargeError
-from pixseek.locations import open_regular_file
+from pixseek.locations import expand_home, open_regular_file
 
 # What a query or the loader reads: a path, encoded bytes, a file object, a PIL image, or an (H, W) or
 # (H, W, 3|4) uint8 array of pixels, as numpy and OpenCV users hold a picture (OpenCV's are BGR: flip them)
@@ -153,6 +153,8 @@ def _as_decodable(source: object, label: str) -> str | Path | bytes | Image.Imag
     if isinstance(source, bytearray | memoryview):
         return bytes(source)
     if isinstance(source, np.ndarray):
+        if source.size == 0:
+            raise ImageReadError(label, f"a pixel array with no pixels, shape {source.shape}")
         if (
             source.dtype != np.uint8
             or source.ndim not in (2, 3)
@@ -190,7 +192,7 @@ def _stream(source: str | Path | bytes | BinaryIO, label: str) -> tuple[BinaryIO
         return io.BytesIO(source), True
     if not isinstance(source, str | Path):
         return source, False
-    path = Path(source)
+    path = expand_home(source)
     if path.is_dir():
         raise ImageReadError(label, "is a directory, not an image file")
     try:

@@ -8,6 +8,8 @@ from fnmatch import fnmatchcase
 
 import numpy as np
 
+from pixseek.errors import QueryError
+
 
 @dataclass(frozen=True)
 class SearchFilter:
@@ -16,6 +18,12 @@ class SearchFilter:
     label: str | None = None  # exact first-level folder name
     folder: str | None = None  # relative path prefix, e.g. "animals/birds"
     path_glob: str | None = None  # fnmatch on the relative path, e.g. "*.png"
+
+    def __post_init__(self) -> None:
+        for name in ("label", "folder", "path_glob"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise QueryError(f"the {name} filter is a string, got {value!r}")
 
     @property
     def is_empty(self) -> bool:

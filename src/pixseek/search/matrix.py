@@ -20,19 +20,24 @@ from pixseek.search.rows import RowTable
 from pixseek.types import SearchHit
 
 
-def query_rows(vectors: object, dim: int) -> np.ndarray:
-    """Query vectors as a float32 (n, dim) array: one vector or a 2-d array of them, finite numbers, else a
-    QueryError (numpy's own errors name no query, and a NaN row matched nothing and broke the answer)."""
+def query_rows(vectors: object, dim: int, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """Query vectors as a (n, dim) array of `dtype`: one vector or a 2-d array of them, finite numbers in
+    that type's range, else a QueryError (numpy's own errors name no query, and a NaN row matched nothing
+    and broke the answer)."""
     try:
-        rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        given = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
     except (TypeError, ValueError):
         raise QueryError("query vectors must be numbers: one vector or an (n, dim) array") from None
-    if rows.ndim != 2:
-        raise QueryError(f"query vectors must be one vector or an (n, dim) array, not {rows.ndim}-d")
-    if rows.shape[1] != dim:
-        raise QueryError(f"query vectors have dim {rows.shape[1]}, the index has {dim}")
-    if not np.isfinite(rows).all():
+    if given.ndim != 2:
+        raise QueryError(f"query vectors must be one vector or an (n, dim) array, not {given.ndim}-d")
+    if given.shape[1] != dim:
+        raise QueryError(f"query vectors have dim {given.shape[1]}, the index has {dim}")
+    if not np.isfinite(given).all():
         raise QueryError("query vectors must be finite numbers (a NaN or infinity was given)")
+    with np.errstate(over="ignore"):
+        rows = given.astype(dtype)
+    if not np.isfinite(rows).all():
+        raise QueryError(f"query vectors hold numbers past {np.dtype(dtype).name}'s range; scale them down")
     return rows
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,15 +30,20 @@ def as_terms(value: Any) -> list[tuple[Any, float]]:
     return [(value, 1.0)]
 
 
-def as_marks(value: str | Sequence[str] | None, name: str) -> tuple[str, ...]:
-    """Marks as a tuple of ids or paths; one string is one mark (tuple("a/b.png") would be its letters)."""
+def as_marks(
+    value: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None, name: str
+) -> tuple[str, ...]:
+    """Marks as a tuple of ids or paths (a Path as its string); one string or Path is one mark
+    (tuple("a/b.png") would be its letters)."""
     if value is None:
         return ()
-    marks = (value,) if isinstance(value, str) else tuple(value)
-    for mark in marks:
-        if not isinstance(mark, str):
-            raise QueryError(f"{name} marks are ids or indexed paths (strings), got {mark!r}")
-    return marks
+    given = (value,) if isinstance(value, str | os.PathLike) else tuple(value)
+    marks = []
+    for mark in given:
+        if not isinstance(mark, str | os.PathLike):
+            raise QueryError(f"{name} marks are ids or indexed paths, got {mark!r}")
+        marks.append(os.fspath(mark))
+    return tuple(marks)
 
 
 def combine_terms(positive: Sequence[WeightedVector], negative: Sequence[WeightedVector] = ()) -> np.ndarray:
@@ -98,16 +104,19 @@ class Query:
     use_adapter: bool = True  # pass the query through the catalog's adapter, when it has one
 
     def __post_init__(self) -> None:
+        """Fields as tuples whatever sequence (or generator) they were given as, checked once here."""
         for name in ("images", "texts", "likes", "vectors", "minus_images", "minus_texts", "minus_likes"):
-            terms = getattr(self, name)
+            terms = tuple(tuple(t) if isinstance(t, list) else t for t in getattr(self, name))
             if not all(isinstance(t, tuple) and len(t) == 2 for t in terms):
                 raise QueryError(
                     f"Query.{name} holds (value, weight) pairs; Query.of(image=..., text=..., like=...) "
                     "takes the loose forms (one value, (value, weight), or a list)"
                 )
+            object.__setattr__(self, name, terms)
         for name in ("positive", "negative", "exclude_ids"):
             if isinstance(getattr(self, name), str):
                 raise QueryError(f"Query.{name} is a tuple of ids or paths, not one string")
+            object.__setattr__(self, name, as_marks(getattr(self, name), name))
 
     @classmethod
     def of(

@@ -163,12 +163,14 @@ class Index:
         """Remove every image indexed from `root` (a folder, which need not exist any more, or a prefix
         URI) and return how many; NotInIndexError, naming the indexed ones, when `root` is not one."""
         catalog = self._read_catalog()
-        indexed = self._matrix().rows.distinct_roots()
         with write_lock_for(self.db, lock_timeout) as lease, fenced(catalog, lease):
-            removed = forget_root(catalog, root_key(root), indexed)
+            removed = forget_root(catalog, root_key(root), self._indexed_roots)
         self._served.committed()
         self._ready_ann(catalog, changed=True)
         return removed
+
+    def _indexed_roots(self) -> list[str]:
+        return self._matrix().rows.distinct_roots()
 
     def _ready_ann(self, catalog: Catalog, *, changed: bool) -> float:
         """After a commit, load the ANN index now, or build it (IVF-Flat or compressed) past the delta

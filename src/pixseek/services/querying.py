@@ -98,9 +98,10 @@ def as_filter(filters: object) -> SearchFilter | None:
 def unit_query_rows(vectors: object, dim: int) -> np.ndarray:
     """Query vectors checked (`query_rows`) and scaled to length 1, as every stored vector is, so that
     scores are cosines whatever scale the caller's vectors came in."""
-    rows = query_rows(vectors, dim)
+    rows = query_rows(vectors, dim, np.float64)  # float32 squares overflow past about 1e19
+    rows /= np.abs(rows).max(axis=1, keepdims=True).clip(min=np.finfo(np.float64).tiny)  # ... and float64's
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    if not norms.all():
+    if not (norms > 0).all():
         raise QueryError("a query vector is all zeros: it points nowhere")
     return (rows / norms).astype(np.float32)
 
