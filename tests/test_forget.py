@@ -74,3 +74,29 @@ def test_the_cli_forgets_with_json_and_fails_with_one_line(
     assert json.loads(again.stdout)["detail"]["type"] == "NotInIndexError"
     human = runner.invoke(app, ["forget", str(kept), "--db", str(index.db)])
     assert human.exit_code == 0 and f"forgot {len(KEPT)} images of {kept}" in human.stdout
+
+
+def test_indexing_a_folder_inside_or_around_an_indexed_one_warns(
+    two_roots: tuple[Index, Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each image under both would be indexed twice, under each root; a sibling that merely shares a
+    prefix of the name (`kept2` beside `kept`) is no overlap."""
+    index, kept, _ = two_roots
+    make_tree(kept.parent / "kept2", ["a/1.png"], first_seed=80)
+    with caplog.at_level("WARNING"):
+        index.add(kept.parent / "kept2", workers=0)
+        assert "overlaps" not in caplog.text
+        index.add(kept / "cats", workers=0)
+    assert f"{kept / 'cats'} overlaps {kept}, which this index already holds" in caplog.text
+    assert index.forget(kept / "cats") == len(KEPT)  # the doubled rows go again
+
+
+def test_overlap_is_by_whole_path_segments() -> None:
+    from pixseek.services.writing import overlapping_roots
+
+    roots = ["/a/photos", "/a/photos2", "/b", "s3://bucket/set", "s3://bucket/set-old"]
+    assert overlapping_roots("/a/photos/2024", roots) == ["/a/photos"]
+    assert overlapping_roots("/a", roots) == ["/a/photos", "/a/photos2"]
+    assert overlapping_roots("/a/photos", roots) == []
+    assert overlapping_roots("s3://bucket", roots) == ["s3://bucket/set", "s3://bucket/set-old"]
+    assert overlapping_roots("s3://bucket/set/sub", roots) == ["s3://bucket/set"]

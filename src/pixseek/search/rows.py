@@ -103,10 +103,6 @@ class RowTable:
         hashes = (self._by_id, self._by_path)
         return sum(a.nbytes for a in arrays) + sum(h._order.nbytes + h._sorted.nbytes for h in hashes)
 
-    def distinct_roots(self) -> list[str]:
-        """The indexed folders and prefixes these rows came from, sorted."""
-        return sorted(self._root_values[int(i)] for i in np.unique(self._root_codes) if i >= 0)
-
     def distinct_labels(self) -> list[str]:
         codes = self._labels.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         values = self._labels.dictionary.to_pylist()

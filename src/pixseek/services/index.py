@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -46,12 +47,15 @@ from pixseek.services.writing import (
     forget_root,
     model_ref_for,
     open_for_writing,
+    overlapping_roots,
     ray_stage_for,
     run_options,
     write_lock_for,
 )
 from pixseek.settings import Settings, load_settings
 from pixseek.types import Embedder, SearchHit
+
+log = logging.getLogger(__name__)
 
 
 class Index:
@@ -144,6 +148,11 @@ class Index:
         )  # fmt: skip
         with write_lock_for(self.db, lock_timeout) as lease:
             catalog = open_for_writing(self.db, embedder, self._model)
+            for other in overlapping_roots(source.root, catalog.roots()):
+                log.warning(
+                    "%s overlaps %s, which this index already holds: images under both are indexed twice, "
+                    "under each root (`pixseek forget ROOT` drops one)", source.root, other,
+                )  # fmt: skip
             self._served.writing(catalog)
             stage = self._ray_stage(ray_actors, lease) if ray_actors else None
             with fenced(catalog, lease):
@@ -164,13 +173,10 @@ class Index:
         URI) and return how many; NotInIndexError, naming the indexed ones, when `root` is not one."""
         catalog = self._read_catalog()
         with write_lock_for(self.db, lock_timeout) as lease, fenced(catalog, lease):
-            removed = forget_root(catalog, root_key(root), self._indexed_roots)
+            removed = forget_root(catalog, root_key(root))
         self._served.committed()
         self._ready_ann(catalog, changed=True)
         return removed
-
-    def _indexed_roots(self) -> list[str]:
-        return self._matrix().rows.distinct_roots()
 
     def _ready_ann(self, catalog: Catalog, *, changed: bool) -> float:
         """After a commit, load the ANN index now, or build it (IVF-Flat or compressed) past the delta

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -148,14 +148,21 @@ def default_workers(workers: int | None) -> int:
     return (os.cpu_count() or 1) // 4
 
 
-def forget_root(catalog: Catalog, key: str, indexed: Callable[[], list[str]]) -> int:
+def forget_root(catalog: Catalog, key: str) -> int:
     """Delete every row indexed from `key` (see locations.root_key) and compact; how many there were.
-    Under the write lock. `indexed()` (the roots the index holds) names the choices when `key` is not one."""
+    Under the write lock. A `key` the index does not hold is a NotInIndexError naming those it does."""
     ids = [r.id for r in catalog.records(root=key)]
     if not ids:
-        indexed = indexed()
+        indexed = catalog.roots()
         shown = ", ".join(indexed[:5]) + (f" and {len(indexed) - 5} more" if len(indexed) > 5 else "")
         raise NotInIndexError(f"{key} is not an indexed folder of this index; it holds {shown or 'none'}")
     catalog.delete(ids)
     catalog.compact()
     return len(ids)
+
+
+def overlapping_roots(key: str, roots: list[str]) -> list[str]:
+    """Indexed roots that hold `key` or lie inside it: indexing `key` too would index their shared images
+    twice, under two roots (search results and duplicate groups would show both rows)."""
+    inside = key.rstrip("/") + "/"
+    return [r for r in roots if r != key and (key.startswith(r.rstrip("/") + "/") or r.startswith(inside))]
