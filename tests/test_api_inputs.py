@@ -186,6 +186,7 @@ def test_terms_and_marks_in_any_sequence_and_paths_as_marks(index: Index, tmp_pa
     from_lists = index.search(pixseek.Query(vectors=[[vector, 1.0]]), k=3)
     assert [h.id for h in from_generator] == [h.id for h in from_lists] != []
     marked = tmp_path / "imgs" / "dogs/1.png"
+    assert pixseek.Query.of(positive=[marked]).positive == (f"{tmp_path}/imgs/dogs/1.png",)  # ids are strings
     by_path = index.search(text="x", positive=[marked], k=3)
     assert [h.id for h in by_path] == [h.id for h in index.search(text="x", positive=[str(marked)], k=3)]
 

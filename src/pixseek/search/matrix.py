@@ -25,7 +25,9 @@ def query_rows(vectors: object, dim: int, dtype: type[np.floating] = np.float32)
     that type's range, else a QueryError (numpy's own errors name no query, and a NaN row matched nothing
     and broke the answer)."""
     try:
-        given = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+        given = np.atleast_2d(np.asarray(vectors))
+        if given.dtype != dtype:  # checked in float64, so a value past `dtype`'s range is named as such
+            given = given.astype(np.float64)
     except (TypeError, ValueError):
         raise QueryError("query vectors must be numbers: one vector or an (n, dim) array") from None
     if given.ndim != 2:
@@ -35,7 +37,7 @@ def query_rows(vectors: object, dim: int, dtype: type[np.floating] = np.float32)
     if not np.isfinite(given).all():
         raise QueryError("query vectors must be finite numbers (a NaN or infinity was given)")
     with np.errstate(over="ignore"):
-        rows = given.astype(dtype)
+        rows = given.astype(dtype, copy=False)  # rows already of `dtype` (every search's) are not copied
     if not np.isfinite(rows).all():
         raise QueryError(f"query vectors hold numbers past {np.dtype(dtype).name}'s range; scale them down")
     return rows
